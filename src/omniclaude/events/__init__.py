@@ -1,0 +1,60 @@
+"""Event contracts: pure data, no I/O. One model per event type, one catalogue, one codec."""
+
+from omniclaude.events.actions import ActionType, AgentAction
+from omniclaude.events.base import EventBase, JsonObject, ProducerInfo, utc_now
+from omniclaude.events.catalog import (
+    CATALOG,
+    EXECUTION_SUMMARY_TABLE,
+    TOPICS,
+    Event,
+    EventKind,
+    TopicSpec,
+    kind_of,
+    topic_spec,
+)
+from omniclaude.events.codec import decode, decode_mapping, dumps, encode, loads
+from omniclaude.events.executions import (
+    STATUS_RANK,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionProgress,
+    ExecutionStarted,
+    ExecutionStatus,
+)
+from omniclaude.events.manifests import ManifestInjection, ManifestSection
+from omniclaude.events.routing import AgentAlternative, RoutingDecision
+from omniclaude.events.transformations import AgentTransformation, TransformationPhase
+
+__all__ = [
+    "CATALOG",
+    "EXECUTION_SUMMARY_TABLE",
+    "STATUS_RANK",
+    "TOPICS",
+    "ActionType",
+    "AgentAction",
+    "AgentAlternative",
+    "AgentTransformation",
+    "Event",
+    "EventBase",
+    "EventKind",
+    "ExecutionCompleted",
+    "ExecutionFailed",
+    "ExecutionProgress",
+    "ExecutionStarted",
+    "ExecutionStatus",
+    "JsonObject",
+    "ManifestInjection",
+    "ManifestSection",
+    "ProducerInfo",
+    "RoutingDecision",
+    "TopicSpec",
+    "TransformationPhase",
+    "decode",
+    "decode_mapping",
+    "dumps",
+    "encode",
+    "kind_of",
+    "loads",
+    "topic_spec",
+    "utc_now",
+]

@@ -1,0 +1,39 @@
+"""Agent actions: tool calls, decisions, errors and successes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from omniclaude.events.base import EventBase, JsonObject
+
+__all__ = ["ActionType", "AgentAction"]
+
+
+class ActionType(StrEnum):
+    """The four kinds of agent action the spec requires to be logged."""
+
+    TOOL_CALL = "tool_call"
+    DECISION = "decision"
+    ERROR = "error"
+    SUCCESS = "success"
+
+
+class AgentAction(EventBase):
+    """One thing an agent did, linked to its execution by ``correlation_id``."""
+
+    event_type: Literal["agent_action"] = "agent_action"
+    action_type: ActionType
+    action_name: str = Field(min_length=1, max_length=512)
+    action_details: JsonObject = Field(default_factory=dict)
+    agent_name: str | None = Field(default=None, max_length=256)
+    duration_ms: float | None = Field(default=None, ge=0)
+    debug_mode: bool = False
+    session_id: str | None = None
+    prompt_id: str | None = None
+    tool_use_id: str | None = None
+    project_path: str | None = None
+    project_name: str | None = None
+    working_directory: str | None = None

@@ -1,0 +1,46 @@
+"""Routing decisions: which agent the router picked for a prompt, and why."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from omniclaude.events.base import EventBase, JsonObject
+
+__all__ = ["AgentAlternative", "RoutingDecision"]
+
+
+class AgentAlternative(BaseModel):
+    """An agent the router considered, with its score."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    agent_name: str
+    confidence: float = Field(ge=0, le=1)
+    reason: str | None = None
+
+
+class RoutingDecision(EventBase):
+    """The router's choice of agent for one user request."""
+
+    event_type: Literal["routing_decision"] = "routing_decision"
+    user_request: str
+    selected_agent: str = Field(min_length=1, max_length=256)
+    confidence_score: float = Field(ge=0, le=1)
+    routing_strategy: str = Field(min_length=1, max_length=128)
+    routing_time_ms: float = Field(ge=0)
+    alternatives: list[AgentAlternative] = Field(default_factory=list)
+    reasoning: str | None = None
+    trigger_confidence: float | None = Field(default=None, ge=0, le=1)
+    context_confidence: float | None = Field(default=None, ge=0, le=1)
+    capability_confidence: float | None = Field(default=None, ge=0, le=1)
+    historical_confidence: float | None = Field(default=None, ge=0, le=1)
+    matched_triggers: list[str] = Field(default_factory=list)
+    matched_capabilities: list[str] = Field(default_factory=list)
+    cache_hit: bool = False
+    is_fallback: bool = False
+    session_id: str | None = None
+    parent_correlation_id: uuid.UUID | None = None
+    context_snapshot: JsonObject = Field(default_factory=dict)

@@ -1,0 +1,40 @@
+"""Agent transformations: the polymorphic agent turning into a specialised one."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from omniclaude.events.base import EventBase
+
+__all__ = ["AgentTransformation", "TransformationPhase"]
+
+
+class TransformationPhase(StrEnum):
+    """Stage of a transformation."""
+
+    START = "transformation_start"
+    COMPLETE = "transformation_complete"
+    FAILED = "transformation_failed"
+
+
+class AgentTransformation(EventBase):
+    """An agent handing over to another: from, to, why, and how sure the router was."""
+
+    event_type: Literal["agent_transformation"] = "agent_transformation"
+    phase: TransformationPhase = TransformationPhase.COMPLETE
+    source_agent: str | None = Field(default=None, max_length=256)
+    target_agent: str = Field(min_length=1, max_length=256)
+    transformation_reason: str | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    routing_strategy: str | None = None
+    user_request: str | None = None
+    duration_ms: float | None = Field(default=None, ge=0)
+    success: bool | None = None
+    error_message: str | None = None
+    error_type: str | None = None
+    parent_event_id: uuid.UUID | None = None
+    session_id: str | None = None

@@ -1,0 +1,1 @@
+"""Claude Code integration. The hook hot path (``fast.py``) imports only the standard library."""

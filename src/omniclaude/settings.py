@@ -1,0 +1,266 @@
+"""Settings, read once at the edge (CLI callback, ``create_app``) and passed down.
+
+Every variable has the prefix ``OMNICLAUDE_``; nested areas use ``__`` (for example
+``OMNICLAUDE_CONSUMER__BATCH_MAX_EVENTS``). A TOML file named by ``OMNICLAUDE_CONFIG_FILE``
+(or ``--config``) supplies defaults that environment variables override. SDK classes never
+read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from omniclaude.errors import ConfigurationError
+
+__all__ = [
+    "ApiSettings",
+    "ConsumerSettings",
+    "HookSettings",
+    "ProducerSettings",
+    "Settings",
+    "TopicSettings",
+    "default_data_dir",
+    "load_settings",
+    "parse_bootstrap",
+    "validate_database_url",
+]
+
+ENV_PREFIX = "OMNICLAUDE_"
+CONFIG_FILE_ENV = "OMNICLAUDE_CONFIG_FILE"
+_PG_SCHEMES = {"postgres", "postgresql"}
+_MAX_PORT = 65535
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory (``$XDG_DATA_HOME/omniclaude``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "omniclaude"
+
+
+def _check_port(port_text: str, what: str) -> None:
+    if not port_text.isdigit() or not 1 <= int(port_text) <= _MAX_PORT:
+        raise ValueError(f"{what}: port {port_text!r} is not in 1..{_MAX_PORT}")
+
+
+def validate_database_url(url: str) -> str:
+    """Check that ``url`` is a libpq-style PostgreSQL URL and return it unchanged.
+
+    Accepts the host form ``postgresql://user:pw@host:5432/db`` and the Unix-socket form
+    ``postgresql://user@/db?host=/run/postgresql``.
+
+    Raises:
+        ValueError: the scheme is not postgres/postgresql, or a port is out of range.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in _PG_SCHEMES:
+        raise ValueError(f"expected a postgresql:// URL, got scheme {parts.scheme or '(none)'!r}")
+    netloc = parts.netloc.rpartition("@")[2]
+    # Several hosts are allowed by libpq: host1:5432,host2:5433.
+    for host in filter(None, netloc.split(",")):
+        if host.startswith("["):
+            port = host.partition("]")[2].removeprefix(":")
+        else:
+            port = host.partition(":")[2]
+        if port:
+            _check_port(port, "database URL")
+    return url
+
+
+def parse_bootstrap(value: str) -> list[str]:
+    """Split a comma-separated ``host:port`` list, checking every port.
+
+    Raises:
+        ValueError: an entry lacks a host or a valid port.
+    """
+    servers = [item.strip() for item in value.split(",") if item.strip()]
+    if not servers:
+        raise ValueError("expected at least one host:port")
+    for server in servers:
+        host, sep, port = server.rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"{server!r} is not host:port")
+        _check_port(port, server)
+    return servers
+
+
+class TopicSettings(BaseModel):
+    """Kafka topic names (the prefix from ``Settings.topic_prefix`` is added on use)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actions: str = "agent-actions"
+    routing_decisions: str = "agent-routing-decisions"
+    manifest_injections: str = "intelligence-events"
+    executions: str = "agent-execution-logs"
+    transformations: str = "agent-transformations"
+    partitions: int = Field(default=3, ge=1, le=1024)
+    dead_letter_suffix: str = "-dlq"
+
+
+class ProducerSettings(BaseModel):
+    """How the SDK's Kafka producer batches and retries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    linger_ms: int = Field(default=20, ge=0, le=10_000)
+    max_batch_bytes: int = Field(default=1_048_576, ge=1024)
+    max_message_bytes: int = Field(default=1_000_000, ge=1024)
+    flush_timeout_s: float = Field(default=5.0, ge=0)
+    outbox_max_events: int = Field(default=1_000_000, ge=1)
+    queue_max_events: int = Field(default=100_000, ge=1)
+
+
+class ConsumerSettings(BaseModel):
+    """How the ingestion service batches, retries and reports."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group_id: str = "omniclaude-ingest"
+    batch_max_events: int = Field(default=500, ge=1, le=100_000)
+    batch_max_ms: int = Field(default=200, ge=1, le=60_000)
+    retry_initial_s: float = Field(default=0.2, gt=0)
+    retry_max_s: float = Field(default=10.0, gt=0)
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=8081, ge=0, le=_MAX_PORT)
+
+
+class ApiSettings(BaseModel):
+    """Where the HTTP API listens."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=_MAX_PORT)
+
+
+class HookSettings(BaseModel):
+    """Claude Code hook behaviour."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_tool_response_bytes: int = Field(default=16_384, ge=256)
+    session_timeout_s: float = Field(default=6 * 3600, gt=0)
+
+
+class Settings(BaseSettings):
+    """All OmniClaude settings. Build once with :func:`load_settings`.
+
+    The names ``OMNICLAUDE_DATABASE_URL``, ``OMNICLAUDE_KAFKA_BOOTSTRAP``,
+    ``OMNICLAUDE_TOPIC_PREFIX``, ``OMNICLAUDE_SPOOL_DIR`` and ``OMNICLAUDE_DATA_DIR`` are fixed.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+    )
+
+    database_url: SecretStr | None = None
+    kafka_bootstrap: str | None = None
+    topic_prefix: str = ""
+    data_dir: Path = Field(default_factory=default_data_dir)
+    spool_dir: Path | None = None
+    log_level: str = "INFO"
+    topics: TopicSettings = TopicSettings()
+    producer: ProducerSettings = ProducerSettings()
+    consumer: ConsumerSettings = ConsumerSettings()
+    api: ApiSettings = ApiSettings()
+    hooks: HookSettings = HookSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            validate_database_url(value.get_secret_value())
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_bootstrap(value)
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        if not set(value) <= allowed:
+            raise ValueError(
+                "only letters, digits, '.', '_' and '-' are legal in Kafka topic names"
+            )
+        return value
+
+    @property
+    def effective_spool_dir(self) -> Path:
+        """The spool directory: ``spool_dir`` or ``<data_dir>/spool``."""
+        return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The Kafka bootstrap servers as a list (empty when none is configured)."""
+        return parse_bootstrap(self.kafka_bootstrap) if self.kafka_bootstrap else []
+
+    def database_dsn(self) -> str:
+        """Return the database URL as plain text, for the driver only.
+
+        Raises:
+            ConfigurationError: no database URL is configured.
+        """
+        if self.database_url is None:
+            raise ConfigurationError(f"{ENV_PREFIX}DATABASE_URL is not set")
+        return self.database_url.get_secret_value()
+
+    def topic(self, name: str) -> str:
+        """Return the full name of the topic called ``name`` (with the prefix)."""
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no secret dirs
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order: explicit arguments, environment, then the optional TOML config file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def _variable_name(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from the environment (and ``config_file``), or explain why not.
+
+    Raises:
+        ConfigurationError: one line naming the variable at fault and the reason.
+    """
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigurationError(f"{CONFIG_FILE_ENV}: no such file: {config_file}")
+        os.environ[CONFIG_FILE_ENV] = str(config_file)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigurationError(f"{_variable_name(first['loc'])}: {message}") from exc

@@ -1,0 +1,1 @@
+"""PostgreSQL: connection set-up, idempotent batch writers, trace queries and migrations."""

@@ -1,0 +1,209 @@
+"""Idempotent batch writers: one per table, shared by the consumer and the direct SDK sink.
+
+Every insert is ``ON CONFLICT (event_id) DO NOTHING``, so writing the same event twice (a
+redelivered Kafka batch, a retried SDK call) adds no row. Typed columns receive Python objects
+(``uuid.UUID``, aware ``datetime``); JSON columns go through the shared codec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from omniclaude.events import (
+    AgentAction,
+    AgentTransformation,
+    EventBase,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ManifestInjection,
+    RoutingDecision,
+    kind_of,
+)
+from omniclaude.events.executions import ExecutionStatus
+
+__all__ = ["WRITERS", "TableWriter", "group_by_table", "write_events"]
+
+_SCORE = Decimal("0.0001")
+
+
+def _score(value: float | None) -> Decimal | None:
+    """Round a 0..1 score to the ``numeric(5,4)`` column's precision."""
+    return None if value is None else Decimal(str(value)).quantize(_SCORE)
+
+
+def _meta(event: EventBase) -> dict[str, Any]:
+    extra = event.extra_fields()
+    return {"extra": extra} if extra else {}
+
+
+def _producer(event: EventBase) -> dict[str, Any]:
+    return event.producer.model_dump(mode="json")
+
+
+def _action_row(e: EventBase) -> tuple[Any, ...]:
+    assert isinstance(e, AgentAction)  # noqa: S101 - the catalogue routes only actions here
+    return (
+        e.event_id, e.correlation_id, e.agent_name, e.action_type.value, e.action_name,
+        e.action_details, e.debug_mode, e.duration_ms, e.session_id, e.prompt_id, e.tool_use_id,
+        e.project_path, e.project_name, e.working_directory, e.schema_version, _producer(e),
+        _meta(e), e.timestamp,
+    )  # fmt: skip
+
+
+def _execution_status(e: EventBase) -> str:
+    if isinstance(e, ExecutionFailed):
+        return ExecutionStatus.FAILED.value
+    if isinstance(e, ExecutionCompleted):
+        return ExecutionStatus(e.status).value
+    return ExecutionStatus.IN_PROGRESS.value
+
+
+def _execution_row(e: EventBase) -> tuple[Any, ...]:
+    payload = e.model_dump(mode="json", exclude={"producer"})
+    return (
+        e.event_id, e.correlation_id, payload["event_type"],
+        getattr(e, "parent_correlation_id", None), getattr(e, "agent_name", None),
+        _execution_status(e), payload, e.schema_version, _producer(e), e.timestamp,
+    )  # fmt: skip
+
+
+def _routing_row(e: EventBase) -> tuple[Any, ...]:
+    assert isinstance(e, RoutingDecision)  # noqa: S101
+    digest = hashlib.sha256(e.user_request.encode()).hexdigest()
+    alternatives = [a.model_dump(mode="json") for a in e.alternatives]
+    return (
+        e.event_id, e.correlation_id, e.parent_correlation_id, e.session_id, e.user_request,
+        digest, e.context_snapshot, e.selected_agent, _score(e.confidence_score),
+        e.routing_strategy, _score(e.trigger_confidence), _score(e.context_confidence),
+        _score(e.capability_confidence), _score(e.historical_confidence), alternatives,
+        len(alternatives), e.reasoning, list(e.matched_triggers), list(e.matched_capabilities),
+        e.routing_time_ms, e.cache_hit, e.is_fallback, e.schema_version, _producer(e), _meta(e),
+        e.timestamp,
+    )  # fmt: skip
+
+
+def _manifest_row(e: EventBase) -> tuple[Any, ...]:
+    assert isinstance(e, ManifestInjection)  # noqa: S101
+    sections = [s.model_dump(mode="json") for s in e.sections]
+    query_times = {s.name: s.query_time_ms for s in e.sections if s.query_time_ms is not None}
+    size = e.manifest_size_bytes
+    if size is None:
+        size = sum(s.size_bytes for s in e.sections)
+    return (
+        e.event_id, e.correlation_id, e.session_id, e.routing_decision_id, e.agent_name,
+        e.manifest_version, e.generation_source, e.is_fallback, [s.name for s in e.sections],
+        sections, query_times, e.total_query_time_ms, size, list(e.warnings), e.query_failures,
+        e.schema_version, _producer(e), _meta(e), e.timestamp,
+    )  # fmt: skip
+
+
+def _transformation_row(e: EventBase) -> tuple[Any, ...]:
+    assert isinstance(e, AgentTransformation)  # noqa: S101
+    return (
+        e.event_id, e.phase.value, e.correlation_id, e.session_id, e.source_agent,
+        e.target_agent, e.transformation_reason, _score(e.confidence), e.routing_strategy,
+        e.user_request, e.duration_ms, e.success, e.error_message, e.error_type,
+        e.parent_event_id, e.schema_version, _producer(e), _meta(e), e.timestamp,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TableWriter:
+    """How events become rows of one table."""
+
+    table: str
+    columns: tuple[str, ...]
+    row: Callable[[EventBase], tuple[Any, ...]]
+
+    @property
+    def insert_sql(self) -> str:
+        """The idempotent parameterised INSERT (identifiers are constants of this module)."""
+        placeholders = ", ".join(f"${i}" for i in range(1, len(self.columns) + 1))
+        return (
+            f"INSERT INTO {self.table} ({', '.join(self.columns)}) "  # noqa: S608 - constants
+            f"VALUES ({placeholders}) ON CONFLICT (event_id) DO NOTHING"
+        )
+
+    async def write(self, conn: Any, events: Sequence[EventBase]) -> None:
+        """Insert ``events`` with one pipelined ``executemany`` (no row per round trip)."""
+        if events:
+            await conn.executemany(self.insert_sql, [self.row(e) for e in events])
+
+
+WRITERS: dict[str, TableWriter] = {
+    w.table: w
+    for w in (
+        TableWriter(
+            "agent_actions",
+            ("event_id", "correlation_id", "agent_name", "action_type", "action_name",
+             "action_details", "debug_mode", "duration_ms", "session_id", "prompt_id",
+             "tool_use_id", "project_path", "project_name", "working_directory",
+             "schema_version", "producer", "metadata", "created_at"),
+            _action_row,
+        ),
+        TableWriter(
+            "agent_execution_events",
+            ("event_id", "correlation_id", "event_type", "parent_correlation_id", "agent_name",
+             "status", "payload", "schema_version", "producer", "created_at"),
+            _execution_row,
+        ),
+        TableWriter(
+            "agent_routing_decisions",
+            ("event_id", "correlation_id", "parent_correlation_id", "session_id",
+             "user_request", "user_request_hash", "context_snapshot", "selected_agent",
+             "confidence_score", "routing_strategy", "trigger_confidence",
+             "context_confidence", "capability_confidence", "historical_confidence",
+             "alternatives", "alternatives_count", "reasoning", "matched_triggers",
+             "matched_capabilities", "routing_time_ms", "cache_hit", "is_fallback",
+             "schema_version", "producer", "metadata", "created_at"),
+            _routing_row,
+        ),
+        TableWriter(
+            "agent_manifest_injections",
+            ("event_id", "correlation_id", "session_id", "routing_decision_id", "agent_name",
+             "manifest_version", "generation_source", "is_fallback", "sections_included",
+             "sections", "query_times", "total_query_time_ms", "manifest_size_bytes",
+             "warnings", "query_failures", "schema_version", "producer", "metadata",
+             "created_at"),
+            _manifest_row,
+        ),
+        TableWriter(
+            "agent_transformation_events",
+            ("event_id", "event_type", "correlation_id", "session_id", "source_agent",
+             "target_agent", "transformation_reason", "routing_confidence",
+             "routing_strategy", "user_request", "transformation_duration_ms", "success",
+             "error_message", "error_type", "parent_event_id", "schema_version", "producer",
+             "metadata", "created_at"),
+            _transformation_row,
+        ),
+    )
+}  # fmt: skip
+"""Writers keyed by table name; the catalogue says which table each event type goes to."""
+
+
+def group_by_table(events: Iterable[EventBase]) -> dict[str, list[EventBase]]:
+    """Split events by destination table, keeping their order within each table."""
+    groups: dict[str, list[EventBase]] = defaultdict(list)
+    for event in events:
+        kind = kind_of(str(getattr(event, "event_type", "")))
+        if kind is None:
+            raise ValueError(f"event_type: no table for {getattr(event, 'event_type', None)!r}")
+        groups[kind.topic.table].append(event)
+    return groups
+
+
+async def write_events(conn: Any, events: Iterable[EventBase]) -> None:
+    """Write events of any types in one transaction (the caller's, or a new one).
+
+    1. group by table; 2. one pipelined idempotent insert per table; 3. commit (by the
+    enclosing transaction). Lifecycle rows update ``agent_execution_logs`` by trigger.
+    """
+    groups = group_by_table(events)
+    async with conn.transaction():
+        for table, batch in groups.items():
+            await WRITERS[table].write(conn, batch)
