@@ -1,0 +1,49 @@
+"""One sample event of every catalogued type, sharing a correlation id (for tests)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from omniclaude.events import (
+    AgentAction,
+    AgentTransformation,
+    EventBase,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionProgress,
+    ExecutionStarted,
+    ManifestInjection,
+    RoutingDecision,
+)
+
+
+def sample_events(correlation_id: uuid.UUID) -> list[EventBase]:
+    """Return one event per catalogued type, with UUID/datetime/Decimal values inside."""
+    marker = uuid.uuid4()
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    return [
+        ExecutionStarted(correlation_id=correlation_id, agent_name="agent-test",
+                         user_prompt="Analyze this codebase", metadata={"ref": marker}),
+        ExecutionProgress(correlation_id=correlation_id, stage="analysing", percent=50),
+        ExecutionCompleted(correlation_id=correlation_id, quality_score=Decimal("0.875"),
+                           result={"analysis": {"files": 3, "at": when}}),
+        ExecutionFailed(correlation_id=uuid.uuid4(), agent_name="agent-test",
+                        error_type="TimeoutError", error_message="too slow"),
+        AgentAction(correlation_id=correlation_id, action_type="tool_call", action_name="bash",
+                    action_details={"id": marker, "cost": Decimal("0.01"), "at": when},
+                    duration_ms=12.5),
+        RoutingDecision(correlation_id=correlation_id, user_request="Analyze this codebase",
+                        selected_agent="agent-test", confidence_score=Decimal("0.9"),
+                        routing_strategy="enhanced", routing_time_ms=1.5,
+                        alternatives=[{"agent_name": "agent-other", "confidence": 0.4}],
+                        matched_triggers=["analyze"]),
+        ManifestInjection(correlation_id=correlation_id, agent_name="agent-test",
+                          sections=[{"name": "agent_definition", "size_bytes": 120,
+                                     "source": "registry", "query_time_ms": 0.5}],
+                          total_query_time_ms=0.5),
+        AgentTransformation(correlation_id=correlation_id, source_agent="polymorphic-agent",
+                            target_agent="agent-test", transformation_reason="specialise",
+                            confidence=Decimal("0.75")),
+    ]  # fmt: skip
