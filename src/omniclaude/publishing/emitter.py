@@ -1,0 +1,115 @@
+"""What every logger and publisher shares: choosing the sink, building events, emitting.
+
+A logger is built with ``db=`` (a direct :class:`PostgresSink` on that connection or pool),
+``sink=`` (any :class:`EventSink`), or neither, in which case the process-wide default sink set
+by :func:`set_default_sink` is used at emit time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from omniclaude.errors import ConfigurationError, EventValidationError
+from omniclaude.events import EventBase
+from omniclaude.publishing.capture import _CAPTURES, notify_captures
+from omniclaude.publishing.redaction import Redactor
+from omniclaude.publishing.sinks.base import EventSink
+
+__all__ = ["Emitter", "build_event", "get_default_sink", "set_default_sink"]
+
+E = TypeVar("E", bound=EventBase)
+
+_default_sink: EventSink | None = None
+
+
+def set_default_sink(sink: EventSink | None) -> EventSink | None:
+    """Make ``sink`` the one used by loggers built without ``db=`` or ``sink=``.
+
+    Returns:
+        The previous default (so a caller can restore it).
+    """
+    global _default_sink
+    previous, _default_sink = _default_sink, sink
+    return previous
+
+
+def get_default_sink() -> EventSink | None:
+    """Return the process-wide default sink, or None."""
+    return _default_sink
+
+
+def build_event(model: type[E], **fields: Any) -> E:
+    """Construct ``model`` from ``fields``; turn a validation failure into a clear error.
+
+    Raises:
+        EventValidationError: a field is missing or invalid; ``.field`` names it.
+    """
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = ".".join(str(part) for part in first["loc"]) or model.__name__
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise EventValidationError(f"invalid {model.__name__}: {problems}", field=name) from exc
+
+
+class Emitter:
+    """Base of the loggers: owns the sink choice and the emit path.
+
+    Args:
+        db: an asyncpg connection or pool: events are written directly to PostgreSQL.
+        sink: any event sink (mutually exclusive with ``db``).
+        redactor: extra redaction applied before the sink's own (None: the sink's only).
+
+    Raises:
+        ConfigurationError: both ``db`` and ``sink`` were given.
+    """
+
+    def __init__(
+        self, db: Any = None, *, sink: EventSink | None = None, redactor: Redactor | None = None
+    ) -> None:
+        if db is not None and sink is not None:
+            raise ConfigurationError("pass either db= or sink=, not both")
+        self._redactor: Redactor | None = None
+        if db is not None:
+            from omniclaude.publishing.sinks.postgres import PostgresSink
+
+            sink = PostgresSink(db, redactor=redactor)
+        else:
+            self._redactor = redactor
+        self._sink = sink
+
+    @property
+    def sink(self) -> EventSink:
+        """The sink events go to (the explicit one, else the process default).
+
+        Raises:
+            ConfigurationError: there is neither.
+        """
+        sink = self._sink if self._sink is not None else _default_sink
+        if sink is None:
+            raise ConfigurationError(
+                "no event sink: pass db=<asyncpg connection or pool> or sink=<EventSink>, "
+                "or call omniclaude.publishing.set_default_sink()"
+            )
+        return sink
+
+    async def emit(self, event: E) -> E:
+        """Redact (if this emitter has its own redactor), record for captures, and send.
+
+        Returns:
+            The event as handed to the sink.
+        """
+        if self._redactor is not None:
+            event = self._redactor.redact_event(event)
+        if _CAPTURES.get():
+            notify_captures(event)
+            if self._sink is None and _default_sink is None:
+                return event  # inside capture_events() with no sink: capturing is enough
+        await self.sink.send(event)
+        return event

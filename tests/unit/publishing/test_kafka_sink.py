@@ -1,0 +1,258 @@
+"""KafkaSink without a broker: the pump's decisions (deliver, spool, dead-letter, re-send in
+order) against a scripted broker stage, and a real unreachable bootstrap address."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from omniclaude.errors import ConfigurationError, DeliveryError, UnknownEventTypeError
+from omniclaude.events import AgentAction, EventBase, decode
+from omniclaude.publishing import ActionLogger, KafkaSink, PostgresSink, sink_from_settings
+from omniclaude.publishing.producer import SendRequest, is_permanent
+from omniclaude.settings import ProducerSettings, Settings
+from omniclaude.stack.ports import unused_port
+from tests.fixtures.waiting import wait_for
+
+
+class MessageSizeTooLargeError(Exception):
+    """Stands in for aiokafka's error of the same name (matched by class name)."""
+
+
+class FakeBroker:
+    """A scripted broker stage: up or down, records what it acknowledged."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.connected = False
+        self.acked: list[SendRequest] = []
+        self.refuse: set[bytes] = set()
+        self.last_error: BaseException | None = None
+        self.idempotent = False
+        self.request_timeout_ms = 100
+
+    async def connect(self) -> bool:
+        self.connected = self.up
+        return self.up
+
+    async def send_batch(self, requests: Sequence[SendRequest]) -> list[BaseException | None]:
+        await asyncio.sleep(0)
+        if not self.up:
+            self.last_error = ConnectionError("down")
+            return [self.last_error] * len(requests)
+        out: list[BaseException | None] = []
+        for request in requests:
+            if request.value in self.refuse and not request.topic.endswith("-dlq"):
+                out.append(MessageSizeTooLargeError("refused by broker"))
+            else:
+                self.acked.append(request)
+                out.append(None)
+        return out
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        self.connected = False
+
+
+def _sink(tmp_path: Path, **producer: int | float) -> tuple[KafkaSink, FakeBroker]:
+    sink = KafkaSink(
+        bootstrap_servers=["127.0.0.1:1"], spool_dir=tmp_path, topic_prefix="p.",
+        producer=ProducerSettings(**producer), request_timeout_ms=100,  # type: ignore[arg-type]
+    )  # fmt: skip
+    fake = FakeBroker()
+    sink.broker = fake  # type: ignore[assignment]
+    return sink, fake
+
+
+def _event(i: int, cid: uuid.UUID | None = None) -> AgentAction:
+    return AgentAction(
+        correlation_id=cid or uuid.uuid4(), action_type="tool_call", action_name="bash",
+        action_details={"i": i},
+    )  # fmt: skip
+
+
+def _ids(requests: Sequence[SendRequest]) -> list[str]:
+    return [str(decode(r.value).event_id) for r in requests]
+
+
+async def test_delivers_with_topic_and_key(tmp_path: Path) -> None:
+    """Events go to the catalogue's topic (prefixed), keyed by correlation id, redacted."""
+    sink, fake = _sink(tmp_path)
+    async with sink:
+        event = _event(1).model_copy(update={"action_details": {"password": "p"}})
+        await sink.send(event)
+        await sink.flush(5)
+        assert sink.pending == 0
+    (request,) = fake.acked
+    assert request.topic == "p.agent-actions"
+    assert request.key == str(event.correlation_id).encode()
+    decoded = decode(request.value)
+    assert isinstance(decoded, AgentAction)
+    assert decoded.action_details == {"password": "***REDACTED***"}
+    assert sink.stats()["delivered"] == 1
+
+
+async def test_broker_down_spools_then_resends_in_order(tmp_path: Path) -> None:
+    """While the broker is away events wait in the outbox; afterwards all arrive, in order."""
+    sink, fake = _sink(tmp_path)
+    cid = uuid.uuid4()
+    async with sink:
+        fake.up = False
+        sent = [_event(i, cid) for i in range(50)]
+        await sink.send_many(sent[:30])
+        await wait_for(_outbox_holds(sink, 30), what="30 events spooled to the outbox")
+        fake.up = True
+        await sink.send_many(sent[30:])
+        await sink.flush(10)
+        assert sink.pending == 0
+    assert _ids(fake.acked) == [str(e.event_id) for e in sent], "order or events lost"
+
+
+def _outbox_holds(sink: KafkaSink, n: int):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return len(sink.outbox) == n
+
+    return check
+
+
+async def test_stop_while_down_keeps_events_and_restart_resends(tmp_path: Path) -> None:
+    """stop() leaves unacknowledged events in the outbox; the next sink re-sends them."""
+    sink, fake = _sink(tmp_path, flush_timeout_s=0.2)
+    fake.up = False
+    await sink.start()
+    events = [_event(i) for i in range(10)]
+    await sink.send_many(events)
+    await sink.stop()
+    await sink.stop()  # idempotent
+    again, fake2 = _sink(tmp_path)
+    async with again:
+        await again.flush(5)
+    assert _ids(fake2.acked) == [str(e.event_id) for e in events]
+    assert len(again.outbox) == 0
+
+
+async def test_too_large_event_becomes_a_dead_letter(tmp_path: Path) -> None:
+    """An event over max_message_bytes goes to <topic>-dlq with reason and class headers."""
+    sink, fake = _sink(tmp_path, max_message_bytes=2048)
+    async with sink:
+        big = _event(0).model_copy(update={"action_details": {"blob": "x" * 5000}})
+        await sink.send(big)
+        await sink.send(_event(1))
+        await sink.flush(5)
+    dlq = [r for r in fake.acked if r.topic == "p.agent-actions-dlq"]
+    assert len(dlq) == 1, "the oversized event was not dead-lettered exactly once"
+    headers = dict(dlq[0].headers)
+    assert headers["omniclaude.dlq.error.class"] == b"MessageSizeTooLargeError"
+    assert headers["omniclaude.dlq.original.topic"] == b"p.agent-actions"
+    assert headers["omniclaude.dlq.truncated"] == b"true"
+    assert headers["omniclaude.dlq.event_id"] == str(big.event_id).encode()
+    assert int(headers["omniclaude.dlq.original.size"]) > 5000
+    assert sink.stats()["dead_lettered"] == 1
+    with_full_payload = sink.outbox.open().dead_letters()
+    assert len(with_full_payload[0].value) > 5000
+    sink.outbox.close()
+
+
+async def test_refused_by_broker_becomes_a_dead_letter(tmp_path: Path) -> None:
+    """A permanent broker error dead-letters the event instead of retrying it forever."""
+    sink, fake = _sink(tmp_path)
+    async with sink:
+        event = _event(7)
+        fake.refuse.add(sink._encode(event).value)
+        await sink.send(event)
+        await sink.flush(5)
+    assert [r.topic for r in fake.acked] == ["p.agent-actions-dlq"]
+    assert is_permanent(MessageSizeTooLargeError())
+
+
+async def test_dead_letters_wait_while_the_broker_is_away(tmp_path: Path) -> None:
+    """A dead letter made while the broker is down is published once it is back."""
+    sink, fake = _sink(tmp_path, max_message_bytes=2048)
+    fake.up = False
+    async with sink:
+        await sink.send(_event(0).model_copy(update={"action_details": {"b": "x" * 5000}}))
+        assert sink.pending == 1
+        fake.up = True
+        await sink.flush(5)
+    assert [r.topic for r in fake.acked] == ["p.agent-actions-dlq"]
+
+
+async def test_full_queue_spills_to_the_outbox_in_order(tmp_path: Path) -> None:
+    """Past queue_max_events the queue moves to the outbox; order is kept."""
+    sink, fake = _sink(tmp_path, queue_max_events=5)
+    fake.up = False
+    async with sink:
+        events = [_event(i) for i in range(12)]
+        for event in events:
+            await sink.send(event)
+        fake.up = True
+        await sink.flush(5)
+    assert _ids(fake.acked) == [str(e.event_id) for e in events]
+
+
+async def test_send_before_start_and_after_stop(tmp_path: Path) -> None:
+    """send() outside the sink's lifetime is a clear DeliveryError."""
+    sink, _ = _sink(tmp_path)
+    with pytest.raises(DeliveryError, match="start"):
+        await sink.send(_event(0))
+    await sink.start()
+    await sink.stop()
+    with pytest.raises(DeliveryError, match="after stop"):
+        await sink.send(_event(0))
+
+
+async def test_unknown_event_type_is_refused(tmp_path: Path) -> None:
+    """An event type outside the catalogue has no topic: refused, naming event_type."""
+    sink, _ = _sink(tmp_path)
+    event = EventBase(correlation_id=uuid.uuid4())
+    with pytest.raises(UnknownEventTypeError, match="event_type"):
+        sink.topic_for(event)
+
+
+async def test_unreachable_broker_never_blocks_logging(tmp_path: Path) -> None:
+    """With nothing listening, log calls return at once and events reach the outbox."""
+    sink = KafkaSink(
+        bootstrap_servers=[f"127.0.0.1:{unused_port()}"], spool_dir=tmp_path,
+        producer=ProducerSettings(flush_timeout_s=0.1), request_timeout_ms=500,
+    )  # fmt: skip
+    logger = ActionLogger(sink=sink)
+    async with sink:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for i in range(100):
+            await logger.log_tool_call(uuid.uuid4(), "bash", {"i": i})
+        assert loop.time() - started < 1.0, "logging waited on the unreachable broker"
+        await wait_for(_outbox_holds(sink, 100), what="100 events in the outbox")
+        assert not sink.stats()["connected"]
+    assert sink.outbox.open().count() == 100
+    sink.outbox.close()
+
+
+def test_bootstrap_required(tmp_path: Path) -> None:
+    """An empty bootstrap list is a configuration error."""
+    with pytest.raises(ConfigurationError, match="bootstrap"):
+        KafkaSink(bootstrap_servers=[], spool_dir=tmp_path)
+
+
+def test_sink_from_settings(tmp_path: Path) -> None:
+    """Kafka when a bootstrap is set, else PostgreSQL from the URL, else a clear error."""
+    kafka = sink_from_settings(
+        Settings(kafka_bootstrap="127.0.0.1:9092", spool_dir=tmp_path, topic_prefix="x.")
+    )
+    assert isinstance(kafka, KafkaSink)
+    assert kafka.outbox.path == tmp_path / "outbox.sqlite3"
+    postgres = sink_from_settings(Settings(database_url="postgresql://u@127.0.0.1/db"))
+    assert isinstance(postgres, PostgresSink)
+    with pytest.raises(ConfigurationError, match="OMNICLAUDE_KAFKA_BOOTSTRAP"):
+        sink_from_settings(Settings())
+
+
+def test_postgres_sink_needs_exactly_one_target() -> None:
+    """PostgresSink takes db= or dsn=, not neither or both."""
+    with pytest.raises(ConfigurationError):
+        PostgresSink()
+    with pytest.raises(ConfigurationError):
+        PostgresSink(object(), dsn="postgresql://x")
