@@ -6,12 +6,29 @@ import uuid
 from decimal import Decimal
 
 import asyncpg
+import pytest
 from tests.unit.storage.samples import sample_events
 
 from omniclaude.events import CATALOG
 from omniclaude.storage.writers import group_by_table, write_events
 
 
+@pytest.mark.covers(
+    "table:agent_actions",
+    "table:agent_execution_events",
+    "table:agent_execution_logs",
+    "table:agent_routing_decisions",
+    "table:agent_manifest_injections",
+    "table:agent_transformation_events",
+    "event:agent_action",
+    "event:execution_started",
+    "event:execution_progress",
+    "event:execution_completed",
+    "event:execution_failed",
+    "event:routing_decision",
+    "event:manifest_injection",
+    "event:agent_transformation",
+)
 async def test_every_event_type_is_stored_and_read_back(
     postgres_connection: asyncpg.Connection,
 ) -> None:
@@ -63,6 +80,7 @@ async def test_uuid_datetime_decimal_inside_details_survive_the_database(
     assert score == Decimal("0.9000")
 
 
+@pytest.mark.covers("join:agent_execution_logs-agent_actions")
 async def test_spec_join_executions_with_actions(postgres_connection: asyncpg.Connection) -> None:
     """The spec's agent_execution_logs ⋈ agent_actions join on correlation_id returns the call."""
     cid = uuid.uuid4()
@@ -80,6 +98,7 @@ async def test_spec_join_executions_with_actions(postgres_connection: asyncpg.Co
     assert result["action_type"] == "tool_call"
 
 
+@pytest.mark.covers("join:agent_routing_decisions-agent_manifest_injections")
 async def test_spec_join_routing_with_manifests(postgres_connection: asyncpg.Connection) -> None:
     """agent_routing_decisions ⋈ agent_manifest_injections on correlation_id returns the pair."""
     cid = uuid.uuid4()

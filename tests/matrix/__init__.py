@@ -1,0 +1,1 @@
+"""The coverage matrix: what the code defines, and which real-service tests cover it."""
