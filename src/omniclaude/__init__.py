@@ -6,12 +6,13 @@ Claude Code hook command starts at interpreter speed. Public names are resolved 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from omniclaude._version import __version__
 
+# ``typing`` costs ~10 ms of start-up that the hook path must not pay; see PEP 563/649.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from omniclaude.events import (
         ActionType,
         AgentAction,
@@ -63,6 +64,8 @@ _LAZY: dict[str, str] = {
 
 def __getattr__(name: str) -> Any:
     """Import a public name on first access (PEP 562)."""
+    import importlib
+
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'omniclaude' has no attribute {name!r}")

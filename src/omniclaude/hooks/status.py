@@ -1,0 +1,112 @@
+"""``omniclaude hooks status``: are Claude Code events flowing?
+
+Reads only local files: the spool (records not yet read by the emitter), the emitter's lock
+and committed state, its Kafka outbox (events waiting for the broker), the hook log, and the
+settings files the hooks may be installed in.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from omniclaude.errors import ConfigurationError, OmniClaudeError
+from omniclaude.hooks.emitter import EmitterLock, load_state
+from omniclaude.hooks.fast import LOG_FILE
+from omniclaude.hooks.install import installed_events, read_settings_file
+from omniclaude.hooks.spool import Position, Spool, parse_record_line
+
+__all__ = ["last_spooled_ns", "outbox_events", "spool_status"]
+
+_TAIL_BYTES = 1 << 20
+
+
+def last_spooled_ns(spool: Spool) -> int | None:
+    """Receive time of the newest record in the spool (None when it is empty)."""
+    for path in reversed(spool.segments()):
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as handle:
+                handle.seek(max(0, size - _TAIL_BYTES))
+                tail = handle.read()
+        except OSError:
+            continue
+        for line in reversed(tail.rstrip(b"\n").split(b"\n")):
+            parsed = parse_record_line(line)
+            if not isinstance(parsed, str):
+                return parsed[0]
+    return None
+
+
+def outbox_events(path: Path) -> int:
+    """Rows waiting in a Kafka sink outbox (0 when there is none or it cannot be read)."""
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "outbox" not in tables:
+                return 0
+            return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _iso(ns: int | None) -> str | None:
+    return None if ns is None else datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat()
+
+
+def spool_status(spool_dir: Path, *, settings_files: Iterable[Path] = ()) -> dict[str, Any]:
+    """Collect the status of the spool in ``spool_dir``.
+
+    Returns:
+        A JSON-ready dict: spool_dir, spool_records/bytes (not yet read by the emitter),
+        last_event_at (newest hook event received), emitter_running/pid, committed_at,
+        outbox_events, hook_errors, log_file, installed (settings file → events).
+    """
+    from omniclaude.hooks.runner import EMITTER_OUTBOX
+
+    spool = Spool(spool_dir)
+    try:
+        state = load_state(spool_dir)
+    except OmniClaudeError:
+        state = None
+    position = state.position if state is not None else Position(0, 0)
+    unread_bytes, unread_records = spool.unread(position)
+    lock = EmitterLock(spool_dir)
+    running = lock.held_by_other()
+    newest = last_spooled_ns(spool)
+    if newest is None and state is not None:
+        newest = state.last_receive_ns
+    log = spool_dir / LOG_FILE
+    try:
+        errors = sum(
+            1
+            for line in log.read_text(errors="replace").splitlines()
+            if " dropped: " in line or " lost: " in line
+        )
+    except OSError:
+        errors = 0
+    installed: dict[str, list[str]] = {}
+    for path in settings_files:
+        try:
+            installed[str(path)] = installed_events(read_settings_file(path))
+        except ConfigurationError:
+            installed[str(path)] = []
+    return {
+        "spool_dir": str(spool_dir),
+        "spool_records": unread_records,
+        "spool_bytes": unread_bytes,
+        "last_event_at": _iso(newest),
+        "emitter_running": running,
+        "emitter_pid": lock.holder() if running else None,
+        "committed_at": _iso(state.committed_ns if state else None),
+        "events_published": state.events if state else 0,
+        "outbox_events": outbox_events(spool_dir / EMITTER_OUTBOX),
+        "hook_errors": errors,
+        "log_file": str(log),
+        "installed": installed,
+    }
