@@ -1,0 +1,324 @@
+"""Lay a trace out as a waterfall: one row per span, positioned on a shared time axis.
+
+Pure functions over :class:`~omniclaude.api.viewer.queries.TraceRows`; no I/O. Timing rules:
+
+* an execution runs from ``started_at`` (or ``created_at``) to ``completed_at`` (still running:
+  to its last event, or its last child's end);
+* a tool call's event is written when the call *ends* (the SDK's ``tool_call`` context
+  manager logs on exit), so its bar ends at the timestamp and starts ``duration_ms`` earlier;
+* a routing decision ends at its timestamp and lasts ``routing_time_ms``; a manifest injection
+  lasts ``total_query_time_ms``; a transformation lasts ``transformation_duration_ms``;
+* an event without a duration is a point (drawn as a marker).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from omniclaude.api.viewer.queries import TraceRows
+
+__all__ = ["Span", "Waterfall", "build_waterfall", "format_duration"]
+
+MIN_WIDTH_PCT = 0.4
+"""Narrowest bar drawn, so a 0.1 ms call is still visible and clickable."""
+
+
+def format_duration(ms: float | None) -> str:  # noqa: PLR0911 - one return per unit
+    """Return a short human duration: ``850 µs``, ``12.3 ms``, ``4.21 s``, ``3 min 5 s``."""
+    if ms is None:
+        return "—"
+    if ms < 1:
+        return f"{ms * 1000:.0f} µs"
+    if ms < 100:
+        return f"{ms:.1f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+@dataclass(slots=True)
+class Span:
+    """One row of the waterfall."""
+
+    source: str
+    """Which table it comes from: execution, routing, manifest, transformation, action."""
+    event_id: str
+    """The row's id (the correlation id for an execution)."""
+    correlation_id: str
+    kind: str
+    label: str
+    start: datetime
+    end: datetime
+    depth: int
+    error: bool = False
+    warning: bool = False
+    status: str | None = None
+    note: str = ""
+    offset_ms: float = 0.0
+    left_pct: float = 0.0
+    width_pct: float = 0.0
+
+    @property
+    def duration_ms(self) -> float:
+        """How long the span lasted (0 for a point event)."""
+        return (self.end - self.start).total_seconds() * 1000
+
+    @property
+    def point(self) -> bool:
+        """True for an event with no duration."""
+        return self.end <= self.start
+
+    @property
+    def duration_text(self) -> str:
+        """The duration, formatted (a dash for a point event)."""
+        return "—" if self.point else format_duration(self.duration_ms)
+
+
+@dataclass(slots=True)
+class Waterfall:
+    """A laid-out trace: its spans in display order and the axis."""
+
+    root: uuid.UUID
+    spans: list[Span] = field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    root_execution: dict[str, Any] | None = None
+    routing: list[dict[str, Any]] = field(default_factory=list)
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total_ms(self) -> float:
+        """Length of the axis in milliseconds."""
+        if self.start is None or self.end is None:
+            return 0.0
+        return (self.end - self.start).total_seconds() * 1000
+
+    @property
+    def ticks(self) -> list[tuple[float, str]]:
+        """Five axis labels as ``(left_pct, text)``."""
+        total = self.total_ms
+        return [(pct, format_duration(total * pct / 100)) for pct in (0, 25, 50, 75, 100)]
+
+    def as_json(self) -> dict[str, Any]:
+        """The waterfall as JSON-ready data (labels and notes are redacted)."""
+        from omniclaude.api.viewer.render import redacted
+
+        return {
+            "correlation_id": str(self.root),
+            "start": self.start.isoformat() if self.start else None,
+            "total_ms": self.total_ms,
+            "spans": [
+                {
+                    "source": s.source,
+                    "event_id": s.event_id,
+                    "correlation_id": s.correlation_id,
+                    "kind": s.kind,
+                    "label": redacted(s.label),
+                    "note": redacted(s.note),
+                    "start": s.start.isoformat(),
+                    "end": s.end.isoformat(),
+                    "offset_ms": round(s.offset_ms, 3),
+                    "duration_ms": round(s.duration_ms, 3),
+                    "depth": s.depth,
+                    "error": s.error,
+                    "status": s.status,
+                }
+                for s in self.spans
+            ],
+        }
+
+    @property
+    def action_count(self) -> int:
+        """How many action spans the waterfall shows."""
+        return sum(1 for span in self.spans if span.source == "action")
+
+
+def _ms(value: Any) -> float:
+    try:
+        return max(float(value), 0.0) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _ending_at(at: datetime, duration: Any) -> tuple[datetime, datetime]:
+    return at - timedelta(milliseconds=_ms(duration)), at
+
+
+def _action_note(row: dict[str, Any]) -> str:
+    """A few words beside an action: an error's message, a retry's reason."""
+    details = row.get("action_details") or {}
+    if not isinstance(details, dict):
+        return ""
+    for key in ("error_message", "message", "error_type", "summary"):
+        value = details.get(key)
+        if isinstance(value, str) and value and value != row.get("action_name"):
+            return value
+    return ""
+
+
+def _action_span(row: dict[str, Any], depth: int) -> Span:
+    start, end = _ending_at(row["created_at"], row.get("duration_ms"))
+    kind = str(row["action_type"])
+    return Span(
+        source="action", event_id=str(row["event_id"]),
+        correlation_id=str(row["correlation_id"]), kind=kind, label=str(row["action_name"]),
+        start=start, end=end, depth=depth, error=kind == "error", note=_action_note(row),
+    )  # fmt: skip
+
+
+def _routing_span(row: dict[str, Any], depth: int) -> Span:
+    start, end = _ending_at(row["created_at"], row.get("routing_time_ms"))
+    confidence = float(row["confidence_score"])
+    return Span(
+        source="routing", event_id=str(row["event_id"]),
+        correlation_id=str(row["correlation_id"]), kind="routing",
+        label=f"route → {row['selected_agent']}", start=start, end=end, depth=depth,
+        warning=bool(row.get("is_fallback")), note=f"confidence {confidence:.2f}",
+    )  # fmt: skip
+
+
+def _manifest_span(row: dict[str, Any], depth: int) -> Span:
+    start, end = _ending_at(row["created_at"], row.get("total_query_time_ms"))
+    sections = row.get("sections_included") or []
+    return Span(
+        source="manifest", event_id=str(row["event_id"]),
+        correlation_id=str(row["correlation_id"]), kind="manifest",
+        label=f"manifest for {row['agent_name']}", start=start, end=end, depth=depth,
+        warning=bool(row.get("is_fallback") or row.get("warnings")),
+        note=f"{len(sections)} sections",
+    )  # fmt: skip
+
+
+def _transformation_span(row: dict[str, Any], depth: int) -> Span:
+    start, end = _ending_at(row["created_at"], row.get("transformation_duration_ms"))
+    phase = str(row.get("event_type") or "")
+    failed = phase == "transformation_failed" or row.get("success") is False
+    source = row.get("source_agent") or "?"
+    return Span(
+        source="transformation", event_id=str(row["event_id"]),
+        correlation_id=str(row["correlation_id"]), kind="transformation",
+        label=f"transform {source} → {row['target_agent']} ({_PHASES.get(phase, phase)})",
+        start=start, end=end,
+        depth=depth, error=failed, note=str(row.get("transformation_reason") or ""),
+    )  # fmt: skip
+
+
+_PHASES = {
+    "transformation_start": "start",
+    "transformation_complete": "complete",
+    "transformation_failed": "failed",
+}
+
+_BUILDERS = {
+    "actions": _action_span,
+    "routing": _routing_span,
+    "manifests": _manifest_span,
+    "transformations": _transformation_span,
+}
+
+
+def _execution_span(row: dict[str, Any], depth: int, children_end: datetime | None) -> Span:
+    start = row.get("started_at") or row["created_at"]
+    end = row.get("completed_at")
+    if end is None:
+        candidates = [row.get("last_event_at") or start]
+        if children_end is not None:
+            candidates.append(children_end)
+        end = max(candidates)
+    status = str(row.get("status") or "in_progress")
+    prompt = str(row.get("user_prompt") or "")
+    return Span(
+        source="execution", event_id=str(row["correlation_id"]),
+        correlation_id=str(row["correlation_id"]), kind="execution",
+        label=str(row.get("agent_name") or "execution"), start=start, end=max(end, start),
+        depth=depth, error=status == "failed", warning=status == "cancelled", status=status,
+        note=prompt[:120],
+    )  # fmt: skip
+
+
+def build_waterfall(trace: TraceRows) -> Waterfall:
+    """Lay out ``trace``: each execution followed by its events and children, in time order.
+
+    Returns:
+        The waterfall; its spans carry ``left_pct``/``width_pct`` on a shared axis.
+    """
+    items: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for key in _BUILDERS:
+        for row in getattr(trace, key):
+            items[str(row["correlation_id"])].append((key, row))
+    executions = {str(row["correlation_id"]): row for row in trace.executions}
+    children: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in trace.executions:
+        parent = row.get("parent_correlation_id")
+        if parent is not None and str(row["correlation_id"]) != str(trace.root):
+            children[str(parent)].append(row)
+
+    spans: list[Span] = []
+    seen: set[str] = set()
+
+    def visit(cid: str, depth: int) -> datetime | None:
+        """Append the spans of execution ``cid``; return the latest end among them."""
+        if cid in seen:
+            return None
+        seen.add(cid)
+        own = [_BUILDERS[key](row, depth + 1) for key, row in items.get(cid, [])]
+        kids = sorted(children.get(cid, []), key=lambda r: r.get("started_at") or r["created_at"])
+        header_at = len(spans)
+        body: list[tuple[datetime, list[Span]]] = [(span.start, [span]) for span in own]
+        latest = max((span.end for span in own), default=None)
+        for kid in kids:
+            mark = len(spans)
+            kid_end = visit(str(kid["correlation_id"]), depth + 1)
+            sub = spans[mark:]
+            del spans[mark:]
+            if sub:
+                body.append((sub[0].start, sub))
+                latest = max(filter(None, [latest, kid_end, *(s.end for s in sub)]))
+        body.sort(key=lambda entry: entry[0])
+        row = executions.get(cid)
+        if row is not None and row.get("agent_name"):
+            header = _execution_span(row, depth, latest)
+            spans.insert(header_at, header)
+            latest = max(filter(None, [latest, header.end]))
+        for _, group in body:
+            spans.extend(group)
+        return latest
+
+    visit(str(trace.root), 0)
+    for cid in executions:  # orphans: rows whose parent chain was cut by the depth limit
+        if cid not in seen:
+            visit(cid, 1)
+
+    waterfall = Waterfall(root=trace.root, spans=spans)
+    waterfall.root_execution = executions.get(str(trace.root))
+    waterfall.routing = [r for r in trace.routing if str(r["correlation_id"]) == str(trace.root)]
+    waterfall.manifests = [
+        r for r in trace.manifests if str(r["correlation_id"]) == str(trace.root)
+    ]
+    _position(waterfall)
+    return waterfall
+
+
+def _position(waterfall: Waterfall) -> None:
+    if not waterfall.spans:
+        return
+    start = min(span.start for span in waterfall.spans)
+    end = max(span.end for span in waterfall.spans)
+    waterfall.start, waterfall.end = start, end
+    total = max((end - start).total_seconds() * 1000, 1.0)
+    for span in waterfall.spans:
+        span.offset_ms = (span.start - start).total_seconds() * 1000
+        span.left_pct = min(span.offset_ms / total * 100, 100 - MIN_WIDTH_PCT)
+        span.width_pct = max(span.duration_ms / total * 100, MIN_WIDTH_PCT)
+        span.width_pct = min(span.width_pct, 100 - span.left_pct)

@@ -1,0 +1,95 @@
+"""The child processes of a stack: their command lines, environment and readiness checks.
+
+Each child is an ``omniclaude`` command run with this interpreter, configured only through
+its environment (``OMNICLAUDE_*``), so it reads the same settings a user would set by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from omniclaude.stack.children import ChildSpec, omniclaude_argv
+from omniclaude.stack.config import StackConfig
+from omniclaude.stack.probes import http_ok
+
+__all__ = ["alive_for", "child_env", "child_specs"]
+
+
+def child_env(config: StackConfig, database_url: str, bootstrap: str) -> dict[str, str]:
+    """Return the environment of every child: this one, pointed at the stack's services."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "OMNICLAUDE_DATABASE_URL": database_url,
+            "OMNICLAUDE_KAFKA_BOOTSTRAP": bootstrap,
+            "OMNICLAUDE_DATA_DIR": str(config.data_dir),
+            "OMNICLAUDE_API__HOST": config.host,
+            "OMNICLAUDE_API__PORT": str(config.api_port),
+            "OMNICLAUDE_CONSUMER__HEALTH_HOST": config.host,
+            "OMNICLAUDE_CONSUMER__HEALTH_PORT": str(config.consumer_port),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if config.config_file is not None:
+        env["OMNICLAUDE_CONFIG_FILE"] = str(config.config_file)
+    return env
+
+
+def alive_for(seconds: float) -> Callable[[], bool]:
+    """A readiness probe passing once it has been polled for ``seconds``.
+
+    For a child with no endpoint (the emitter): :meth:`Child.wait_ready` checks first that the
+    process has not exited, so passing means "still running after ``seconds``".
+    """
+    first: list[float] = []
+
+    def probe() -> bool:
+        now = time.monotonic()
+        if not first:
+            first.append(now)
+        return now - first[0] >= seconds
+
+    return probe
+
+
+def child_specs(config: StackConfig, env: dict[str, str]) -> list[ChildSpec]:
+    """Return the children in start order: the consumer, the emitter (optional), the API."""
+    logs = config.logs_dir
+    specs = [
+        ChildSpec(
+            name="consumer",
+            argv=omniclaude_argv("consume"),
+            env=env,
+            log_file=logs / "consumer.log",
+            ready=lambda: http_ok(f"{config.consumer_url}/ready"),
+            address=config.consumer_url,
+            ready_timeout_s=config.start_timeout_s,
+            hint="check the database and broker addresses above",
+        )
+    ]
+    if config.with_emitter:
+        specs.append(
+            ChildSpec(
+                name="emitter",
+                argv=omniclaude_argv("emitter"),
+                env=env,
+                log_file=logs / "emitter.log",
+                ready=alive_for(1.0),
+                ready_timeout_s=config.start_timeout_s,
+                hint="or start without it: omniclaude up --no-emitter",
+            )
+        )
+    specs.append(
+        ChildSpec(
+            name="api",
+            argv=omniclaude_argv("api"),
+            env=env,
+            log_file=logs / "api.log",
+            ready=lambda: http_ok(f"{config.api_url}/health"),
+            address=config.api_url,
+            ready_timeout_s=config.start_timeout_s,
+        )
+    )
+    return specs

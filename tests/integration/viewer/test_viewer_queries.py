@@ -1,0 +1,231 @@
+"""The viewer's queries and pages against the real PostgreSQL schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from omniclaude.api.viewer import queries
+from omniclaude.api.viewer.overview import fetch_overview
+from omniclaude.api.viewer.waterfall import build_waterfall
+from omniclaude.events import (
+    ActionType,
+    AgentAction,
+    AgentAlternative,
+    AgentTransformation,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    ManifestInjection,
+    ManifestSection,
+    RoutingDecision,
+    utc_now,
+)
+from omniclaude.storage.writers import write_events
+
+pytestmark = pytest.mark.covers(
+    "agent_execution_logs", "agent_actions", "agent_routing_decisions",
+    "agent_manifest_injections", "agent_transformation_events", "api_keys",
+)  # fmt: skip
+
+
+def _trace_events(root: uuid.UUID, child: uuid.UUID, failed: uuid.UUID) -> list[Any]:
+    t0 = utc_now() - timedelta(minutes=5)
+
+    def at(ms: float) -> Any:
+        return t0 + timedelta(milliseconds=ms)
+
+    return [
+        RoutingDecision(correlation_id=root, timestamp=at(1), user_request="Review the shop",
+                        selected_agent="polymorphic-agent", confidence_score=0.71,
+                        routing_strategy="enhanced", routing_time_ms=0.8,
+                        alternatives=[AgentAlternative(agent_name="code-analyzer",
+                                                       confidence=0.5)]),
+        ExecutionStarted(correlation_id=root, timestamp=at(2), agent_name="polymorphic-agent",
+                         user_prompt="Review the shop: code and tests", session_id="sess-9"),
+        ManifestInjection(correlation_id=root, timestamp=at(10), agent_name="polymorphic-agent",
+                          sections=[ManifestSection(name="agent_definition", size_bytes=300)],
+                          total_query_time_ms=7.5),
+        AgentTransformation(correlation_id=root, timestamp=at(12), source_agent="polymorphic-agent",
+                            target_agent="code-analyzer", duration_ms=2.0),
+        ExecutionStarted(correlation_id=child, timestamp=at(20), agent_name="test-finder",
+                         user_prompt="Review the shop: code and tests", parent_correlation_id=root),
+        AgentAction(correlation_id=child, timestamp=at(40), action_type=ActionType.TOOL_CALL,
+                    action_name="list_files", duration_ms=15.0, agent_name="test-finder",
+                    action_details={"params": {"path": "."}, "password": "hunter2"}),
+        ExecutionCompleted(correlation_id=child, timestamp=at(50), agent_name="test-finder",
+                           parent_correlation_id=root, duration_ms=30.0),
+        AgentAction(correlation_id=root, timestamp=at(70), action_type=ActionType.TOOL_CALL,
+                    action_name="count_lines", duration_ms=12.0, agent_name="polymorphic-agent"),
+        AgentAction(correlation_id=root, timestamp=at(75), action_type=ActionType.DECISION,
+                    action_name="summarise", agent_name="polymorphic-agent"),
+        ExecutionCompleted(correlation_id=root, timestamp=at(90), agent_name="polymorphic-agent",
+                           duration_ms=88.0),
+        ExecutionStarted(correlation_id=failed, timestamp=at(100),
+                         agent_name="release-notes-writer",
+                         user_prompt="Draft the 100% release notes"),
+        AgentAction(correlation_id=failed, timestamp=at(130), action_type=ActionType.ERROR,
+                    action_name="TransientToolError", duration_ms=20.0,
+                    action_details={"error_message": "503"}),
+        ExecutionFailed(correlation_id=failed, timestamp=at(140), agent_name="release-notes-writer",
+                        error_type="TransientToolError", error_message="503"),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+async def recorded(postgres_connection: Any) -> dict[str, uuid.UUID]:
+    """A parent with a child, and a failed execution, written as the consumer writes them."""
+    ids = {"root": uuid.uuid4(), "child": uuid.uuid4(), "failed": uuid.uuid4()}
+    await write_events(postgres_connection, _trace_events(ids["root"], ids["child"], ids["failed"]))
+    return ids
+
+
+async def test_a_trace_holds_every_row_of_the_tree(
+    postgres_connection: Any, recorded: dict[str, uuid.UUID]
+) -> None:
+    """The trace query returns the root, its child and every event of both."""
+    trace = await queries.fetch_trace(postgres_connection, recorded["root"])
+    assert {e["correlation_id"] for e in trace.executions} == {recorded["root"], recorded["child"]}
+    assert len(trace.actions) == 3, "an action of the tree is missing"
+    assert len(trace.routing) == 1
+    assert len(trace.manifests) == 1
+    assert len(trace.transformations) == 1
+    waterfall = build_waterfall(trace)
+    action_ids = {s.event_id for s in waterfall.spans if s.source == "action"}
+    assert action_ids == {str(a["event_id"]) for a in trace.actions}
+    child_span = next(s for s in waterfall.spans if s.label == "test-finder")
+    assert child_span.depth == 1
+    unknown = await queries.fetch_trace(postgres_connection, uuid.uuid4())
+    assert unknown.empty
+
+
+async def test_the_list_filters_and_pages(
+    postgres_connection: Any, recorded: dict[str, uuid.UUID]
+) -> None:
+    """Agent, status, text (LIKE wildcards literal), roots and the cursor all narrow the list."""
+    from omniclaude.api.viewer.params import parse_execution_filter
+    from omniclaude.storage.queries import encode_cursor
+
+    now = utc_now()
+
+    async def ids(**params: str) -> list[uuid.UUID]:
+        rows, _ = await queries.list_executions(
+            postgres_connection, parse_execution_filter(params, now)
+        )
+        return [r["correlation_id"] for r in rows]
+
+    assert set(await ids()) == set(recorded.values())
+    assert await ids(status="failed") == [recorded["failed"]]
+    assert await ids(agent="test-finder") == [recorded["child"]]
+    assert await ids(q="100%") == [recorded["failed"]], "a % in the search was a wildcard"
+    assert await ids(q="release-NOTES") == [recorded["failed"]]
+    assert await ids(q=str(recorded["child"]).upper()) == [recorded["child"]]
+    assert await ids(q="sess-9") == [recorded["root"]]
+    assert recorded["child"] not in await ids(roots="1")
+    rows, total = await queries.list_executions(
+        postgres_connection, parse_execution_filter({"limit": "1"}, now)
+    )
+    assert total == 3
+    assert len(rows) == 2, "limit + 1 rows tell the caller another page exists"
+    cursor = encode_cursor(rows[0]["created_at"], rows[0]["correlation_id"])
+    rest = await ids(before=cursor)
+    assert rows[0]["correlation_id"] not in rest
+    assert len(rest) == 2
+    everything, _ = await queries.list_executions(
+        postgres_connection, parse_execution_filter({}, now)
+    )
+    root_row = next(r for r in everything if r["correlation_id"] == recorded["root"])
+    assert root_row["child_count"] == 1
+    assert "test-finder" in await queries.list_agents(postgres_connection, now - timedelta(days=1))
+
+
+async def test_event_details_come_from_their_table(
+    postgres_connection: Any, recorded: dict[str, uuid.UUID]
+) -> None:
+    """Every span source reads its full row; an execution brings its lifecycle."""
+    trace = await queries.fetch_trace(postgres_connection, recorded["root"])
+    for source, rows in (
+        ("action", trace.actions),
+        ("routing", trace.routing),
+        ("manifest", trace.manifests),
+        ("transformation", trace.transformations),
+    ):
+        row = await queries.fetch_event(postgres_connection, source, rows[0]["event_id"])
+        assert row is not None, f"the {source} row was not found by its event id"
+    execution = await queries.fetch_event(postgres_connection, "execution", recorded["root"])
+    assert execution is not None
+    assert [e["event_type"] for e in execution["lifecycle"]] == [
+        "execution_started",
+        "execution_completed",
+    ]
+    assert await queries.fetch_event(postgres_connection, "action", uuid.uuid4()) is None
+
+
+async def test_the_overview_counts_what_was_recorded(
+    postgres_connection: Any, recorded: dict[str, uuid.UUID]
+) -> None:
+    """Totals, slow tools, agent usage, confidence and errors reflect the rows."""
+    overview = await fetch_overview(postgres_connection, now=utc_now(), window=timedelta(hours=1),
+                                    metrics_url=None)  # fmt: skip
+    assert overview.totals["executions"] == 3
+    assert overview.totals["failed"] == 1
+    assert overview.totals["actions"] == 4
+    assert overview.totals["error_actions"] == 1
+    assert {t["action_name"] for t in overview.slowest_tools} == {"list_files", "count_lines"}
+    assert {a["agent_name"] for a in overview.agents} >= {"polymorphic-agent", "test-finder"}
+    assert sum(b["decisions"] for b in overview.confidence) == 1
+    assert overview.confidence[7]["decisions"] == 1, "0.71 belongs in the 0.7-0.8 bucket"
+    assert {e["correlation_id"] for e in overview.recent_errors} == {recorded["failed"]}
+    assert sum(count for _, count in overview.per_minute) == 13
+
+
+@pytest.fixture
+async def viewer_client(
+    db_pool: Any, tmp_path: Path, database_url: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """The real API app on the test database, with a read key made by ensure_viewer_key."""
+    from omniclaude.api import create_app
+    from omniclaude.settings import Settings
+    from omniclaude.stack.keys import ensure_viewer_key
+    from omniclaude.testing import InMemorySink
+
+    key, created = await ensure_viewer_key(database_url, tmp_path)
+    assert created
+    again, created_again = await ensure_viewer_key(database_url, tmp_path)
+    assert (again, created_again) == (key, False), "a working key was replaced"
+    settings = Settings(database_url=database_url, data_dir=tmp_path)
+    app = create_app(settings, sink=InMemorySink(), pool=db_pool, workspace=tmp_path)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://viewer.test") as client:
+            yield client, key
+
+
+async def test_the_served_viewer_shows_a_trace_redacted(
+    viewer_client: tuple[httpx.AsyncClient, str], recorded: dict[str, uuid.UUID]
+) -> None:
+    """Through the real app and key store: every action is on the page, no secret is."""
+    client, key = viewer_client
+    headers = {"Authorization": f"Bearer {key}"}
+    assert (await client.get("/")).headers["location"] == "/viewer/"
+    page = await client.get(f"/viewer/partials/traces/{recorded['root']}", headers=headers)
+    assert page.status_code == 200
+    data = (await client.get(f"/viewer/api/traces/{recorded['root']}", headers=headers)).json()
+    actions = [s for s in data["spans"] if s["source"] == "action"]
+    assert len(actions) == 3
+    for span in actions:
+        assert f'data-event-id="{span["event_id"]}"' in page.text
+        detail = await client.get(
+            f"/viewer/partials/events/action/{span['event_id']}", headers=headers
+        )
+        assert "hunter2" not in detail.text, "a password reached the detail panel"
+    listing = await client.get("/viewer/partials/executions?status=failed", headers=headers)
+    assert str(recorded["failed"]) in listing.text
+    assert (await client.get("/viewer/partials/overview", headers=headers)).status_code == 200
+    assert (await client.get("/viewer/api/overview")).status_code == 401

@@ -1,0 +1,201 @@
+"""The trace viewer in a real headless Chromium, on a real stack with the demo's traces.
+
+The stack is started with ``omniclaude up --detach`` and filled with ``omniclaude demo``;
+Chromium (Debian's, installed by the session fixture when missing) is driven by Playwright
+through ``executable_path``. Screenshots go to ``test-output/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omniclaude.stack.keys import read_viewer_key
+from tests.system.test_up_down import PORT_OPTIONS, omniclaude, private_data_dir
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+FAKE_TOKEN = "sk-demo-7f3a9c2e4b1d8f6a0c5e9b2d4f7a1c3e"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium, installed with apt-get when it is missing (never skipped)."""
+    if not CHROMIUM.exists():
+        install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+        if subprocess.run(install, capture_output=True, check=False, timeout=900).returncode:
+            subprocess.run(["apt-get", "update"], capture_output=True, check=False, timeout=600)
+            subprocess.run(install, capture_output=True, check=False, timeout=900)
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing and `apt-get install -y chromium` failed"
+    return CHROMIUM
+
+
+@dataclass(frozen=True)
+class DemoStack:
+    """A running stack filled by the demo."""
+
+    data_dir: Path
+    database_url: str
+    viewer_url: str
+    key: str
+    traces: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def demo_stack() -> Iterator[DemoStack]:
+    """`omniclaude up --detach` + `omniclaude demo`, stopped with `omniclaude down` after."""
+    with private_data_dir() as data_dir:
+        started = omniclaude("up", "--detach", "--data-dir", str(data_dir), *PORT_OPTIONS)
+        assert started.returncode == 0, started.stdout + started.stderr
+        status = json.loads(omniclaude("status", "--json", "--data-dir", str(data_dir)).stdout)
+        demo = omniclaude("demo", "--json", "--data-dir", str(data_dir), timeout=180)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        traces = {t["title"]: t for t in json.loads(demo.stdout)["traces"]}
+        key = read_viewer_key(data_dir)
+        assert key is not None, "up did not save a viewer key"
+        yield DemoStack(
+            data_dir=data_dir,
+            database_url=status["database_url"],
+            viewer_url=status["viewer_url"],
+            key=key,
+            traces=traces,
+        )
+
+
+def action_ids_in_db(database_url: str, root: str) -> set[str]:
+    """Event ids of every action of the trace ``root`` and its descendants, from the DB."""
+    from omniclaude.storage.pool import connect
+
+    async def read() -> set[str]:
+        conn = await connect(database_url)
+        try:
+            rows = await conn.fetch(
+                """
+                WITH RECURSIVE tree(id) AS (
+                    SELECT $1::uuid
+                    UNION SELECT l.correlation_id FROM agent_execution_logs l
+                                 JOIN tree t ON l.parent_correlation_id = t.id)
+                SELECT event_id FROM agent_actions WHERE correlation_id IN (SELECT id FROM tree)
+                """,
+                uuid.UUID(root),
+            )
+        finally:
+            await conn.close()
+        return {str(row["event_id"]) for row in rows}
+
+    # Playwright's sync API runs an event loop in this thread: query from another one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, read()).result(timeout=60)
+
+
+@pytest.fixture
+def page(chromium: Path) -> Iterator[Any]:
+    """A fresh headless Chromium page (1440x1000)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser.new_page(viewport={"width": 1440, "height": 1000})
+        finally:
+            browser.close()
+
+
+def open_with_key(page: Any, url: str, key: str) -> None:
+    """Open ``url`` and answer the viewer's key prompt."""
+    page.goto(url)
+    page.wait_for_selector("#key-dialog[open]")
+    page.fill("#key-input", key)
+    page.click("#key-form button[type=submit]")
+
+
+@pytest.mark.parametrize("title", ["Parallel review", "Flaky service, recovered"])
+def test_the_waterfall_shows_every_action_of_a_demo_trace(
+    demo_stack: DemoStack, page: Any, title: str
+) -> None:
+    """Each action row of the trace in the database is a row of the waterfall, and no more."""
+    trace = demo_stack.traces[title]
+    expected = action_ids_in_db(demo_stack.database_url, trace["correlation_id"])
+    assert expected, f"the demo trace {title!r} has no action in the database"
+    open_with_key(page, trace["url"], demo_stack.key)
+    page.wait_for_selector(".wf-row[data-source=action]")
+    shown = page.eval_on_selector_all(
+        ".wf-row[data-source=action]", "rows => rows.map(r => r.dataset.eventId)"
+    )
+    assert len(shown) == len(set(shown)), "an action is shown twice"
+    missing, extra = expected - set(shown), set(shown) - expected
+    assert not missing, f"actions of the trace missing from the waterfall: {missing}"
+    assert not extra, f"waterfall rows that are not actions of the trace: {extra}"
+    assert page.locator(".wf-row.src-execution").count() >= 1
+    assert page.locator(".card.routing").count() >= 1, "the routing decision is not shown"
+    OUTPUT.mkdir(exist_ok=True)
+    name = title.lower().replace(",", "").replace(" ", "-")
+    page.screenshot(path=str(OUTPUT / f"viewer-trace-{name}.png"), full_page=True)
+
+
+def test_clicking_an_action_shows_its_details_redacted(demo_stack: DemoStack, page: Any) -> None:
+    """The fetch_status call carried a bearer token: the panel shows it redacted."""
+    trace = demo_stack.traces["Flaky service, recovered"]
+    open_with_key(page, trace["url"], demo_stack.key)
+    errors = page.locator(".wf-row.is-error[data-source=action]")
+    errors.first.wait_for()
+    assert errors.count() == 2, "the two failed attempts are not both shown as errors"
+    page.locator(
+        ".wf-row[data-source=action][data-kind=tool_call]", has_text="fetch_status"
+    ).click()
+    page.wait_for_selector("#detail .detail")
+    detail = page.inner_text("#detail")
+    assert "fetch_status" in detail
+    assert "***REDACTED***" in detail
+    assert FAKE_TOKEN not in page.content(), "the bearer token reached the page"
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "viewer-trace-detail.png"), full_page=True)
+
+
+def test_the_list_and_overview_show_the_demo(demo_stack: DemoStack, page: Any) -> None:
+    """The executions list filters by status; the overview draws its panels."""
+    open_with_key(page, demo_stack.viewer_url, demo_stack.key)
+    page.wait_for_selector("table.executions tbody tr.row")
+    assert page.locator("tr.row").count() >= len(demo_stack.traces)
+    page.select_option("select[name=status]", "failed")
+    page.wait_for_function("() => location.search.includes('status=failed')")
+    only_failed = (
+        "rows => rows.length > 0 && rows.every(r => r.classList.contains('status-failed'))"
+    )
+    page.wait_for_function(f"() => ({only_failed})([...document.querySelectorAll('tr.row')])")
+    failed = demo_stack.traces["Flaky service, gave up"]["correlation_id"]
+    assert page.locator(f"a[href='/viewer/traces/{failed}']").count() == 1
+    page.goto(demo_stack.viewer_url.rstrip("/") + "/overview")
+    page.wait_for_selector(".stats .stat")
+    assert page.locator(".chart").count() == 2
+    assert "code-analyzer" in page.inner_text(".overview")
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "viewer-overview.png"), full_page=True)
+
+
+def test_a_wrong_key_is_asked_for_again(demo_stack: DemoStack, page: Any) -> None:
+    """An unknown key is refused with a message and the prompt comes back."""
+    open_with_key(page, demo_stack.viewer_url, "oc_000000000000_" + "x" * 43)
+    page.wait_for_selector("#key-error:not([hidden])")
+    assert "revoked" in page.inner_text("#key-error") or "invalid" in page.inner_text("#key-error")

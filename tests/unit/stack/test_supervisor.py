@@ -1,0 +1,102 @@
+"""The supervisor's logic that needs no database: failed starts and restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from omniclaude.errors import StackError
+from omniclaude.settings import Settings
+from omniclaude.stack.children import Child, ChildSpec
+from omniclaude.stack.components import alive_for
+from omniclaude.stack.config import StackConfig
+from omniclaude.stack.preflight import StackLock
+from omniclaude.stack.state import Phase, load_state
+from omniclaude.stack.supervisor import Supervisor
+
+
+def _config(tmp_path: Path, **ports: int) -> StackConfig:
+    return StackConfig.from_settings(
+        Settings(data_dir=tmp_path),
+        **{"pg_port": 0, "kafka_port": 0, "api_port": 0, "consumer_port": 0, **ports},
+    )
+
+
+def test_a_failed_start_leaves_nothing_and_says_why(tmp_path: Path) -> None:
+    """A taken port stops the start before any process; the reason is in the state."""
+    lines: list[str] = []
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        supervisor = Supervisor(_config(tmp_path, api_port=sock.getsockname()[1]),
+                                progress=lines.append)  # fmt: skip
+        with pytest.raises(StackError, match="already in use"):
+            supervisor.start()
+    state = load_state(tmp_path)
+    assert state is not None
+    assert state.phase is Phase.FAILED
+    assert state.error is not None
+    assert "--api-port" in state.error
+    assert all(c.process is None for c in state.components), "a process was left behind"
+    assert not StackLock(tmp_path).held_by_other(), "the lock outlived the failed start"
+    supervisor.stop()  # nothing to do after a failed start
+
+
+def test_run_restores_the_signal_handlers(tmp_path: Path) -> None:
+    """After run() (even a failed one) Ctrl-C behaves as before."""
+    before = signal.getsignal(signal.SIGINT)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        supervisor = Supervisor(_config(tmp_path, consumer_port=sock.getsockname()[1]))
+        with pytest.raises(StackError):
+            supervisor.run()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_signal_requests_the_stop(tmp_path: Path) -> None:
+    """The handler only records the request (safe in a signal handler)."""
+    lines: list[str] = []
+    supervisor = Supervisor(_config(tmp_path), progress=lines.append)
+    assert not supervisor.stopping
+    supervisor._on_signal(signal.SIGTERM, None)
+    supervisor._on_signal(signal.SIGTERM, None)
+    assert supervisor.stopping
+    assert lines == ["received SIGTERM: stopping"]
+
+
+def test_an_exited_child_is_restarted_after_its_backoff(tmp_path: Path) -> None:
+    """A child that exits is marked restarting, then started again and counted."""
+    supervisor = Supervisor(_config(tmp_path))
+    spec = ChildSpec(
+        name="consumer", argv=[sys.executable, "-c", "import sys; sys.exit(4)"],
+        env=dict(os.environ), log_file=tmp_path / "consumer.log", ready=lambda: True,
+    )  # fmt: skip
+    child = Child(spec)
+    supervisor._children["consumer"] = child
+    first = child.start()
+    assert child.popen is not None
+    child.popen.wait(timeout=10)
+    supervisor.check_once()
+    component = supervisor.state.component("consumer")
+    assert component.phase is Phase.RESTARTING
+    assert "exited with code 4" in (component.detail or "")
+    supervisor._restart_at["consumer"] = 0.0
+    supervisor.check_once()
+    assert component.restarts == 1
+    assert component.process is not None
+    assert component.process.pid != first.pid
+    child.stop()
+
+
+def test_alive_for_passes_after_its_time() -> None:
+    """The emitter's readiness: polled for a while without exiting."""
+    probe = alive_for(0.0)
+    assert probe()
+    slow = alive_for(3600)
+    assert not slow()

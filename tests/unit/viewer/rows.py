@@ -1,0 +1,143 @@
+"""Builders for the viewer's tests: rows shaped as the viewer's queries return them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from omniclaude.api.viewer.queries import TraceRows
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def at(ms: float) -> datetime:
+    """The time ``ms`` milliseconds after :data:`T0`."""
+    return T0 + timedelta(milliseconds=ms)
+
+
+def execution_row(
+    cid: uuid.UUID,
+    *,
+    agent: str = "code-analyzer",
+    status: str = "success",
+    start_ms: float = 0,
+    end_ms: float | None = 100,
+    parent: uuid.UUID | None = None,
+    prompt: str = "Analyze the project",
+    **extra: Any,
+) -> dict[str, Any]:
+    """One ``agent_execution_logs`` row."""
+    return {
+        "correlation_id": cid,
+        "parent_correlation_id": parent,
+        "agent_name": agent,
+        "status": status,
+        "user_prompt": prompt,
+        "created_at": at(start_ms),
+        "started_at": at(start_ms),
+        "completed_at": at(end_ms) if end_ms is not None else None,
+        "last_event_at": at(end_ms if end_ms is not None else start_ms),
+        "duration_ms": (end_ms - start_ms) if end_ms is not None else None,
+        "session_id": "s-1",
+        "quality_score": Decimal("0.9000"),
+        "error_type": None,
+        "error_message": None,
+        "depth": 0,
+        **extra,
+    }
+
+
+def action_row(
+    cid: uuid.UUID,
+    *,
+    name: str = "read_file",
+    kind: str = "tool_call",
+    end_ms: float = 50,
+    duration_ms: float | None = 10,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One ``agent_actions`` row (its timestamp is when the call ended)."""
+    return {
+        "event_id": uuid.uuid4(),
+        "correlation_id": cid,
+        "agent_name": "code-analyzer",
+        "action_type": kind,
+        "action_name": name,
+        "action_details": details or {},
+        "duration_ms": duration_ms,
+        "tool_use_id": None,
+        "session_id": "s-1",
+        "prompt_id": None,
+        "created_at": at(end_ms),
+    }
+
+
+def routing_row(
+    cid: uuid.UUID, *, end_ms: float = 2, agent: str = "code-analyzer"
+) -> dict[str, Any]:
+    """One ``agent_routing_decisions`` row."""
+    return {
+        "event_id": uuid.uuid4(),
+        "correlation_id": cid,
+        "user_request": "Analyze the project",
+        "selected_agent": agent,
+        "confidence_score": Decimal("0.8700"),
+        "routing_strategy": "enhanced",
+        "alternatives": [{"agent_name": "test-finder", "confidence": 0.41, "reason": "tests"}],
+        "reasoning": "matched 'analyze'",
+        "routing_time_ms": 1.5,
+        "matched_triggers": ["analyze"],
+        "matched_capabilities": [],
+        "cache_hit": False,
+        "is_fallback": False,
+        "created_at": at(end_ms),
+    }
+
+
+def manifest_row(cid: uuid.UUID, *, end_ms: float = 8) -> dict[str, Any]:
+    """One ``agent_manifest_injections`` row."""
+    return {
+        "event_id": uuid.uuid4(),
+        "correlation_id": cid,
+        "agent_name": "code-analyzer",
+        "manifest_version": "1",
+        "generation_source": "omniclaude.runtime",
+        "is_fallback": False,
+        "sections_included": ["agent_definition", "relevant_files"],
+        "sections": [
+            {"name": "agent_definition", "size_bytes": 400, "query_time_ms": 0.5},
+            {"name": "relevant_files", "size_bytes": 120, "query_time_ms": 4.0},
+        ],
+        "query_times": {"agent_definition": 0.5},
+        "total_query_time_ms": 5.0,
+        "manifest_size_bytes": 520,
+        "warnings": [],
+        "query_failures": {},
+        "created_at": at(end_ms),
+    }
+
+
+def transformation_row(cid: uuid.UUID, *, phase: str = "transformation_complete") -> dict[str, Any]:
+    """One ``agent_transformation_events`` row."""
+    return {
+        "event_id": uuid.uuid4(),
+        "correlation_id": cid,
+        "event_type": phase,
+        "source_agent": "polymorphic-agent",
+        "target_agent": "test-finder",
+        "transformation_reason": "better fit",
+        "routing_confidence": Decimal("0.6"),
+        "routing_strategy": "transformation",
+        "transformation_duration_ms": 20.0,
+        "success": phase != "transformation_failed",
+        "error_message": None,
+        "error_type": None,
+        "created_at": at(60),
+    }
+
+
+def trace_of(root: uuid.UUID, **tables: list[dict[str, Any]]) -> TraceRows:
+    """Build a :class:`TraceRows` for the execution ``root`` from the given rows."""
+    return TraceRows(root=root, **tables)
