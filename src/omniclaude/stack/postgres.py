@@ -31,6 +31,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -575,7 +576,11 @@ class EmbeddedPostgres:
         for name, value in settings.items():
             command += ["-c", f"{name}={value}"]
         user, group, extra_groups = self._identity()
-        preexec = _parent_death_signal(signal.SIGINT) if self._die_with_parent else None
+        # The kernel sends the death signal when the *thread* that forked exits: only the
+        # main thread lives as long as the process, so a restart from a worker thread (a test
+        # calling start() through asyncio.to_thread) must not arm it.
+        arm = self._die_with_parent and threading.current_thread() is threading.main_thread()
+        preexec = _parent_death_signal(signal.SIGINT) if arm else None
         with self.log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             log.write(

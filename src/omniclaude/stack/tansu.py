@@ -58,6 +58,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -400,7 +401,11 @@ class TansuBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        preexec = _parent_death_signal(signal.SIGKILL) if self._die_with_parent else None
+        # The kernel sends the death signal when the *thread* that forked exits: only the
+        # main thread lives as long as the process, so a restart from a worker thread (a test
+        # calling start() through asyncio.to_thread) must not arm it.
+        arm = self._die_with_parent and threading.current_thread() is threading.main_thread()
+        preexec = _parent_death_signal(signal.SIGKILL) if arm else None
         with self._ensure_log().open("ab") as log:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             log.write(f"--- omniclaude: starting tansu on port {self._port} at {stamp}\n".encode())

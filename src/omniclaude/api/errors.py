@@ -1,0 +1,112 @@
+"""Error responses: one JSON shape (:class:`~omniclaude.api.schemas.ErrorResponse`) whose
+message names the field at fault; database trouble is a 503, never a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from omniclaude.api.schemas import ErrorResponse
+from omniclaude.errors import ConfigurationError, EventValidationError, StorageError
+from omniclaude.runtime.workspace import PathOutsideWorkspaceError
+from omniclaude.storage.queries import InvalidCursorError
+
+__all__ = ["ERROR_RESPONSES", "field_of", "install_error_handlers"]
+
+log = logging.getLogger(__name__)
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid_request",
+          503: "unavailable"}  # fmt: skip
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing, unknown or revoked API key"},
+    403: {"model": ErrorResponse, "description": "The key lacks the scope this endpoint needs"},
+    422: {"model": ErrorResponse, "description": "Invalid request; the message names the field"},
+    503: {"model": ErrorResponse, "description": "A dependency (database, broker) is unavailable"},
+}
+"""The error responses every authenticated route documents."""
+
+
+def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Turn a validation ``loc`` into a field path: ``("body", "events", 0, "x")`` →
+    ``body.events[0].x``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(request)"
+
+
+def _body(
+    status_code: int, message: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    return {"error": _CODES.get(status_code, "error"), "message": message, "errors": errors or []}
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
+    items = []
+    for error in exc.errors():
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        items.append({"field": field_of(error.get("loc", ())), "message": message})
+    text = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5]) or "invalid request"
+    return JSONResponse(_body(422, text, items), status_code=422)
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    field, sep, message = detail.partition(": ")
+    errors = [{"field": field, "message": message}] if sep else []
+    return JSONResponse(
+        _body(exc.status_code, detail, errors), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
+    text = str(exc)
+    prefix, sep, rest = text.partition(": ")
+    field = getattr(exc, "field", None) or (prefix if sep else "(request)")
+    message = rest if sep and prefix == field else text
+    return JSONResponse(_body(422, text, [{"field": field, "message": message}]), status_code=422)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning(
+        "%s %s: dependency unavailable: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc,
+    )
+    return JSONResponse(
+        _body(503, f"database: unavailable ({type(exc).__name__})"), status_code=503
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    invalid: tuple[type[Exception], ...] = (
+        EventValidationError,
+        PathOutsideWorkspaceError,
+        InvalidCursorError,
+        ConfigurationError,
+    )
+    for kind in invalid:
+        app.add_exception_handler(kind, _unprocessable)
+    unavailable: tuple[type[Exception], ...] = (
+        StorageError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+    )
+    for kind in unavailable:
+        app.add_exception_handler(kind, _unavailable)

@@ -1,0 +1,16 @@
+"""The API's routers, one module per resource."""
+
+from omniclaude.api.routes import agents, events, executions, health, keys, routing, traces
+
+ROUTERS = (
+    health.router,
+    routing.router,
+    executions.router,
+    events.router,
+    traces.router,
+    agents.router,
+    keys.router,
+)
+"""Every router, in the order they are mounted."""
+
+__all__ = ["ROUTERS"]

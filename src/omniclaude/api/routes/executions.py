@@ -1,0 +1,236 @@
+"""``POST /execute``, ``GET /executions/{correlation_id}`` and ``GET /executions``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from omniclaude.api.deps import IngestKey, Pool, ReadKey, State, http_error
+from omniclaude.api.errors import ERROR_RESPONSES
+from omniclaude.api.schemas import (
+    ErrorResponse,
+    ExecuteRequest,
+    ExecuteResponse,
+    ExecutionList,
+    ExecutionStatusName,
+    ExecutionView,
+)
+from omniclaude.api.state import ApiState
+from omniclaude.runtime import ExecutionRequest
+from omniclaude.storage import queries
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["executions"], responses=ERROR_RESPONSES)
+
+_FROM_DB = {
+    "in_progress": "running",
+    "success": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+_TO_DB = {view: db for db, view in _FROM_DB.items()}
+
+
+def _check_paths(state: ApiState, context: dict[str, Any]) -> None:
+    files = context.get("files")
+    if files is not None:
+        if not isinstance(files, list):
+            raise http_error(422, "body.context.files", "must be a list of relative paths")
+        for index, item in enumerate(files):
+            field = f"body.context.files[{index}]"
+            if not isinstance(item, str):
+                raise http_error(422, field, "must be a string")
+            state.runner.workspace.resolve(item, field=field)
+    path = context.get("path")
+    if path is not None:
+        if not isinstance(path, str):
+            raise http_error(422, "body.context.path", "must be a string")
+        state.runner.workspace.resolve(path, field="body.context.path")
+
+
+def _check_agents(state: ApiState, body: ExecuteRequest) -> None:
+    if body.agent and body.agents:
+        raise http_error(422, "body.agents", "give either agent or agents, not both")
+    names = [("body.agent", body.agent)] if body.agent else []
+    names += [(f"body.agents[{i}]", name) for i, name in enumerate(body.agents)]
+    for field, name in names:
+        if name not in state.registry:
+            known = ", ".join(state.registry.names)
+            raise http_error(422, field, f"unknown agent {name!r} (known: {known})")
+
+
+@router.post(
+    "/execute",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ExecuteResponse,
+    responses={409: {"model": ErrorResponse, "description": "correlation_id already used"}},
+)
+async def execute(
+    body: ExecuteRequest, state: State, response: Response, _: IngestKey
+) -> dict[str, Any]:
+    """Start an execution and return its ``correlation_id`` at once (202). The agent runs in
+    the background with a timeout; poll ``GET /executions/{correlation_id}``. Needs ``ingest``."""
+    _check_agents(state, body)
+    _check_paths(state, body.context)
+    cid = body.correlation_id or uuid.uuid4()
+    if body.correlation_id is not None:
+        taken = state.runner.get(cid) is not None
+        if not taken and state.pool is not None:
+            taken = await queries.get_execution(state.pool, cid) is not None
+        if taken:
+            raise http_error(
+                409, "body.correlation_id", f"{cid} is already used by another execution"
+            )
+    request = ExecutionRequest(
+        user_prompt=body.user_prompt,
+        context=body.context,
+        agent=state.registry.resolve_name(body.agent) if body.agent else None,
+        agents=tuple(state.registry.resolve_name(a) or a for a in body.agents),
+        session_id=body.session_id,
+        parent_correlation_id=body.parent_correlation_id,
+        timeout_s=body.timeout_s,
+        max_attempts=body.max_attempts,
+    )
+    state.runner.submit(request, correlation_id=cid)
+    location = f"/executions/{cid}"
+    response.headers["Location"] = location
+    return {
+        "correlation_id": cid,
+        "status": "running",
+        "links": {"self": location, "trace": f"/traces/{cid}"},
+    }
+
+
+def _from_database(row: dict[str, Any], children: list[dict[str, Any]]) -> dict[str, Any]:
+    error = None
+    if row.get("error_type") or row.get("error_message"):
+        error = {"type": row.get("error_type"), "message": row.get("error_message")}
+    return {
+        **{
+            k: row.get(k)
+            for k in (
+                "correlation_id",
+                "agent_name",
+                "user_prompt",
+                "parent_correlation_id",
+                "created_at",
+                "completed_at",
+                "duration_ms",
+                "result",
+                "session_id",
+                "quality_score",
+                "progress_stage",
+                "progress_percent",
+            )
+        },
+        "status": _FROM_DB.get(row["status"], "running"),
+        "error": error,
+        "children": [
+            {
+                "correlation_id": c["correlation_id"],
+                "agent_name": c["agent_name"],
+                "status": _FROM_DB.get(c["status"], "running"),
+            }
+            for c in children
+        ],
+        "source": "database",
+    }
+
+
+@router.get(
+    "/executions/{correlation_id}",
+    response_model=ExecutionView,
+    responses={404: {"model": ErrorResponse}},
+)
+async def get_execution(correlation_id: uuid.UUID, state: State, _: ReadKey) -> dict[str, Any]:
+    """Where an execution stands (``running``, ``completed``, ``failed``, ``cancelled``) and,
+    once it ended, its ``result`` (the code analyzer's holds ``analysis``) or ``error``.
+    Needs ``read``."""
+    live = state.runner.get(correlation_id)
+    if live is not None:
+        view = live.as_json()
+        view["children"] = [
+            {
+                "correlation_id": str(c),
+                "agent_name": s.agent_name if s else None,
+                "status": s.status if s else "running",
+            }
+            for c in live.children
+            for s in [state.runner.get(c)]
+        ]
+        return {**view, "source": "live"}
+    if state.pool is not None:
+        row = await queries.get_execution(state.pool, correlation_id)
+        if row is not None:
+            children = await queries.list_children(state.pool, correlation_id)
+            return _from_database(row, children)
+    raise http_error(404, "correlation_id", f"no execution {correlation_id}")
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise http_error(422, field, "out of range") from exc
+    return value
+
+
+@router.get("/executions", response_model=ExecutionList)
+async def list_executions(
+    *,
+    pool: Pool,
+    _: ReadKey,
+    agent: Annotated[str | None, Query(max_length=256)] = None,
+    status_: Annotated[ExecutionStatusName | None, Query(alias="status")] = None,
+    since: Annotated[datetime | None, Query(description="Default: 24 hours before until.")] = None,
+    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    parent_correlation_id: uuid.UUID | None = None,
+    session_id: Annotated[str | None, Query(max_length=256)] = None,
+    q: Annotated[str | None, Query(max_length=500, description="Text in the prompt.")] = None,
+    top_level: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    """Executions, newest first, filtered by agent, status, time range (the last 24 hours by
+    default), parent, session or prompt text; paginate with ``next_cursor``. Needs ``read``."""
+    for name, value in (
+        ("query.agent", agent),
+        ("query.session_id", session_id),
+        ("query.q", q),
+        ("query.cursor", cursor),
+    ):
+        if value is not None and "\x00" in value:
+            raise http_error(422, name, "contains a NUL character")
+    filters = queries.ExecutionFilter(
+        agent=agent,
+        status=_TO_DB[status_] if status_ else None,
+        since=_aware(since, "query.since"),
+        until=_aware(until, "query.until"),
+        parent=parent_correlation_id,
+        session_id=session_id,
+        search=q,
+        top_level=top_level,
+    )
+    window_since, window_until = filters.window()
+    if window_since > window_until:
+        raise http_error(422, "query.since", "must not be after until")
+    try:
+        page = await queries.list_executions(pool, filters, limit=limit, cursor=cursor)
+    except queries.InvalidCursorError as exc:
+        raise http_error(422, "query.cursor", "not a cursor returned by this API") from exc
+    for item in page.items:
+        item["status"] = _FROM_DB.get(item["status"], item["status"])
+    return {
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+        "since": window_since,
+        "until": window_until,
+    }

@@ -1,0 +1,302 @@
+"""Request and response bodies of the HTTP API (the events themselves live in ``events``).
+
+Every string a request carries must be storable: PostgreSQL text cannot hold a NUL character
+and UTF-8 cannot hold a lone surrogate, so such input is refused with a 422 naming the field
+instead of failing later in the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from omniclaude.events import dumps
+
+__all__ = [
+    "AgentInfo",
+    "AgentList",
+    "ChildSummary",
+    "ErrorItem",
+    "ErrorResponse",
+    "EventBatch",
+    "EventBatchResponse",
+    "ExecuteRequest",
+    "ExecuteResponse",
+    "ExecutionList",
+    "ExecutionView",
+    "HealthResponse",
+    "KeyCreate",
+    "KeyCreated",
+    "KeyView",
+    "ReadyResponse",
+    "RejectedEvent",
+    "RouteAlternative",
+    "RouteRequest",
+    "RouteResponse",
+    "TraceResponse",
+    "unstorable",
+]
+
+MAX_CONTEXT_BYTES = 65_536
+MAX_BATCH = 1000
+ExecutionStatusName = Literal["running", "completed", "failed", "cancelled"]
+
+
+def unstorable(value: Any, path: str) -> str | None:
+    """Return the path of the first string in ``value`` that cannot be stored, or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path}: contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path}: contains an unpaired surrogate"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = unstorable(key, f"{path}.<key>") or unstorable(item, f"{path}.{key}")
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = unstorable(item, f"{path}[{index}]")
+            if problem:
+                return problem
+    return None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any, info: Any) -> Any:
+        problem = unstorable(value, str(info.field_name))
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def _bounded_context(value: dict[str, Any]) -> dict[str, Any]:
+    if len(dumps(value)) > MAX_CONTEXT_BYTES:
+        raise ValueError(f"context: larger than {MAX_CONTEXT_BYTES} bytes once encoded")
+    return value
+
+
+class ErrorItem(BaseModel):
+    """One problem with a request: the field at fault and what is wrong."""
+
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body: a code, a message naming the field, and the individual problems."""
+
+    error: str = Field(description="A short code: invalid_request, unauthorized, forbidden...")
+    message: str = Field(description="What went wrong, naming the field at fault.")
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+class RouteRequest(_Strict):
+    """A prompt to route."""
+
+    user_prompt: str = Field(min_length=1, max_length=100_000)
+    context: dict[str, Any] = Field(default_factory=dict, description="e.g. files, domain")
+    correlation_id: uuid.UUID | None = Field(default=None, description="Trace to attach to.")
+    parent_correlation_id: uuid.UUID | None = None
+    session_id: str | None = Field(default=None, max_length=256)
+    exclude: list[str] = Field(default_factory=list, max_length=100)
+
+    _context = field_validator("context")(_bounded_context)
+
+
+class RouteAlternative(BaseModel):
+    """Another agent the router considered."""
+
+    agent_name: str
+    confidence: float
+    reason: str | None = None
+
+
+class RouteResponse(BaseModel):
+    """The router's decision (also published as a routing decision event)."""
+
+    correlation_id: uuid.UUID
+    event_id: uuid.UUID
+    selected_agent: str
+    confidence: float
+    routing_strategy: str
+    is_fallback: bool
+    reasoning: str
+    alternatives: list[RouteAlternative]
+    matched_triggers: list[str]
+    routing_time_ms: float
+    cache_hit: bool
+
+
+class ExecuteRequest(_Strict):
+    """Run an agent: routed from the prompt, or the one named, or several in parallel."""
+
+    user_prompt: str = Field(min_length=1, max_length=100_000)
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="files (relative paths), path (a directory)..."
+    )
+    agent: str | None = Field(default=None, max_length=128, description="Skip routing.")
+    agents: list[str] = Field(
+        default_factory=list, max_length=16, description="Run these in parallel as children."
+    )
+    correlation_id: uuid.UUID | None = Field(default=None, description="Choose the id.")
+    parent_correlation_id: uuid.UUID | None = None
+    session_id: str | None = Field(default=None, max_length=256)
+    timeout_s: float | None = Field(default=None, gt=0, le=3600)
+    max_attempts: int | None = Field(default=None, ge=1, le=10)
+
+    _context = field_validator("context")(_bounded_context)
+
+
+class ExecuteResponse(BaseModel):
+    """An accepted execution: poll ``links.self`` for its status."""
+
+    correlation_id: uuid.UUID
+    status: ExecutionStatusName
+    links: dict[str, str]
+
+
+class ChildSummary(BaseModel):
+    """A child execution, in its parent's view."""
+
+    correlation_id: str
+    agent_name: str | None = None
+    status: ExecutionStatusName
+
+
+class ExecutionView(BaseModel):
+    """Where an execution stands, and its result once it ended."""
+
+    model_config = ConfigDict(extra="allow")
+
+    correlation_id: str
+    status: ExecutionStatusName
+    agent_name: str | None = None
+    user_prompt: str | None = None
+    parent_correlation_id: str | None = None
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: float | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    children: list[ChildSummary] = Field(default_factory=list)
+    source: Literal["live", "database"]
+
+
+class ExecutionList(BaseModel):
+    """A page of executions, newest first."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    since: datetime
+    until: datetime
+
+
+class EventBatch(BaseModel):
+    """Events to publish (each validated on its own)."""
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    default_type: str | None = Field(
+        default=None,
+        description="Event type for items without event_type (e.g. agent_action for bare "
+        "spec-style action objects); execution lifecycle types are inferred from fields.",
+    )
+
+
+class RejectedEvent(BaseModel):
+    """An item of a batch that was not published, and why."""
+
+    index: int
+    field: str
+    message: str
+
+
+class EventBatchResponse(BaseModel):
+    """What happened to each item: accepted items are published, rejected ones are listed."""
+
+    accepted: int
+    rejected: int
+    event_ids: list[uuid.UUID]
+    errors: list[RejectedEvent]
+
+
+class TraceResponse(BaseModel):
+    """A complete trace (see :func:`omniclaude.storage.queries.get_trace`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    correlation_id: str
+    execution: dict[str, Any] | None
+    lifecycle: list[dict[str, Any]]
+    routing_decisions: list[dict[str, Any]]
+    manifest_injections: list[dict[str, Any]]
+    transformations: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+    children: list[dict[str, Any]]
+
+
+class AgentInfo(BaseModel):
+    """A registered agent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    description: str
+    domain: str
+
+
+class AgentList(BaseModel):
+    """The registry: agents, and files or fields that failed to load."""
+
+    agents: list[AgentInfo]
+    problems: list[ErrorItem]
+
+
+class KeyCreate(_Strict):
+    """A key to create."""
+
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[Literal["ingest", "read", "admin"]] = Field(min_length=1, max_length=3)
+
+
+class KeyView(BaseModel):
+    """A stored key (never its secret)."""
+
+    key_id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyView):
+    """A new key: ``key`` is shown this once and never stored."""
+
+    key: str
+
+
+class HealthResponse(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"]
+    version: str
+
+
+class ReadyResponse(BaseModel):
+    """Readiness: each dependency's state."""
+
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]

@@ -1,0 +1,39 @@
+"""What the API holds while it runs (built in the lifespan, never at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from omniclaude.api.metrics import ApiMetrics
+from omniclaude.publishing.sinks.base import EventSink
+from omniclaude.routing import AgentRegistry, Router
+from omniclaude.runtime import AgentRunner
+from omniclaude.settings import Settings
+from omniclaude.storage.api_keys import ApiKey
+
+__all__ = ["ApiState", "KeyStore"]
+
+
+class KeyStore(Protocol):
+    """What authentication needs from a key store (:class:`~omniclaude.storage.api_keys.
+    ApiKeyStore` in production)."""
+
+    async def authenticate(self, key: str) -> ApiKey | None:
+        """Return the active key matching ``key``, or None."""
+        ...
+
+
+@dataclass(slots=True)
+class ApiState:
+    """The API's live objects."""
+
+    settings: Settings
+    sink: EventSink
+    registry: AgentRegistry
+    router: Router
+    runner: AgentRunner
+    metrics: ApiMetrics
+    keys: KeyStore | None = None
+    pool: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)

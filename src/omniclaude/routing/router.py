@@ -1,0 +1,424 @@
+"""The router: rank the registry's agents for a prompt and explain the choice.
+
+Signals (see :mod:`omniclaude.routing.signals`) and how they combine, per agent:
+
+1. an explicit mention (``@agent``, "use agent-x") selects that agent at confidence 1.0;
+2. lexical relevance ``lex = max(trigger, capability) + 0.25 * min(trigger, capability)``
+   (either a trigger phrase or the description/capabilities can carry a choice; both agreeing
+   adds a little), capped at 1;
+3. the request context (files matching the agent's patterns, its domain) only raises it:
+   ``conf = lex + w_ctx * context * (1 - lex)``;
+4. the agent's past success rate, when it ran often enough, scales it:
+   ``conf *= (1 - w_hist) + w_hist * success_rate``.
+
+Below ``min_confidence`` the request falls back to the general ``polymorphic-agent``, and that
+is a recorded decision (strategy ``fallback``, ``is_fallback``) with the best candidate kept
+among the alternatives. Identical requests are answered from a bounded TTL cache.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from omniclaude.events import AgentAlternative, RoutingDecision, dumps
+from omniclaude.routing.cache import TtlCache
+from omniclaude.routing.registry import AgentDefinition, AgentRegistry
+from omniclaude.routing.signals import (
+    Bm25Index,
+    ContextIndex,
+    TriggerIndex,
+    TriggerMatch,
+    analyze,
+    explicit_mention,
+)
+
+__all__ = ["PATTERN_SCORE", "AgentStats", "Candidate", "RouteResult", "Router", "RouterConfig"]
+
+_MAX_SNAPSHOT_BYTES = 8192
+PATTERN_SCORE = 0.7
+"""Trigger strength of a matching ``patterns`` regular expression (a phrase scores up to 1)."""
+
+
+class RouterConfig(BaseModel):
+    """How the router decides; every field has a sensible default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    fallback_agent: str = "polymorphic-agent"
+    max_alternatives: int = Field(default=5, ge=0, le=50)
+    context_weight: float = Field(default=0.6, ge=0, le=1)
+    history_weight: float = Field(default=0.15, ge=0, le=1)
+    history_min_executions: int = Field(default=5, ge=1)
+    cache_max_entries: int = Field(default=1024, ge=0)
+    cache_ttl_s: float = Field(default=300.0, ge=0)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStats:
+    """An agent's recent record: how many executions ended, and the share that succeeded."""
+
+    executions: int
+    success_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One agent's score for a prompt, with its components."""
+
+    agent: str
+    confidence: float
+    trigger: float
+    capability: float
+    context: float | None
+    history: float | None
+    matched_triggers: tuple[str, ...] = ()
+    matched_capabilities: tuple[str, ...] = ()
+    bm25: float = 0.0
+
+    def reason(self) -> str:
+        """A short explanation of the score."""
+        parts = [f"trigger {self.trigger:.2f}", f"capability {self.capability:.2f}"]
+        if self.matched_triggers:
+            parts[0] += f" ({', '.join(repr(t) for t in self.matched_triggers[:3])})"
+        if self.context is not None:
+            parts.append(f"context {self.context:.2f}")
+        if self.history is not None:
+            parts.append(f"history {self.history:.2f}")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """The router's answer for one prompt."""
+
+    selected: str
+    confidence: float
+    strategy: str
+    is_fallback: bool
+    reasoning: str
+    alternatives: tuple[Candidate, ...]
+    chosen: Candidate | None
+    routing_time_ms: float
+    cache_hit: bool = False
+
+    def to_event(
+        self,
+        *,
+        correlation_id: uuid.UUID | str,
+        user_request: str,
+        context: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        parent_correlation_id: uuid.UUID | str | None = None,
+        **extra: Any,
+    ) -> RoutingDecision:
+        """Build the routing decision event for this result (context bounded to 8 KiB)."""
+        chosen = self.chosen
+        return RoutingDecision(
+            correlation_id=correlation_id,
+            user_request=user_request,
+            selected_agent=self.selected,
+            confidence_score=round(self.confidence, 4),
+            routing_strategy=self.strategy,
+            routing_time_ms=self.routing_time_ms,
+            alternatives=[
+                AgentAlternative(
+                    agent_name=c.agent, confidence=round(c.confidence, 4), reason=c.reason()
+                )
+                for c in self.alternatives
+            ],
+            reasoning=self.reasoning,
+            trigger_confidence=None if chosen is None else round(chosen.trigger, 4),
+            context_confidence=None if chosen is None or chosen.context is None else chosen.context,
+            capability_confidence=None if chosen is None else round(chosen.capability, 4),
+            historical_confidence=None if chosen is None else chosen.history,
+            matched_triggers=[] if chosen is None else list(chosen.matched_triggers),
+            matched_capabilities=[] if chosen is None else list(chosen.matched_capabilities),
+            cache_hit=self.cache_hit,
+            is_fallback=self.is_fallback,
+            session_id=session_id,
+            parent_correlation_id=parent_correlation_id,
+            context_snapshot=_snapshot(context),
+            **extra,
+        )
+
+
+def _snapshot(context: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not context:
+        return {}
+    data = dict(context)
+    if len(dumps(data)) <= _MAX_SNAPSHOT_BYTES:
+        return data
+    return {"keys": sorted(str(k) for k in data)[:100], "truncated": True}
+
+
+def _document(agent: AgentDefinition) -> list[str]:
+    """The text BM25 indexes for an agent: name, aliases, domain, description, capabilities."""
+    text = " ".join(
+        [
+            agent.name.replace("-", " "),
+            " ".join(a.replace("-", " ") for a in agent.aliases),
+            agent.domain,
+            agent.description,
+            " ".join(agent.capabilities),
+            " ".join(agent.triggers),
+        ]
+    )
+    return list(analyze(text).terms)
+
+
+def _context_key(context: Mapping[str, Any] | None) -> Any:
+    if not context:
+        return None
+    files = context.get("files")
+    files_key = tuple(str(f) for f in files[:200]) if isinstance(files, list) else None
+    domain = context.get("domain")
+    return (files_key, domain if isinstance(domain, str) else None)
+
+
+class Router:
+    """Ranks the agents of a registry for a prompt; see the module docstring for the maths."""
+
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        config: RouterConfig | None = None,
+        *,
+        history: Mapping[str, AgentStats] | None = None,
+    ) -> None:
+        """Index ``registry`` (once); ``history`` holds past success rates by agent name."""
+        self.registry = registry
+        self.config = config or RouterConfig()
+        self._agents = [a for a in registry if a.name != self.config.fallback_agent]
+        self._triggers = TriggerIndex.build([a.triggers for a in self._agents])
+        self._bm25 = Bm25Index.build([_document(a) for a in self._agents])
+        self._contexts = ContextIndex([(a.domain, a.file_patterns) for a in self._agents])
+        self._patterns = [
+            re.compile("|".join(f"(?:{p})" for p in a.patterns)) if a.patterns else None
+            for a in self._agents
+        ]
+        self._patterned = [i for i, p in enumerate(self._patterns) if p is not None]
+        self._by_name = sorted(range(len(self._agents)), key=lambda i: self._agents[i].name)
+        self._capability_terms = [
+            [(cap, frozenset(analyze(cap).terms)) for cap in a.capabilities] for a in self._agents
+        ]
+        self._history: dict[str, AgentStats] = dict(history or {})
+        self.cache: TtlCache[RouteResult] = TtlCache(
+            max_entries=self.config.cache_max_entries, ttl_s=self.config.cache_ttl_s
+        )
+
+    def set_history(self, history: Mapping[str, AgentStats]) -> None:
+        """Replace the past success rates (and drop cached answers that used the old ones)."""
+        self._history = dict(history)
+        self.cache.clear()
+
+    def _history_of(self, name: str) -> float | None:
+        stats = self._history.get(name)
+        if stats is None or stats.executions < self.config.history_min_executions:
+            return None
+        return max(0.0, min(1.0, stats.success_rate))
+
+    def _candidate(
+        self,
+        index: int,
+        *,
+        prompt: str,
+        trigger: TriggerMatch,
+        relevance: float,
+        bm25: float,
+        hits: set[str],
+        context: float | None,
+    ) -> Candidate:
+        cfg = self.config
+        agent = self._agents[index]
+        t, c, matched = trigger.score, relevance, trigger.matched
+        pattern = self._patterns[index]
+        if pattern is not None and t < PATTERN_SCORE and pattern.search(prompt):
+            t, matched = PATTERN_SCORE, (*matched, "(pattern)")
+        confidence = min(1.0, max(t, c) + 0.25 * min(t, c))
+        if context:
+            confidence += cfg.context_weight * context * (1.0 - confidence)
+        hist = self._history_of(agent.name)
+        if hist is not None:
+            confidence *= (1.0 - cfg.history_weight) + cfg.history_weight * hist
+        caps = tuple(cap for cap, terms in self._capability_terms[index] if terms & hits)
+        return Candidate(
+            agent=agent.name,
+            confidence=confidence,
+            trigger=t,
+            capability=c,
+            context=context,
+            history=hist,
+            matched_triggers=matched,
+            matched_capabilities=caps,
+            bm25=bm25,
+        )
+
+    def score(
+        self,
+        prompt: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        exclude: Iterable[str] = (),
+        limit: int | None = None,
+    ) -> list[Candidate]:
+        """Score the routable agents (the fallback agent and ``exclude`` left out), best first.
+
+        Only agents with some evidence (a trigger, a pattern, description words, context) are
+        scored in full; the others score 0 and are listed, by name, only to fill ``limit``
+        (None: every agent is listed). This keeps routing cost proportional to the evidence,
+        not to the size of the registry.
+        """
+        query = analyze(prompt)
+        triggers = self._triggers.score(query)
+        bm25, relevance, hits = self._bm25.score(query)
+        contexts = self._contexts.score(context)
+        excluded = set(exclude)
+        active = {i for i, m in enumerate(triggers) if m.score > 0}
+        active.update(i for i, r in enumerate(relevance) if r > 0)
+        active.update(self._patterned)
+        if contexts is not None:
+            active.update(i for i, x in enumerate(contexts) if x > 0)
+        candidates = [
+            self._candidate(
+                i, prompt=prompt, trigger=triggers[i], relevance=relevance[i], bm25=bm25[i],
+                hits=hits[i], context=None if contexts is None else contexts[i],
+            )
+            for i in active
+            if self._agents[i].name not in excluded
+        ]  # fmt: skip
+        candidates = [c for c in candidates if c.confidence > 0 or c.bm25 > 0]
+        candidates.sort(key=lambda c: (-c.confidence, -c.bm25, c.agent))
+        scored = {c.agent for c in candidates}
+        for index in self._by_name:
+            if limit is not None and len(candidates) >= limit:
+                break
+            name = self._agents[index].name
+            if name not in scored and name not in excluded:
+                candidates.append(
+                    Candidate(
+                        agent=name,
+                        confidence=0.0,
+                        trigger=0.0,
+                        capability=0.0,
+                        context=None if contexts is None else contexts[index],
+                        history=self._history_of(name),
+                    )
+                )
+        return candidates
+
+    def route(
+        self,
+        prompt: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        exclude: Iterable[str] = (),
+        use_cache: bool = True,
+    ) -> RouteResult:
+        """Choose an agent for ``prompt``.
+
+        Args:
+            prompt: the user's request.
+            context: optional request context (``files``, ``domain``...).
+            exclude: agents not to choose (the polymorphic agent excludes itself).
+            use_cache: answer identical requests from the TTL cache.
+
+        Returns:
+            The selected agent, its confidence in [0, 1], the strategy, the top alternatives
+            with their scores and a short reasoning.
+        """
+        started = time.perf_counter()
+        excluded = frozenset(exclude)
+        key = (prompt.strip().lower(), _context_key(context), excluded)
+        if use_cache:
+            cached = self.cache.get(key)
+            if cached is not None:
+                elapsed = (time.perf_counter() - started) * 1000
+                return replace(cached, cache_hit=True, routing_time_ms=elapsed)
+        result = self._decide(prompt, context, excluded)
+        result = replace(result, routing_time_ms=(time.perf_counter() - started) * 1000)
+        if use_cache:
+            self.cache.put(key, result)
+        return result
+
+    def _decide(
+        self, prompt: str, context: Mapping[str, Any] | None, excluded: frozenset[str]
+    ) -> RouteResult:
+        cfg = self.config
+        candidates = self.score(prompt, context, exclude=excluded, limit=cfg.max_alternatives + 1)
+        mentioned = explicit_mention(prompt, self.registry.resolve_name)
+        if mentioned is not None and mentioned not in excluded:
+            chosen = next((c for c in candidates if c.agent == mentioned), None)
+            others = tuple(c for c in candidates if c.agent != mentioned)[: cfg.max_alternatives]
+            return RouteResult(
+                selected=mentioned,
+                confidence=1.0,
+                strategy="explicit",
+                is_fallback=False,
+                reasoning=f"the request names {mentioned!r} explicitly",
+                alternatives=others,
+                chosen=chosen,
+                routing_time_ms=0.0,
+            )
+        best = candidates[0] if candidates else None
+        if best is None or best.confidence < cfg.min_confidence:
+            reason = (
+                "no agent is registered"
+                if best is None
+                else f"best candidate {best.agent!r} scored {best.confidence:.2f} "
+                f"({best.reason()}), below the threshold {cfg.min_confidence:.2f}"
+            )
+            return RouteResult(
+                selected=cfg.fallback_agent,
+                confidence=0.0 if best is None else best.confidence,
+                strategy="fallback",
+                is_fallback=True,
+                reasoning=f"fell back to {cfg.fallback_agent!r}: {reason}",
+                alternatives=tuple(candidates[: cfg.max_alternatives]),
+                chosen=None,
+                routing_time_ms=0.0,
+            )
+        strategy = "trigger" if best.trigger >= best.capability else "capability"
+        runner_up = candidates[1] if len(candidates) > 1 else None
+        margin = f"; next {runner_up.agent!r} at {runner_up.confidence:.2f}" if runner_up else ""
+        return RouteResult(
+            selected=best.agent,
+            confidence=best.confidence,
+            strategy=strategy,
+            is_fallback=False,
+            reasoning=f"{best.agent!r} at {best.confidence:.2f}: {best.reason()}{margin}",
+            alternatives=tuple(candidates[1 : 1 + cfg.max_alternatives]),
+            chosen=best,
+            routing_time_ms=0.0,
+        )
+
+    def decide(
+        self,
+        prompt: str,
+        *,
+        correlation_id: uuid.UUID | str,
+        context: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        parent_correlation_id: uuid.UUID | str | None = None,
+    ) -> RoutingDecision:
+        """Route ``prompt`` and return the routing decision event (not yet published)."""
+        result = self.route(prompt, context)
+        return result.to_event(
+            correlation_id=correlation_id,
+            user_request=prompt,
+            context=context,
+            session_id=session_id,
+            parent_correlation_id=parent_correlation_id,
+        )
+
+    @classmethod
+    def default(cls, config: RouterConfig | None = None) -> Router:
+        """A router over the agents shipped with the package."""
+        return cls(AgentRegistry.load(), config)

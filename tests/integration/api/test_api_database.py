@@ -1,0 +1,172 @@
+"""The API on PostgreSQL (direct sink): each endpoint lands in, or reads from, its tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.fixtures.stack import write_sample_project
+from tests.fixtures.waiting import wait_for
+
+from omniclaude.api import create_app
+from omniclaude.settings import Settings
+from omniclaude.storage.api_keys import ApiKeyStore
+
+
+@pytest.fixture
+async def client(
+    database_url: str, db_pool: Any, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """A client of the API built from settings (its own pool and PostgreSQL sink), admin headers."""
+    _, key = await ApiKeyStore(db_pool).create("admin", ["admin"])
+    app = create_app(
+        Settings(database_url=database_url, data_dir=tmp_path / "d"),
+        workspace=write_sample_project(tmp_path / "w"),
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        yield http, {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.covers("/route", "agent_routing_decisions")
+async def test_route_is_stored(
+    client: tuple[httpx.AsyncClient, dict[str, str]], db_pool: Any
+) -> None:
+    """POST /route → a row in agent_routing_decisions with the same choice and confidence."""
+    http, auth = client
+    data = (
+        await http.post("/route", json={"user_prompt": "list the dependencies"}, headers=auth)
+    ).json()
+    row = await db_pool.fetchrow(
+        "SELECT * FROM agent_routing_decisions WHERE event_id = $1", uuid.UUID(data["event_id"])
+    )
+    assert row["selected_agent"] == "dependency-auditor" == data["selected_agent"]
+    assert float(row["confidence_score"]) == pytest.approx(data["confidence"], abs=1e-4)
+    assert row["alternatives_count"] == len(data["alternatives"])
+
+
+@pytest.mark.covers("/execute", "/executions", "/traces", "agent_execution_logs", "agent_actions")
+async def test_execute_then_read_back(
+    client: tuple[httpx.AsyncClient, dict[str, str]], db_pool: Any
+) -> None:
+    """POST /execute → agent_execution_logs row; GET /executions lists it; /traces returns it."""
+    http, auth = client
+    body = {
+        "user_prompt": "Analyze this codebase",
+        "context": {"files": ["main.py"]},
+        "session_id": "s-1",
+    }
+    cid = (await http.post("/execute", json=body, headers=auth)).json()["correlation_id"]
+
+    async def stored() -> Any:
+        row = await db_pool.fetchrow(
+            "SELECT * FROM agent_execution_logs WHERE correlation_id = $1", uuid.UUID(cid)
+        )
+        return row if row is not None and row["status"] == "success" else None
+
+    row = await wait_for(stored, what="the execution row")
+    assert row["agent_name"] == "code-analyzer"
+    assert "analysis" in row["result"]
+    assert row["session_id"] == "s-1"
+    listed = (
+        await http.get(
+            "/executions", params={"agent": "code-analyzer", "status": "completed"}, headers=auth
+        )
+    ).json()
+    assert [i["correlation_id"] for i in listed["items"]] == [cid]
+    assert listed["items"][0]["status"] == "completed"
+    assert (await http.get("/executions", params={"status": "failed"}, headers=auth)).json()[
+        "items"
+    ] == []
+    trace = (await http.get(f"/traces/{cid}", headers=auth)).json()
+    assert trace["execution"]["status"] == "success"
+    assert len(trace["actions"]) >= 5
+    assert trace["routing_decisions"][0]["selected_agent"] == "code-analyzer"
+
+
+async def test_execution_is_read_from_the_database_by_another_instance(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+    database_url: str,
+    tmp_path: Path,
+    db_pool: Any,
+) -> None:
+    """An API instance that did not run an execution answers from the database."""
+    http, auth = client
+    cid = (
+        await http.post(
+            "/execute", json={"user_prompt": "read main.py", "agent": "file-reader"}, headers=auth
+        )
+    ).json()["correlation_id"]
+
+    async def stored() -> Any:
+        return await db_pool.fetchval(
+            "SELECT status = 'success' FROM agent_execution_logs WHERE correlation_id = $1",
+            uuid.UUID(cid),
+        )
+
+    await wait_for(stored, what="the execution row")
+    other = create_app(
+        Settings(database_url=database_url, data_dir=tmp_path / "o"), workspace=tmp_path
+    )
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://t") as second,
+    ):
+        view = (await second.get(f"/executions/{cid}", headers=auth)).json()
+        assert view["source"] == "database"
+        assert view["status"] == "completed"
+        assert view["result"]["file"] == "main.py"
+        assert (await second.get("/ready")).json()["checks"]["database"] == "ok"
+
+
+@pytest.mark.covers("/events", "agent_actions")
+async def test_events_land_in_their_tables(
+    client: tuple[httpx.AsyncClient, dict[str, str]], db_pool: Any
+) -> None:
+    """POST /events with the spec's bare action object lands one agent_actions row (idempotent)."""
+    http, auth = client
+    cid, eid = str(uuid.uuid4()), str(uuid.uuid4())
+    event = {
+        "event_id": eid,
+        "correlation_id": cid,
+        "action_type": "tool_call",
+        "action_name": "bash",
+        "action_details": {"command": "ls"},
+        "timestamp": "2026-01-01T00:00:00",
+    }
+    for _ in range(2):
+        response = await http.post(
+            "/events", json={"events": [event], "default_type": "agent_action"}, headers=auth
+        )
+        assert response.status_code == 202
+    rows = await db_pool.fetch(
+        "SELECT * FROM agent_actions WHERE correlation_id = $1", uuid.UUID(cid)
+    )
+    assert len(rows) == 1, "a resent event was stored twice"
+    assert rows[0]["action_details"] == {"command": "ls"}
+    assert str(rows[0]["event_id"]) == eid
+
+
+async def test_key_endpoints(client: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
+    """Admins create (the key shown once), list (never the key) and revoke keys over HTTP."""
+    http, auth = client
+    created = (
+        await http.post("/keys", json={"name": "reader", "scopes": ["read"]}, headers=auth)
+    ).json()
+    reader = {"X-API-Key": created["key"]}
+    assert (await http.get("/agents", headers=reader)).status_code == 200
+    assert (await http.get("/keys", headers=reader)).status_code == 403
+    listed = await http.get("/keys", headers=auth)
+    assert created["key"] not in listed.text
+    assert created["key_id"] in listed.text
+    assert (await http.delete(f"/keys/{created['key_id']}", headers=auth)).json()[
+        "revoked_at"
+    ] is not None
+    assert (await http.get("/agents", headers=reader)).status_code == 401
+    assert (await http.delete(f"/keys/{uuid.uuid4()}", headers=auth)).status_code == 404

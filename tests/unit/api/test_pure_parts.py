@@ -1,0 +1,116 @@
+"""Pure parts of the API and its storage helpers (no database, no broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from omniclaude.api.app import _build_sink, _refresh_history
+from omniclaude.api.errors import field_of
+from omniclaude.api.schemas import unstorable
+from omniclaude.cli import _register_all, app
+from omniclaude.errors import ConfigurationError
+from omniclaude.publishing.sinks.kafka import KafkaSink
+from omniclaude.publishing.sinks.postgres import PostgresSink
+from omniclaude.routing import Router
+from omniclaude.settings import Settings
+from omniclaude.storage import queries
+
+
+def test_cursor_round_trip_and_refusals() -> None:
+    """A cursor decodes to what it encoded; anything else is refused naming ``cursor``."""
+    stamp, ident = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), uuid.uuid4()
+    assert queries.decode_cursor(queries.encode_cursor(stamp, ident)) == (stamp, ident)
+    naive = base64.urlsafe_b64encode(f"2026-01-01T00:00:00|{ident}".encode()).decode()
+    for bad in ("!!!", base64.urlsafe_b64encode(b"x|y").decode(), naive):
+        with pytest.raises(queries.InvalidCursorError, match=r"^cursor: "):
+            queries.decode_cursor(bad)
+
+
+def test_filter_window_defaults_to_24_hours() -> None:
+    """Without ``since`` the window starts 24 hours before ``until``."""
+    until = datetime(2026, 5, 1, tzinfo=UTC)
+    assert queries.ExecutionFilter(until=until).window() == (until - timedelta(hours=24), until)
+    since, now = queries.ExecutionFilter().window()
+    assert now - since == queries.DEFAULT_WINDOW
+
+
+def test_like_patterns_are_escaped() -> None:
+    """User text never acts as a LIKE wildcard."""
+    assert queries._escape_like("50%_a\\b") == "50\\%\\_a\\\\b"
+
+
+def test_field_paths_and_unstorable_strings() -> None:
+    """Validation locations become readable paths; NULs and lone surrogates are found."""
+    assert field_of(("body", "events", 0, "x")) == "body.events[0].x"
+    assert field_of(()) == "(request)"
+    assert unstorable({"a": [1, "ok", "b\x00"]}, "ctx") == "ctx.a[2]: contains a NUL character"
+    assert unstorable({"\ud800": 1}, "ctx") == "ctx.<key>: contains an unpaired surrogate"
+    assert unstorable({"a": ["fine"]}, "ctx") is None
+
+
+def test_sink_choice(tmp_path: Path) -> None:
+    """Kafka when a bootstrap is set, else PostgreSQL on the pool, else a clear error."""
+    kafka = Settings(kafka_bootstrap="127.0.0.1:1", spool_dir=tmp_path)
+    assert isinstance(_build_sink(kafka, None), KafkaSink)
+    assert isinstance(_build_sink(Settings(), object()), PostgresSink)
+    with pytest.raises(ConfigurationError, match="OMNICLAUDE_DATABASE_URL"):
+        _build_sink(Settings(), None)
+
+
+async def test_history_refresh_survives_database_errors(caplog: pytest.LogCaptureFixture) -> None:
+    """A failing history query is logged and retried, never fatal; a good one updates the router."""
+    router = Router.default()
+    calls: list[int] = []
+
+    class Pool:
+        async def fetch(self, *args: Any) -> list[dict[str, Any]]:
+            calls.append(1)
+            if len(calls) == 1:
+                raise ConnectionError("away")
+            return [{"agent_name": "test-finder", "finished": 9, "rate": 0.0}]
+
+    task = asyncio.create_task(_refresh_history(router, Pool(), 0.01))
+
+    async def refreshed() -> bool:
+        return router._history_of("test-finder") == 0.0
+
+    from tests.fixtures.waiting import wait_for
+
+    await wait_for(refreshed, what="the history to refresh")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert "could not refresh routing history: ConnectionError" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["api"], "OMNICLAUDE_DATABASE_URL: not set"),
+        (["keys", "list"], "OMNICLAUDE_DATABASE_URL: not set"),
+        (["keys", "create", "--name", "x", "--scope", "read"], "OMNICLAUDE_DATABASE_URL: not set"),
+    ],
+)
+def test_cli_commands_need_a_database(args: list[str], message: str) -> None:
+    """``api`` and ``keys`` refuse to start without a database, naming the variable."""
+    _register_all()
+    result = CliRunner().invoke(app, args, env={"OMNICLAUDE_DATABASE_URL": None})
+    assert result.exit_code == 2
+    assert message in result.output.replace("\n", " ")
+
+
+def test_cli_api_refuses_a_missing_workspace(tmp_path: Path) -> None:
+    """``api --workspace`` must name a directory."""
+    _register_all()
+    env = {"OMNICLAUDE_DATABASE_URL": "postgresql://u@127.0.0.1:1/db"}
+    result = CliRunner().invoke(app, ["api", "--workspace", str(tmp_path / "nope")], env=env)
+    assert result.exit_code == 2
+    assert "--workspace" in result.output

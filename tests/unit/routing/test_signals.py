@@ -1,0 +1,100 @@
+"""Routing signals: stemming, mentions, trigger phrases, BM25 relevance, context."""
+
+from __future__ import annotations
+
+import pytest
+
+from omniclaude.routing.signals import (
+    Bm25Index,
+    ContextIndex,
+    TriggerIndex,
+    analyze,
+    explicit_mention,
+    stem,
+    tokenize,
+)
+
+
+@pytest.mark.parametrize(
+    ("words", "same"),
+    [
+        (("analyze", "analyzes", "analyzing", "analyzer", "analysis", "analyse"), True),
+        (("dependency", "dependencies"), True),
+        (("verify", "verification", "verified"), True),
+        (("document", "documented", "documentation"), True),
+        (("test", "tests", "testing"), True),
+        (("class", "classes"), True),
+        (("test", "class"), False),
+    ],
+)
+def test_stem_makes_word_forms_meet(words: tuple[str, ...], same: bool) -> None:
+    """Inflected forms of a word share a stem; different words do not."""
+    assert (len({stem(w) for w in words}) == 1) is same
+
+
+def test_analyze_drops_stop_words_and_single_letters() -> None:
+    """Only content words remain, stemmed, in order."""
+    assert analyze("Please analyze THIS codebase, it's a mess!").terms == (
+        "analyz",
+        "codebas",
+        "mess",
+    )
+    assert tokenize("a-b_c") == ["a", "b", "c"]
+
+
+def test_explicit_mentions() -> None:
+    """``@name``, "use name", aliases and the -agent suffix all count; unknown names do not."""
+    names = {"test-finder", "polymorphic-agent", "code-analyzer"}
+
+    def resolve(name: str) -> str | None:
+        return name if name in names else {"analyzer": "code-analyzer"}.get(name)
+
+    assert explicit_mention("hey @test-finder look", resolve) == "test-finder"
+    assert explicit_mention("please use the polymorphic agent", resolve) == "polymorphic-agent"
+    assert explicit_mention("use @polymorphic", resolve) == "polymorphic-agent"
+    assert explicit_mention("run analyzer on src", resolve) == "code-analyzer"
+    assert explicit_mention("use your judgement", resolve) is None
+    assert explicit_mention("mail me at bob@example.com", resolve) is None
+
+
+def test_trigger_scores_exact_unordered_fuzzy_and_partial() -> None:
+    """Exact phrase 1.0 > all words near 0.9 > all words far 0.75 > typo > part of a phrase."""
+    index = TriggerIndex.build([["list dependencies"], ["find tests"]])
+
+    def score(prompt: str) -> float:
+        return index.score(analyze(prompt))[0].score
+
+    assert score("list dependencies now") == 1.0
+    assert score("dependencies: list them") == pytest.approx(0.9)
+    assert score("list, for this big old project of ours, the dependencies") == pytest.approx(0.75)
+    assert 0.6 < score("list the dependncies") < 0.9
+    assert score("the dependencies") == pytest.approx(0.15)
+    assert score("hello") == 0.0
+    assert index.score(analyze("list dependencies"))[0].matched == ("list dependencies",)
+
+
+def test_bm25_relevance_prefers_the_agent_that_explains_the_prompt() -> None:
+    """The agent whose document covers the prompt's distinctive words ranks and scores first."""
+    docs = [
+        analyze(t).terms
+        for t in ("security scan secrets passwords", "count lines of code", "find tests")
+    ]
+    index = Bm25Index.build(docs)
+    bm25, relevance, hits = index.score(analyze("any hardcoded passwords or secrets?"))
+    assert max(range(3), key=bm25.__getitem__) == 0
+    assert relevance[0] > 0.6 > relevance[1]
+    assert hits[0] == {"password", "secret"}
+    assert index.score(analyze("unrelated words entirely"))[1] == [0.0, 0.0, 0.0]
+
+
+def test_context_index_shares_files_by_specificity() -> None:
+    """A test file counts more for the agent with ``test_*.py`` than for one with ``*.py``;
+    a matching domain scores 1; an empty context says nothing."""
+    index = ContextIndex([("testing", ["test_*.py", "tests/*"]), ("code", ["*.py"]), ("docs", [])])
+    scores = index.score({"files": ["tests/test_api.py"]})
+    assert scores is not None
+    assert scores[0] > scores[1] > 0
+    assert scores[2] == 0
+    assert index.score({"domain": "docs"}) == [0.0, 0.0, 1.0]
+    assert index.score({}) is None
+    assert index.score({"other": 1}) is None
