@@ -140,8 +140,16 @@ class ManifestBuilder:
         for name, source, step in steps:
             left = deadline - time.perf_counter()
             t0 = time.perf_counter()
+            if left <= 0:
+                manifest.failures[name] = "timeout"
+                manifest.warnings.append(f"{name}: skipped, the manifest time budget ran out")
+                continue
             try:
-                value = await asyncio.wait_for(step(), timeout=max(left, 0.0))
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation of
+                # the enclosing task (the execution's own timeout) when the step finishes at
+                # the same moment, and the execution would then run past its deadline.
+                async with asyncio.timeout(left):
+                    value = await step()
             except TimeoutError:
                 manifest.failures[name] = "timeout"
                 manifest.warnings.append(f"{name}: skipped, the manifest time budget ran out")
