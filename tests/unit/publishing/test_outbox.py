@@ -40,7 +40,10 @@ def test_survives_reopening_and_counts_attempts(tmp_path: Path) -> None:
 
 def test_drop_newest_policy_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """When full, drop_newest refuses new rows, keeps the oldest, and says so."""
-    with Outbox(tmp_path / "o.sqlite3", max_events=3) as outbox, caplog.at_level(logging.WARNING):
+    with (
+        Outbox(tmp_path / "o.sqlite3", max_events=3) as outbox,
+        caplog.at_level(logging.WARNING, logger="omniclaude.publishing.outbox"),
+    ):
         assert outbox.append(_records(2)) == 0
         assert outbox.append(_records(3, start=2)) == 2
         assert [r.event_id for r in outbox.peek()] == ["e0", "e1", "e2"]
