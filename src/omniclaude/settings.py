@@ -127,7 +127,7 @@ class ConsumerSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     group_id: str = "omniclaude-ingest"
-    batch_max_events: int = Field(default=500, ge=1, le=100_000)
+    batch_max_events: int = Field(default=2000, ge=1, le=100_000)
     batch_max_ms: int = Field(default=200, ge=1, le=60_000)
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=10.0, gt=0)

@@ -1,0 +1,302 @@
+"""Benchmark ingestion: the consumer's sustained throughput against raw COPY of the same rows.
+
+1. Builds ``--events`` agent actions of realistic size (a tool call with its command, a few
+   hundred bytes of output, session/prompt/tool ids, project paths) and publishes them to a
+   fresh ``agent-actions`` topic.
+2. Starts an :class:`~omniclaude.consuming.IngestService` (idempotent writes, one transaction
+   per batch, offsets committed after each) and measures its sustained rate: from the first
+   committed batch until every row is in the database.
+3. In the same run, through one connection, ``COPY``s the same rows into an empty copy of
+   ``agent_actions`` (same columns, constraints and indexes) in one transaction; three times,
+   the median is the baseline (a shared machine's load varies from run to run).
+
+Prints both rates and their ratio. Target: consumer ≥ 0.5x raw COPY.
+
+Services: ``OMNICLAUDE_DATABASE_URL`` / ``OMNICLAUDE_KAFKA_BOOTSTRAP`` when set (a scratch
+database is created on that server and dropped afterwards), else an embedded PostgreSQL and
+a Tansu broker started for the run.
+
+The consumer runs as ``omniclaude consume`` does (garbage collector tuned by ``tune_gc``).
+
+Usage: python bench/ingest.py [--events 200000] [--batch-events 2000] [--batch-ms 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from omniclaude.consuming import IngestService
+from omniclaude.consuming.service import tune_gc
+from omniclaude.events import AgentAction, encode
+from omniclaude.settings import ConsumerSettings, TopicSettings
+from omniclaude.storage.migrations import upgrade
+from omniclaude.storage.pool import connect
+from omniclaude.storage.writers import WRITERS, enable_copy
+
+TABLE = "agent_actions"
+TOOLS = ("Bash", "Read", "Edit", "Grep", "Glob", "Write")
+
+
+def realistic_actions(count: int, seed: int = 11) -> list[AgentAction]:
+    """Tool-call actions shaped like Claude Code's (sizes vary; about 1 KiB of JSON each)."""
+    rng = random.Random(seed)
+    sessions = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(50)]
+    out: list[AgentAction] = []
+    for i in range(count):
+        session = sessions[i % len(sessions)]
+        tool = TOOLS[i % len(TOOLS)]
+        output = "\n".join(
+            f"{n:4d}  " + "x" * rng.randint(10, 70) for n in range(rng.randint(2, 8))
+        )
+        out.append(
+            AgentAction(
+                correlation_id=uuid.UUID(int=rng.getrandbits(128)),
+                agent_name="agent-polymorphic",
+                action_type="tool_call",
+                action_name=tool,
+                action_details={
+                    "tool_input": {"command": f"pytest -q tests/test_mod_{i % 97}.py -k case_{i}"},
+                    "tool_response": {"stdout": output, "exit_code": i % 3 == 0},
+                    "truncated": False,
+                },
+                duration_ms=round(rng.uniform(1, 900), 2),
+                session_id=session,
+                prompt_id=f"{session}:{i // 20}",
+                tool_use_id=f"toolu_{rng.getrandbits(64):016x}",
+                project_path="/home/dev/projects/omniclaude",
+                project_name="omniclaude",
+                working_directory="/home/dev/projects/omniclaude/src",
+            )
+        )
+    return out
+
+
+@dataclass
+class Services:
+    """Where the bench runs: a migrated scratch database and a broker."""
+
+    database_url: str
+    bootstrap: str
+    description: str
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: str) -> AsyncIterator[str]:
+    """Create a fresh database on ``server_url``'s server, migrate it, drop it afterwards."""
+    name = f"omniclaude_bench_{secrets.token_hex(4)}"
+    admin = await connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(server_url, name)
+    try:
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        admin = await connect(server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@contextlib.contextmanager
+def embedded_services(workdir: Path) -> Iterator[tuple[str, str]]:
+    """Start an embedded PostgreSQL and a Tansu broker for the run."""
+    from omniclaude.stack.postgres import EmbeddedPostgres
+    from omniclaude.stack.tansu import TansuBroker
+
+    postgres = EmbeddedPostgres(workdir / "pg", die_with_parent=True)
+    broker = TansuBroker(log_path=workdir / "tansu.log", die_with_parent=True)
+    postgres.start(timeout_s=120)
+    try:
+        broker.start(timeout_s=60)
+        try:
+            yield postgres.url, broker.bootstrap
+        finally:
+            broker.stop()
+    finally:
+        postgres.stop()
+
+
+async def publish(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
+    """Publish ``payloads`` (round-robin over partitions); return the rate in messages/s."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1_048_576, acks=1
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for payload in payloads:
+            await producer.send(topic, payload)
+        await producer.flush()
+        return len(payloads) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def measure_consumer(
+    services: Services, prefix: str, total: int, consumer: ConsumerSettings
+) -> tuple[float, float, int]:
+    """Run the service until ``total`` rows are written.
+
+    Returns:
+        (sustained events/s from the first commit to the last row, seconds from start() to
+        the last row, batches written).
+    """
+    service = IngestService(
+        bootstrap_servers=services.bootstrap.split(","),
+        database_url=services.database_url,
+        topic_prefix=prefix,
+        consumer=consumer,
+    )
+    started = time.perf_counter()
+    await service.start()
+    tune_gc()  # as `omniclaude consume` (IngestService.run) does
+    first_time: float | None = None
+    first_count = 0
+    try:
+        while True:
+            written = sum(service.events_written.values())
+            now = time.perf_counter()
+            if written and first_time is None:
+                first_time, first_count = now, written
+            if written >= total:
+                break
+            if not service.health()[0]:
+                raise RuntimeError("the consume loop died")
+            await asyncio.sleep(0.005)
+        end = time.perf_counter()
+        batches = service.stats.batches
+    finally:
+        await service.stop()
+    assert first_time is not None
+    sustained = (total - first_count) / max(end - first_time, 1e-9)
+    return sustained, end - started, batches
+
+
+async def measure_copy(database_url: str, events: list[AgentAction], runs: int) -> list[float]:
+    """COPY the rows of ``events`` into an empty copy of the table ``runs`` times.
+
+    Returns:
+        The rate of each run, in rows/s (the machine's load varies: several runs, median).
+    """
+    writer = WRITERS[TABLE]
+    rows = [writer.row(event) for event in events]
+    conn = await connect(database_url)
+    rates: list[float] = []
+    try:
+        await enable_copy(conn)
+        for _ in range(runs):
+            await conn.execute(f"CREATE TABLE bench_copy (LIKE {TABLE} INCLUDING ALL)")
+            started = time.perf_counter()
+            async with conn.transaction():
+                await conn.copy_records_to_table("bench_copy", records=rows, columns=writer.columns)
+            rates.append(len(rows) / (time.perf_counter() - started))
+            count = await conn.fetchval("SELECT count(*) FROM bench_copy")
+            assert count == len(rows), f"COPY stored {count} of {len(rows)} rows"
+            await conn.execute("DROP TABLE bench_copy")
+        return rates
+    finally:
+        await conn.close()
+
+
+async def run(args: argparse.Namespace, services: Services) -> None:
+    """Load, consume, COPY, print."""
+    print(f"services: {services.description}")
+    events = realistic_actions(args.events)
+    payloads = [encode(event) for event in events]
+    sizes = [len(p) for p in payloads]
+    print(
+        f"events: {len(events):,} agent actions, JSON median {statistics.median(sizes):.0f} B "
+        f"(min {min(sizes)}, max {max(sizes)})"
+    )
+    prefix = f"bench{secrets.token_hex(3)}."
+    topics = TopicSettings(partitions=args.partitions)
+    from omniclaude.consuming.topics import ensure_topics, topic_routes
+
+    routes = topic_routes(topics, prefix)
+    await ensure_topics([services.bootstrap], list(routes), partitions=args.partitions)
+    rate = await publish(services.bootstrap, f"{prefix}{topics.actions}", payloads)
+    print(f"published: {rate:,.0f} msg/s ({args.partitions} partitions)")
+
+    consumer = ConsumerSettings(
+        group_id=f"{prefix}bench",
+        batch_max_events=args.batch_events,
+        batch_max_ms=args.batch_ms,
+        health_port=0,
+    )
+    sustained, wall, batches = await measure_consumer(services, prefix, len(events), consumer)
+    conn = await connect(services.database_url)
+    try:
+        stored = await conn.fetchval("SELECT count(*) FROM agent_actions")
+    finally:
+        await conn.close()
+    assert stored == len(events), f"consumer stored {stored} of {len(events)} rows"
+    print(
+        f"consumer: {sustained:,.0f} events/s sustained ({batches} batches of up to "
+        f"{args.batch_events}; {wall:.1f}s from start() incl. group join)"
+    )
+    rates = await measure_copy(services.database_url, events, args.copy_runs)
+    copy_rate = statistics.median(rates)
+    print(
+        f"raw COPY: {copy_rate:,.0f} rows/s median of {len(rates)} runs "
+        f"({', '.join(f'{r:,.0f}' for r in rates)}; one connection, one transaction, same indexes)"
+    )
+    ratio = sustained / copy_rate
+    verdict = "meets" if ratio >= 0.5 else "BELOW"
+    print(f"ratio consumer/COPY: {ratio:.2f}x ({verdict} the 0.5x target)")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    """Pick the services and run."""
+    database_url = os.environ.get("OMNICLAUDE_DATABASE_URL")
+    bootstrap = os.environ.get("OMNICLAUDE_KAFKA_BOOTSTRAP")
+    if database_url and bootstrap:
+        async with scratch_database(database_url) as url:
+            await run(args, Services(url, bootstrap, f"from the environment ({bootstrap})"))
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="omniclaude-bench-") as workdir,
+        embedded_services(Path(workdir)) as (server_url, broker),
+    ):
+        async with scratch_database(server_url) as url:
+            await run(args, Services(url, broker, "embedded PostgreSQL + Tansu"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000, help="events to load")
+    parser.add_argument("--batch-events", type=int, default=ConsumerSettings().batch_max_events)
+    parser.add_argument("--batch-ms", type=int, default=ConsumerSettings().batch_max_ms)
+    parser.add_argument("--partitions", type=int, default=TopicSettings().partitions)
+    parser.add_argument("--copy-runs", type=int, default=3, help="COPY baseline repetitions")
+    args = parser.parse_args(argv)
+    asyncio.run(main_async(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""The ingestion service: every event topic into its PostgreSQL table, effectively once.
+
+``omniclaude consume`` runs one :class:`IngestService`; tests start one with the
+``ingest_service`` fixture. The loop and its delivery protocol are in
+:mod:`omniclaude.consuming.runner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import signal
+import socket
+from collections import Counter
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Final
+
+from aiokafka.abc import ConsumerRebalanceListener
+
+from omniclaude.consuming.batcher import BatchPolicy
+from omniclaude.consuming.dead_letters import DeadLetterPublisher
+from omniclaude.consuming.health import HealthServer
+from omniclaude.consuming.metrics import IngestMetrics
+from omniclaude.consuming.runner import Backoff, IngestStats, Runner
+from omniclaude.consuming.store import EventStore
+from omniclaude.consuming.topics import dead_letter_topics, ensure_topics, topic_routes
+from omniclaude.errors import ConfigurationError, DeliveryError
+from omniclaude.settings import ConsumerSettings, Settings, TopicSettings
+
+__all__ = ["IngestService", "tune_gc"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STOP_TIMEOUT_S: Final = 30.0
+GC_GEN0_THRESHOLD: Final = 50_000
+"""Allocations between two young-generation collections in a consumer process (CPython's
+default, 700, makes the collector rescan every batch's objects dozens of times: measured at
+about 40% of the consumer's CPU)."""
+_REBALANCE_DRAIN_S: Final = 20.0
+
+
+def tune_gc() -> None:
+    """Tune CPython's garbage collector for a long-running consumer process.
+
+    Moves everything allocated so far (modules, schemas, clients) to the permanent generation
+    and collects the young generation less often. Process-wide, so :meth:`IngestService.run`
+    (the ``omniclaude consume`` process) calls it, not :meth:`IngestService.start`.
+    """
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+async def _close_quietly(client: Any) -> None:
+    """Stop an aiokafka client whose broker may be gone.
+
+    With the broker unreachable, aiokafka's ``stop()`` can leak the ``CancelledError`` of its
+    own fetch tasks; that one is swallowed unless this task itself is being cancelled.
+    """
+    try:
+        await client.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.debug("kafka client stop: internal task cancelled")
+    except Exception as exc:  # noqa: BLE001 - closing: report, never fail
+        log.warning("kafka client stop: %s: %s", type(exc).__name__, exc)
+
+
+class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Settles fetched batches before partitions are revoked (see ``Runner.drain``)."""
+
+    def __init__(self, service: IngestService) -> None:
+        self._service = service
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        runner = self._service._runner
+        if runner is not None and revoked:
+            await runner.drain(_REBALANCE_DRAIN_S)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        runner = self._service._runner
+        if runner is not None:
+            runner.on_assigned(assigned)
+        log.info(
+            "assigned partitions: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)
+        )
+
+
+class IngestService:
+    """Consumes every event topic and writes each event to its table.
+
+    Args:
+        bootstrap_servers: Kafka brokers (``host:port``).
+        database_url: the PostgreSQL URL (migrated with ``omniclaude db upgrade``).
+        topic_prefix: prepended to every topic name.
+        topics: topic names, partition count of created topics, dead-letter suffix.
+        consumer: group id, batch size and time, retry backoff, health endpoint address.
+        serve_health: serve ``/health``, ``/ready`` and ``/metrics`` on
+            ``consumer.health_host:consumer.health_port`` (port 0 picks a free one).
+        stop_timeout_s: how long :meth:`stop` waits for the batch in hand (the database may
+            be away); what is left is redelivered on the next start.
+        client_id: the Kafka client id (default: host and process id).
+        consumer_options: extra ``AIOKafkaConsumer`` keyword arguments, overriding this
+            service's defaults (for example ``session_timeout_ms``: Tansu completes a group
+            join only after half of it, so tests use 3000).
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: list[str],
+        database_url: str,
+        topic_prefix: str = "",
+        topics: TopicSettings = TopicSettings(),  # noqa: B008 - frozen settings object
+        consumer: ConsumerSettings = ConsumerSettings(),  # noqa: B008 - frozen settings object
+        serve_health: bool = False,
+        stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
+        client_id: str | None = None,
+        consumer_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not bootstrap_servers:
+            raise ConfigurationError("OMNICLAUDE_KAFKA_BOOTSTRAP: no Kafka bootstrap server given")
+        self.bootstrap_servers = list(bootstrap_servers)
+        self.topics = topics
+        self.settings = consumer
+        self.routes = topic_routes(topics, topic_prefix)
+        self._database_url = database_url
+        self._serve_health = serve_health
+        self._stop_timeout_s = stop_timeout_s
+        self._client_id = client_id or f"omniclaude-ingest-{socket.gethostname()}-{os.getpid()}"
+        self._consumer_options = dict(consumer_options or {})
+        self.metrics = IngestMetrics()
+        self.stats = IngestStats()
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._store: EventStore | None = None
+        self._runner: Runner | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._health: HealthServer | None = None
+        self._stopped = asyncio.Event()
+        self._started = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestService:
+        """Build the service from :class:`~omniclaude.settings.Settings`.
+
+        Raises:
+            ConfigurationError: the Kafka bootstrap or the database URL is not set.
+        """
+        if not settings.bootstrap_servers:
+            raise ConfigurationError("OMNICLAUDE_KAFKA_BOOTSTRAP: not set")
+        return cls(
+            bootstrap_servers=settings.bootstrap_servers,
+            database_url=settings.database_dsn(),
+            topic_prefix=settings.topic_prefix,
+            topics=settings.topics,
+            consumer=settings.consumer,
+            serve_health=True,
+        )
+
+    # ------------------------------------------------------------------ read-only state
+    @property
+    def events_written(self) -> dict[str, int]:
+        """Events in committed transactions so far, per topic."""
+        return dict(self.stats.events_written)
+
+    @property
+    def dead_lettered(self) -> int:
+        """Records sent to the dead-letter topics so far."""
+        return self.stats.dead_lettered
+
+    @property
+    def last_commit_time(self) -> float | None:
+        """Unix time of the last offset commit (None before the first)."""
+        return self.stats.last_commit_time
+
+    @property
+    def health_port(self) -> int | None:
+        """The port of the health endpoint, when served."""
+        return self._health.port if self._health is not None else None
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Liveness: the consume loop is running."""
+        alive = self._task is not None and not self._task.done()
+        return alive, {"loop": "running" if alive else "stopped"}
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Readiness: running, and the database and the broker answered last time."""
+        alive, _ = self.health()
+        stats = self.stats
+        assigned = self._consumer.assignment() if self._consumer is not None else set()
+        ok = alive and stats.database_ok and stats.broker_ok
+        return ok, {
+            "database": "ok" if stats.database_ok else "unavailable",
+            "broker": "ok" if stats.broker_ok else "unavailable",
+            "assigned_partitions": len(assigned),
+            "last_commit_time": stats.last_commit_time,
+            "last_error": None if ok else stats.last_error,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    async def _ensure_topics(self) -> list[str]:
+        names = [*self.routes, *dead_letter_topics(self.routes)]
+        return await ensure_topics(self.bootstrap_servers, names, partitions=self.topics.partitions)
+
+    async def start(self) -> None:
+        """Create missing topics (and their dead-letter topics), connect, start the loop.
+
+        Raises:
+            DeliveryError: the broker could not be reached.
+        """
+        if self._started:
+            return
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+        from aiokafka.errors import KafkaError
+
+        self._started = True
+        try:
+            await self._ensure_topics()
+            options: dict[str, Any] = {
+                "metadata_max_age_ms": 5_000,
+                "heartbeat_interval_ms": 1_000,
+                "session_timeout_ms": 10_000,
+                **self._consumer_options,
+                # The delivery protocol depends on these two; they are not options.
+                "enable_auto_commit": False,
+                "auto_offset_reset": "earliest",
+            }
+            self._consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=self.settings.group_id,
+                client_id=self._client_id,
+                **options,
+            )
+            self._consumer.subscribe(topics=list(self.routes), listener=_RebalanceListener(self))
+            await self._consumer.start()
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=f"{self._client_id}-dlq",
+                acks="all",
+                linger_ms=5,
+            )
+            await self._producer.start()
+        except (KafkaError, OSError) as exc:
+            await self._close_clients()
+            self._started = False
+            raise DeliveryError(f"Kafka {','.join(self.bootstrap_servers)}: {exc}") from exc
+        self._store = EventStore(self._database_url)
+        self._runner = Runner(
+            consumer=self._consumer,
+            store=self._store,
+            dead_letters=DeadLetterPublisher(self._producer),
+            routes=self.routes,
+            policy=BatchPolicy(self.settings.batch_max_events, self.settings.batch_max_ms),
+            backoff=Backoff(self.settings.retry_initial_s, self.settings.retry_max_s),
+            metrics=self.metrics,
+            stats=self.stats,
+            ensure_topics=self._ensure_topics,
+        )
+        self._task = asyncio.create_task(self._runner.run(), name="omniclaude-ingest")
+        if self._serve_health:
+            self._health = HealthServer(
+                host=self.settings.health_host,
+                port=self.settings.health_port,
+                health=self.health,
+                ready=self.ready,
+                metrics=self.metrics.render,
+            )
+            await self._health.start()
+        log.info("consuming %s as group %s", ", ".join(self.routes), self.settings.group_id)
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, commit its offsets and close everything. Idempotent.
+
+        Raises:
+            Exception: the consume loop had crashed (after everything is closed).
+        """
+        if not self._started:
+            return
+        self._started = False
+        crashed: BaseException | None = None
+        if self._runner is not None and self._task is not None:
+            self._runner.request_stop()
+            try:
+                async with asyncio.timeout(self._stop_timeout_s):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                log.warning(
+                    "stop: batch not settled in %.0fs; it will be redelivered", self._stop_timeout_s
+                )
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._task
+            except Exception as exc:  # noqa: BLE001 - reported after cleanup
+                crashed = exc
+        if self._health is not None:
+            await self._health.stop()
+        await self._close_clients()
+        self._stopped.set()
+        if crashed is not None:
+            raise crashed
+
+    async def _close_clients(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        store, self._store = self._store, None
+        for client in (consumer, producer):
+            if client is not None:
+                await _close_quietly(client)
+        if store is not None:
+            await store.close()
+
+    async def run(self) -> None:
+        """Start, run until :meth:`stop`, SIGTERM or SIGINT, then stop cleanly (the CLI).
+
+        Raises:
+            Exception: the consume loop crashed.
+        """
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, wake.set)
+        try:
+            await self.start()
+            tune_gc()
+            assert self._task is not None  # noqa: S101 - set by start()
+            waiter = asyncio.create_task(wake.wait())
+            stopped = asyncio.create_task(self._stopped.wait())
+            await asyncio.wait({self._task, waiter, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopped.cancel()
+            if wake.is_set():
+                log.info("signal received: finishing the batch in hand")
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            await self.stop()
+
+    async def __aenter__(self) -> IngestService:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        written = sum(Counter(self.stats.events_written).values())
+        return f"IngestService(group={self.settings.group_id!r}, written={written})"

@@ -1,0 +1,178 @@
+"""The consumer's side of PostgreSQL: one connection, one transaction per batch.
+
+Faults fall in two kinds, and only one of them is the data's fault:
+
+* **poison** - the database refuses a row because of what it holds (SQLSTATE classes 22
+  "data exception", 23 "integrity constraint", 54 "program limit", or the driver cannot encode a
+  value). The batch is split in halves, each in a savepoint, until the refused rows are
+  isolated; the rest is written and the refused rows become dead letters (stage ``store``).
+  (A unique violation on ``event_id`` is not poison: it is a redelivery, and the idempotent
+  insert skips the rows already stored.)
+* **transient** - anything else: connection lost, server restarting, out of resources, a
+  missing table. The whole transaction is abandoned and :class:`TransientStoreError` raised;
+  the runner stops fetching and retries the same batch with backoff. Nothing is dead-lettered
+  for a transient fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any, Final
+
+from omniclaude.consuming.batcher import Item
+from omniclaude.errors import StorageError
+from omniclaude.storage.writers import UNIQUE_VIOLATION
+
+__all__ = ["EventStore", "TransientStoreError", "is_poison"]
+
+log = logging.getLogger(__name__)
+
+_POISON_SQLSTATE_CLASSES: Final = frozenset({"22", "23", "54"})
+
+
+class TransientStoreError(StorageError):
+    """The database could not take the batch now (unreachable, restarting, ...); retry."""
+
+    retriable = True
+
+
+def is_poison(exc: BaseException) -> bool:
+    """Return True when ``exc`` means the row itself can never be stored.
+
+    Args:
+        exc: what writing a batch raised.
+
+    Returns:
+        True for data errors (SQLSTATE class 22, 23, 54; values the driver cannot encode),
+        False for everything else, which is treated as transient.
+    """
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in _POISON_SQLSTATE_CLASSES
+    # Row building and the driver's encoders raise these for values no retry will fix.
+    return isinstance(exc, ValueError | TypeError | ArithmeticError)
+
+
+class EventStore:
+    """Writes batches of events through one dedicated connection, reconnecting as needed.
+
+    Args:
+        dsn: the PostgreSQL URL.
+        connect_timeout_s: how long one connection attempt may take.
+    """
+
+    def __init__(self, dsn: str, *, connect_timeout_s: float = 10.0) -> None:
+        self._dsn = dsn
+        self._connect_timeout_s = connect_timeout_s
+        self._conn: Any = None
+
+    @property
+    def connected(self) -> bool:
+        """True while a connection is open."""
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def _connection(self) -> Any:
+        if self._conn is None or self._conn.is_closed():
+            from omniclaude.storage.pool import connect
+            from omniclaude.storage.writers import enable_copy
+
+            conn = await connect(self._dsn, timeout=self._connect_timeout_s)
+            try:
+                await enable_copy(conn)
+            except BaseException:
+                await self._discard(conn)
+                raise
+            self._conn = conn
+        return self._conn
+
+    async def write(self, items: Sequence[Item]) -> list[tuple[Item, BaseException]]:
+        """Write ``items`` in one transaction; return the refused items and why.
+
+        1. ``COPY`` the rows (built while fetching) in one transaction and commit (the fast
+           path);
+        2. if an event was already stored (a redelivery) or a row was refused, that
+           transaction is rolled back and the batch is written again in a new one with the
+           idempotent insert, splitting it in savepoints to isolate refused rows; commit.
+
+        Args:
+            items: the decoded events of one batch.
+
+        Returns:
+            The poison items (not written) with the error that refused each.
+
+        Raises:
+            TransientStoreError: nothing was committed; retry the same items later.
+        """
+        if not items:
+            return []
+        try:
+            conn = await self._connection()
+            try:
+                await self._copy(conn, items)
+            except Exception as exc:
+                if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION and not is_poison(exc):
+                    raise
+            else:
+                return []
+            async with conn.transaction():
+                return await self._write_isolating(conn, items)
+        except Exception as exc:
+            await self._reset()
+            raise TransientStoreError(f"database: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    async def _copy(conn: Any, items: Sequence[Item]) -> None:
+        """``COPY`` the items' prebuilt rows: one statement (autocommit: itself a transaction)
+        when they all go to one table, else one transaction around one ``COPY`` per table."""
+        from omniclaude.storage.writers import WRITERS
+
+        groups: dict[str, list[tuple[Any, ...]]] = {}
+        for item in items:
+            groups.setdefault(item.table, []).append(item.row)
+        if len(groups) == 1:
+            ((table, rows),) = groups.items()
+            await WRITERS[table].copy_rows(conn, rows)
+            return
+        async with conn.transaction():
+            for table, rows in groups.items():
+                await WRITERS[table].copy_rows(conn, rows)
+
+    async def _write_isolating(
+        self, conn: Any, items: Sequence[Item]
+    ) -> list[tuple[Item, BaseException]]:
+        from omniclaude.storage.writers import write_events
+
+        try:
+            # write_events opens a savepoint inside our transaction.
+            await write_events(conn, [item.event for item in items])
+        except Exception as exc:
+            if not is_poison(exc):
+                raise
+            if len(items) == 1:
+                log.warning("row refused by the database: %s: %s", type(exc).__name__, exc)
+                return [(items[0], exc)]
+            middle = len(items) // 2
+            first = await self._write_isolating(conn, items[:middle])
+            return first + await self._write_isolating(conn, items[middle:])
+        return []
+
+    async def _reset(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._discard(conn)
+
+    @staticmethod
+    async def _discard(conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            conn.terminate()
+
+    async def close(self) -> None:
+        """Close the connection (safe to call twice)."""
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await conn.close(timeout=5)
+            except Exception:  # noqa: BLE001 - closing a broken connection: drop it
+                conn.terminate()
