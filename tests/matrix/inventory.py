@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from omniclaude.events import CATALOG, TOPICS
 
@@ -40,33 +41,60 @@ def table_items(table_names: Iterable[str]) -> set[str]:
     return {f"table:{name}" for name in table_names if name not in IGNORED_TABLES}
 
 
-def endpoint_items(routes: Iterable[object]) -> set[str]:
-    """Every method + path the API serves (documentation routes excluded)."""
-    items = set()
-    for route in routes:
-        path = getattr(route, "path", None)
-        methods = getattr(route, "methods", None) or ()
-        if path is None or path in IGNORED_PATHS or not getattr(route, "include_in_schema", True):
-            continue
-        items |= {f"endpoint:{method} {path}" for method in methods if method != "HEAD"}
-    return items
+def endpoint_items(openapi: dict[str, Any]) -> set[str]:
+    """Every method + path of the API's OpenAPI document (what clients are promised).
+
+    The viewer's pages are left out of the document on purpose; its own integration and
+    browser tests cover them.
+    """
+    methods = {"get", "post", "put", "patch", "delete"}
+    return {
+        f"endpoint:{method.upper()} {path}"
+        for path, operations in openapi.get("paths", {}).items()
+        if path not in IGNORED_PATHS
+        for method in operations
+        if method in methods
+    }
+
+
+KINDS = frozenset({"table", "topic", "endpoint", "event", "join", "feature"})
+"""``feature:`` items are free-form (a CLI command, a hook path); the others are checked."""
+
+
+def _covers_calls(node: ast.AST) -> list[ast.Call]:
+    return [
+        call
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "covers"
+    ]
 
 
 def _covers_args(node: ast.AST) -> list[str]:
-    """The string arguments of every ``covers(...)`` call inside ``node``."""
-    found = []
-    for call in ast.walk(node):
-        if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and call.func.attr == "covers"
-        ):
-            found += [
-                a.value
-                for a in call.args
-                if isinstance(a, ast.Constant) and isinstance(a.value, str)
-            ]
-    return found
+    """The literal string arguments of every ``covers(...)`` call inside ``node``."""
+    return [
+        arg.value
+        for call in _covers_calls(node)
+        for arg in call.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+    ]
+
+
+def covers_problems(roots: Iterable[Path] | None = None) -> list[str]:
+    """Marks the matrix cannot trust: non-literal arguments, or items of an unknown kind."""
+    roots = list(roots) if roots is not None else [TESTS_ROOT / d for d in REAL_SERVICE_DIRS]
+    problems = []
+    for root in roots:
+        for path in sorted(root.rglob("test_*.py")):
+            for call in _covers_calls(ast.parse(path.read_text(), filename=str(path))):
+                where = f"{path.relative_to(root.parent)}:{call.lineno}"
+                for arg in call.args:
+                    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                        problems.append(f"{where}: covers() needs literal strings")
+                    elif arg.value.partition(":")[0] not in KINDS:
+                        problems.append(f"{where}: {arg.value!r} is not kind:name {sorted(KINDS)}")
+    return problems
 
 
 def covered_items(roots: Iterable[Path] | None = None) -> dict[str, list[str]]:
@@ -95,3 +123,11 @@ def covered_items(roots: Iterable[Path] | None = None) -> dict[str, list[str]]:
 def missing(inventory: set[str], covered: dict[str, list[str]]) -> list[str]:
     """The inventory items no real-service test covers, sorted."""
     return sorted(inventory - set(covered))
+
+
+def stale(inventory: set[str], covered: dict[str, list[str]]) -> list[str]:
+    """Covered table/topic/endpoint/event items that the code no longer defines (typos too)."""
+    checked = {"table", "topic", "endpoint", "event"}
+    return sorted(
+        item for item in covered if item.partition(":")[0] in checked and item not in inventory
+    )

@@ -29,7 +29,10 @@ from tests.fixtures.stack import FullStack
 from tests.fixtures.waiting import wait_for
 from tests.unit.hooks.builders import Session, full_session_script
 
-pytestmark = pytest.mark.covers("claude-code-hooks", "GET /traces/{correlation_id}")
+pytestmark = pytest.mark.covers(
+    "feature:claude-code-hooks",
+    "endpoint:GET /traces/{correlation_id}",
+)
 
 BIN = Path(sys.executable).parent
 

@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.fixtures.stack import write_sample_project
 from tests.fixtures.waiting import wait_for
 
 from omniclaude.api import create_app
 from omniclaude.settings import Settings
-from omniclaude.storage.api_keys import ApiKeyStore
 
 
-@pytest.fixture
-async def client(
-    database_url: str, db_pool: Any, tmp_path: Path
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    """A client of the API built from settings (its own pool and PostgreSQL sink), admin headers."""
-    _, key = await ApiKeyStore(db_pool).create("admin", ["admin"])
-    app = create_app(
-        Settings(database_url=database_url, data_dir=tmp_path / "d"),
-        workspace=write_sample_project(tmp_path / "w"),
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-    ):
-        yield http, {"Authorization": f"Bearer {key}"}
-
-
-@pytest.mark.covers("/route", "agent_routing_decisions")
+@pytest.mark.covers(
+    "endpoint:POST /route",
+    "table:agent_routing_decisions",
+)
 async def test_route_is_stored(
     client: tuple[httpx.AsyncClient, dict[str, str]], db_pool: Any
 ) -> None:
@@ -51,7 +34,14 @@ async def test_route_is_stored(
     assert row["alternatives_count"] == len(data["alternatives"])
 
 
-@pytest.mark.covers("/execute", "/executions", "/traces", "agent_execution_logs", "agent_actions")
+@pytest.mark.covers(
+    "endpoint:POST /execute",
+    "endpoint:GET /executions",
+    "endpoint:GET /executions/{correlation_id}",
+    "endpoint:GET /traces/{correlation_id}",
+    "table:agent_execution_logs",
+    "table:agent_actions",
+)
 async def test_execute_then_read_back(
     client: tuple[httpx.AsyncClient, dict[str, str]], db_pool: Any
 ) -> None:
@@ -125,7 +115,10 @@ async def test_execution_is_read_from_the_database_by_another_instance(
         assert (await second.get("/ready")).json()["checks"]["database"] == "ok"
 
 
-@pytest.mark.covers("/events", "agent_actions")
+@pytest.mark.covers(
+    "endpoint:POST /events",
+    "table:agent_actions",
+)
 async def test_events_land_in_their_tables(
     client: tuple[httpx.AsyncClient, dict[str, str]], db_pool: Any
 ) -> None:

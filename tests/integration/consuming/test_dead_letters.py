@@ -19,7 +19,11 @@ def _action(cid: uuid.UUID, name: str, **extra: Any) -> bytes:
     return json.dumps(body).encode()
 
 
-@pytest.mark.covers("agent-actions", "agent-actions-dlq", "agent_actions")
+@pytest.mark.covers(
+    "topic:agent-actions",
+    "feature:agent-actions-dlq",
+    "table:agent_actions",
+)
 async def test_poison_records_are_dead_lettered_with_the_reason(
     ingest_service: IngestService,
     kafka_producer: Any,

@@ -28,7 +28,10 @@ async def _names(conn: asyncpg.Connection, cid: uuid.UUID) -> list[str]:
     return [row["action_name"] for row in rows]
 
 
-@pytest.mark.covers("agent-actions", "agent_actions")
+@pytest.mark.covers(
+    "topic:agent-actions",
+    "table:agent_actions",
+)
 async def test_the_database_going_away_mid_stream_loses_nothing(
     ingest_service_factory: IngestServiceFactory,
     database_proxy: tuple[TcpProxy, str],
@@ -100,7 +103,10 @@ async def own_producer(own_broker: TansuBroker) -> AsyncIterator[AIOKafkaProduce
         await producer.stop()
 
 
-@pytest.mark.covers("agent-actions", "agent_actions")
+@pytest.mark.covers(
+    "topic:agent-actions",
+    "table:agent_actions",
+)
 async def test_a_broker_restart_is_survived(
     own_broker: TansuBroker,
     own_producer: AIOKafkaProducer,

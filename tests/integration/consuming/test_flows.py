@@ -14,7 +14,7 @@ from tests.fixtures.waiting import wait_for
 from tests.unit.storage.samples import sample_events
 
 from omniclaude.consuming import IngestService
-from omniclaude.events import CATALOG, EventBase, encode, kind_of
+from omniclaude.events import EventBase, encode, kind_of
 from omniclaude.settings import TopicSettings
 
 
@@ -30,7 +30,19 @@ async def _count(conn: asyncpg.Connection, table: str, correlation_id: uuid.UUID
     return int(await conn.fetchval(sql, correlation_id))
 
 
-@pytest.mark.covers(*sorted({kind.topic.default_name for kind in CATALOG}))
+@pytest.mark.covers(
+    "topic:agent-actions",
+    "topic:agent-execution-logs",
+    "topic:agent-routing-decisions",
+    "topic:agent-transformations",
+    "topic:intelligence-events",
+    "table:agent_actions",
+    "table:agent_routing_decisions",
+    "table:agent_manifest_injections",
+    "table:agent_execution_events",
+    "table:agent_execution_logs",
+    "table:agent_transformation_events",
+)
 async def test_every_topic_lands_in_its_table(
     ingest_service: IngestService,
     kafka_producer: Any,
@@ -72,7 +84,10 @@ async def test_every_topic_lands_in_its_table(
     assert ingest_service.dead_lettered == 0
 
 
-@pytest.mark.covers("agent-actions", "agent_actions")
+@pytest.mark.covers(
+    "topic:agent-actions",
+    "table:agent_actions",
+)
 async def test_the_specs_bare_json_action_lands_with_its_values(
     ingest_service: IngestService,
     kafka_producer: Any,
@@ -106,7 +121,11 @@ async def test_the_specs_bare_json_action_lands_with_its_values(
     assert result["event_id"].version == 5, "the missing event_id was not derived"
 
 
-@pytest.mark.covers("agent-actions", "agent-execution-logs", "agent_execution_logs")
+@pytest.mark.covers(
+    "topic:agent-actions",
+    "topic:agent-execution-logs",
+    "table:agent_execution_logs",
+)
 async def test_a_redelivered_stream_adds_no_row(
     ingest_service_factory: IngestServiceFactory,
     kafka_producer: Any,

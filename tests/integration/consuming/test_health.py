@@ -13,7 +13,9 @@ from tests.fixtures.waiting import wait_for
 from omniclaude.consuming import IngestService
 
 
-@pytest.mark.covers("agent-actions")
+@pytest.mark.covers(
+    "topic:agent-actions",
+)
 async def test_metrics_report_what_was_consumed_written_and_committed(
     ingest_service: IngestService, kafka_producer: Any, topic_prefix: str
 ) -> None:

@@ -94,7 +94,10 @@ async def _names(conn: asyncpg.Connection, cid: uuid.UUID) -> list[str]:
     return [row["action_name"] for row in rows]
 
 
-@pytest.mark.covers("agent-actions", "agent_actions")
+@pytest.mark.covers(
+    "topic:agent-actions",
+    "table:agent_actions",
+)
 async def test_two_consumers_one_killed_mid_stream_store_every_event_once(
     ingest_service_factory: IngestServiceFactory,
     consumer_process: Any,
@@ -149,7 +152,10 @@ async def test_two_consumers_one_killed_mid_stream_store_every_event_once(
     assert await victim.exit_code(5) == -signal.SIGKILL
 
 
-@pytest.mark.covers("agent-actions", "agent_actions")
+@pytest.mark.covers(
+    "topic:agent-actions",
+    "table:agent_actions",
+)
 async def test_sigterm_finishes_the_batch_commits_and_exits_0(
     consumer_process: Any,
     kafka_producer: Any,

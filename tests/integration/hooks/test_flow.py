@@ -12,7 +12,10 @@ from omniclaude.consuming import IngestService
 from omniclaude.hooks.sessions import session_correlation_id
 
 pytestmark = pytest.mark.covers(
-    "agent_actions", "agent_execution_logs", "agent_routing_decisions", "claude-code-hooks"
+    "table:agent_actions",
+    "table:agent_execution_logs",
+    "table:agent_routing_decisions",
+    "feature:claude-code-hooks",
 )
 
 

@@ -22,7 +22,9 @@ from omniclaude.hooks.status import spool_status
 from omniclaude.stack.ports import unused_port
 from omniclaude.stack.tansu import TansuBroker
 
-pytestmark = pytest.mark.covers("claude-code-hooks")
+pytestmark = pytest.mark.covers(
+    "feature:claude-code-hooks",
+)
 
 BUDGET_S = 1.5
 """Claude Code's budget for SessionEnd hooks, the tightest there is."""

@@ -20,7 +20,11 @@ from omniclaude.hooks.shaping import Shaper
 from omniclaude.hooks.spool import Spool, SpoolRecord
 from omniclaude.publishing.redaction import sanitize_pii
 
-pytestmark = pytest.mark.covers("agent_actions", "agent_execution_logs", "claude-code-emitter")
+pytestmark = pytest.mark.covers(
+    "table:agent_actions",
+    "table:agent_execution_logs",
+    "feature:claude-code-emitter",
+)
 
 TABLES = sorted({kind.topic.table for kind in CATALOG})
 

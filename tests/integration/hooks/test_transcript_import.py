@@ -13,7 +13,11 @@ from tests.unit.hooks.transcripts import write_transcript
 from omniclaude.consuming import IngestService
 from omniclaude.hooks.sessions import session_correlation_id
 
-pytestmark = pytest.mark.covers("agent_actions", "agent_execution_logs", "import-transcript")
+pytestmark = pytest.mark.covers(
+    "table:agent_actions",
+    "table:agent_execution_logs",
+    "feature:import-transcript",
+)
 
 ROWS = (
     "SELECT (SELECT count(*) FROM agent_actions WHERE session_id = $1)"

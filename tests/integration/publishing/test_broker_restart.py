@@ -17,7 +17,10 @@ from omniclaude.events import decode
 from omniclaude.publishing import ActionLogger
 from omniclaude.stack.tansu import TansuBroker
 
-pytestmark = pytest.mark.covers("agent-actions", "agent_actions")
+pytestmark = pytest.mark.covers(
+    "topic:agent-actions",
+    "table:agent_actions",
+)
 
 PER_PHASE = 100
 TRACES = 5

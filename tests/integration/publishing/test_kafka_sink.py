@@ -21,7 +21,11 @@ from omniclaude.events import decode
 from omniclaude.publishing import ActionLogger, AgentExecutionLogger, EventPublisher, KafkaSink
 from omniclaude.stack.ports import unused_port
 
-pytestmark = pytest.mark.covers("agent-actions", "agent-execution-logs", "agent_actions")
+pytestmark = pytest.mark.covers(
+    "topic:agent-actions",
+    "topic:agent-execution-logs",
+    "table:agent_actions",
+)
 
 
 def _count(conn: asyncpg.Connection, sql: str, *args: Any):  # type: ignore[no-untyped-def]

@@ -30,8 +30,12 @@ from omniclaude.events import (
 from omniclaude.storage.writers import write_events
 
 pytestmark = pytest.mark.covers(
-    "agent_execution_logs", "agent_actions", "agent_routing_decisions",
-    "agent_manifest_injections", "agent_transformation_events", "api_keys",
+    "table:agent_execution_logs",
+    "table:agent_actions",
+    "table:agent_routing_decisions",
+    "table:agent_manifest_injections",
+    "table:agent_transformation_events",
+    "table:api_keys",
 )  # fmt: skip
 
 
