@@ -6,7 +6,6 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from tests.unit.storage.samples import sample_events
 
 from omniclaude.events import (
     CATALOG,
@@ -18,6 +17,7 @@ from omniclaude.events import (
     RoutingDecision,
 )
 from omniclaude.storage.writers import WRITERS, group_by_table
+from tests.unit.storage.samples import sample_events
 
 
 def test_every_catalogued_table_has_a_writer() -> None:
