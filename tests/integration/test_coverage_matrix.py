@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncpg
+
+from omniclaude.api.app import create_app
+from omniclaude.settings import Settings
 from tests.matrix.inventory import (
     covered_items,
     covers_problems,
@@ -16,9 +19,6 @@ from tests.matrix.inventory import (
     table_items,
     topic_items,
 )
-
-from omniclaude.api.app import create_app
-from omniclaude.settings import Settings
 
 SPEC_MATRIX = {
     # The spec's "Test Matrix": Kafka → Database, API → Database, and the two joins.

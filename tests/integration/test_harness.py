@@ -15,6 +15,10 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from omniclaude.events.codec import dumps
+from omniclaude.stack.postgres import EmbeddedPostgres, PostgresStartError, version_of_data_dir
+from omniclaude.stack.tansu import BrokerStartError, TansuBroker, kafka_brokers
 from tests.fixtures.kafka import ConsumerFactory, KafkaService
 from tests.fixtures.plugin import markers_for
 from tests.fixtures.postgres import (
@@ -24,10 +28,6 @@ from tests.fixtures.postgres import (
     embedded_data_dir,
 )
 from tests.fixtures.waiting import wait_for
-
-from omniclaude.events.codec import dumps
-from omniclaude.stack.postgres import EmbeddedPostgres, PostgresStartError, version_of_data_dir
-from omniclaude.stack.tansu import BrokerStartError, TansuBroker, kafka_brokers
 
 # ---------------------------------------------------------------------- PostgreSQL
 

@@ -16,11 +16,11 @@ import signal
 import socket
 from collections import Counter
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any, Final
 
 from aiokafka.abc import ConsumerRebalanceListener
 
+from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.consuming.batcher import BatchPolicy
 from omniclaude.consuming.dead_letters import DeadLetterPublisher
 from omniclaude.consuming.health import HealthServer
@@ -93,7 +93,7 @@ class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
         )
 
 
-class IngestService:
+class IngestService(AsyncStartStop):
     """Consumes every event topic and writes each event to its table.
 
     Args:
@@ -342,18 +342,6 @@ class IngestService:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
             await self.stop()
-
-    async def __aenter__(self) -> IngestService:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def __repr__(self) -> str:
         written = sum(Counter(self.stats.events_written).values())

@@ -284,21 +284,15 @@ class MappingContext:
             return []
         s.prompt = None
         s.remember_closed(prompt.correlation_id)
-        out = self._unfinished(
-            self._calls.drain(lambda c: c.correlation_id == prompt.correlation_id), reason
+        return self._close_execution(
+            "prompt-closed",
+            correlation_id=prompt.correlation_id,
+            parent_correlation_id=s.correlation_id,
+            agent_name=s.agent_type or AGENT_NAME,
+            status=status,
+            reason=reason,
+            at_ns=at_ns,
         )
-        out.append(
-            ExecutionCompleted(
-                event_id=derive_id("prompt-closed", prompt.correlation_id),
-                correlation_id=prompt.correlation_id,
-                parent_correlation_id=s.correlation_id,
-                timestamp=ts(at_ns),
-                agent_name=s.agent_type or AGENT_NAME,
-                status=status,
-                result={"closed_by": "omniclaude", "reason": reason},
-            )
-        )
-        return out
 
     def _close_session_children(
         self, s: SessionState, reason: str, at_ns: int, out: list[EventBase]
@@ -330,16 +324,38 @@ class MappingContext:
         at_ns: int,
     ) -> list[EventBase]:
         s.agents.pop(agent_id, None)
+        return self._close_execution(
+            "agent-closed",
+            correlation_id=agent.correlation_id,
+            parent_correlation_id=agent.parent_correlation_id,
+            agent_name=agent.agent_type or "subagent",
+            status=status,
+            reason=reason,
+            at_ns=at_ns,
+        )
+
+    def _close_execution(
+        self,
+        kind: str,
+        *,
+        correlation_id: str,
+        parent_correlation_id: str,
+        agent_name: str,
+        status: ExecutionStatus,
+        reason: str,
+        at_ns: int,
+    ) -> list[EventBase]:
+        """End an execution omniclaude closes itself: its unfinished calls, then its summary."""
         out = self._unfinished(
-            self._calls.drain(lambda c: c.correlation_id == agent.correlation_id), reason
+            self._calls.drain(lambda c: c.correlation_id == correlation_id), reason
         )
         out.append(
             ExecutionCompleted(
-                event_id=derive_id("agent-closed", agent.correlation_id),
-                correlation_id=agent.correlation_id,
-                parent_correlation_id=agent.parent_correlation_id,
+                event_id=derive_id(kind, correlation_id),
+                correlation_id=correlation_id,
+                parent_correlation_id=parent_correlation_id,
                 timestamp=ts(at_ns),
-                agent_name=agent.agent_type or "subagent",
+                agent_name=agent_name,
                 status=status,
                 result={"closed_by": "omniclaude", "reason": reason},
             )

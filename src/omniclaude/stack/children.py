@@ -9,7 +9,6 @@ supervisor. Output goes to a per-component log file under the stack directory.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from omniclaude.errors import StackError
+from omniclaude.stack._process import parent_death_signal
 from omniclaude.stack.state import ProcessRef
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 _ENTRY = "from omniclaude._entry import main; main()"
-_PR_SET_PDEATHSIG = 1
 _BOX_CHARS = "─│╭╮╰╯┌┐└┘━┃ "
 """Frame characters of Rich's error panels, dropped from log lines quoted in errors."""
 
@@ -71,21 +70,6 @@ def log_tail(path: Path, lines: int = 3, max_bytes: int = 16_384) -> str:
         if cleaned:
             kept.append(cleaned)
     return " | ".join(kept[-lines:])
-
-
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):  # pragma: no cover - exotic libc
-        return None
-
-    def _hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return _hook
 
 
 def stop_process(
@@ -170,7 +154,7 @@ class Child:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),  # noqa: PLW1509 - one prctl call
+                preexec_fn=parent_death_signal(signal.SIGTERM),
                 close_fds=True,
             )
         except OSError as exc:

@@ -22,26 +22,30 @@ import time.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import importlib.util
 import os
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote
 
 import psutil
 
 from omniclaude.errors import StackError
+from omniclaude.stack._process import (
+    OwnedProcess,
+    alive,
+    descendants,
+    kill_popen,
+    log_tail,
+    spawn_logged,
+    stop_popen,
+)
 from omniclaude.stack.ports import unused_port
 
 __all__ = [
@@ -74,8 +78,6 @@ _FAST_SETTINGS: Mapping[str, str] = {
 _MAX_SOCKET_PATH = 100
 _POLL_S = 0.05
 _INITDB_TIMEOUT_S = 180.0
-_CHILD_EXIT_TIMEOUT_S = 10.0
-_PR_SET_PDEATHSIG = 1
 
 
 class PostgresStartError(StackError):
@@ -145,21 +147,6 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _parent_death_signal(sig: signal.Signals) -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to send ``sig`` to the child when this thread exits."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-
-    def _arm() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), sig)
-
-    return _arm
-
-
 def _running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -225,36 +212,7 @@ def _make_install_usable_by_others(bin_dir: Path) -> None:
             _ensure_tree_permissions(install / part, _READ)
 
 
-def _tail(path: Path, offset: int = 0, lines: int = 40) -> str:
-    """Return the last ``lines`` lines written to ``path`` after byte ``offset``."""
-    try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            start = max(offset, size - 16_384)
-            handle.seek(start)
-            data = handle.read()
-    except OSError:
-        return ""
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _wait_gone(processes: Iterable[psutil.Process], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    pending = list(processes)
-    while pending and time.monotonic() < deadline:
-        pending = [p for p in pending if _alive(p)]
-        if pending:
-            time.sleep(_POLL_S)
-
-
-class EmbeddedPostgres:
+class EmbeddedPostgres(OwnedProcess):
     """A PostgreSQL server owned by this process, on a fixed port, in ``data_dir``.
 
     The port is chosen once (a free one unless ``port`` is given) and kept across restarts,
@@ -332,14 +290,6 @@ class EmbeddedPostgres:
         return self._socket_dir if self.is_running() else None
 
     @property
-    def pid(self) -> int | None:
-        """The postmaster's pid while it runs, else None."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return None
-        return proc.pid
-
-    @property
     def url(self) -> str:
         """The libpq URL of the ``postgres`` database, as the ``postgres`` superuser."""
         return self.url_for("postgres")
@@ -348,10 +298,6 @@ class EmbeddedPostgres:
         """Return the libpq URL of ``database`` on this server (as the ``postgres`` superuser)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"postgresql://{SUPERUSER}@{host}:{self._port}/{quote(database, safe='')}"
-
-    def is_running(self) -> bool:
-        """Return True while the postmaster we started is alive."""
-        return self.pid is not None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -382,7 +328,7 @@ class EmbeddedPostgres:
                 if attempt + 1 == attempts:
                     raise PostgresStartError(
                         f"port {self._port} on {self._host} is already in use",
-                        log_tail=_tail(self.log_path, self._log_offset),
+                        log_tail=log_tail(self.log_path, self._log_offset),
                     ) from None
                 self._port = unused_port(self._host)
             else:
@@ -398,15 +344,7 @@ class EmbeddedPostgres:
         proc = self._proc
         if proc is None:
             return
-        if proc.poll() is None:
-            children = self._children(proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self._kill_all(proc, children)
-            _wait_gone(children, _CHILD_EXIT_TIMEOUT_S)
+        stop_popen(proc, signal.SIGINT, timeout_s, with_descendants=True)
         self._reap()
         self._remove_socket_dir()
 
@@ -420,22 +358,8 @@ class EmbeddedPostgres:
         if proc is None:
             return
         if proc.poll() is None:
-            self._kill_all(proc, self._children(proc.pid))
+            kill_popen(proc, descendants(proc.pid))
         self._reap()
-
-    def __enter__(self) -> Self:
-        """Start the server (see :meth:`start`) and return it."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop the server (see :meth:`stop`)."""
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"pid={self.pid}" if self.is_running() else "stopped"
@@ -527,7 +451,7 @@ class EmbeddedPostgres:
         try:
             process = psutil.Process(pid)
             live_postgres = (
-                _alive(process)
+                alive(process)
                 and process.name().startswith("postgres")
                 and str(self._data_dir) in " ".join(process.cmdline())
             )
@@ -576,31 +500,17 @@ class EmbeddedPostgres:
         for name, value in settings.items():
             command += ["-c", f"{name}={value}"]
         user, group, extra_groups = self._identity()
-        # The kernel sends the death signal when the *thread* that forked exits: only the
-        # main thread lives as long as the process, so a restart from a worker thread (a test
-        # calling start() through asyncio.to_thread) must not arm it.
-        arm = self._die_with_parent and threading.current_thread() is threading.main_thread()
-        preexec = _parent_death_signal(signal.SIGINT) if arm else None
-        with self.log_path.open("ab") as log:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            log.write(
-                f"--- omniclaude: starting postgres on port {self._port} at {stamp}\n".encode()
-            )
-            log.flush()
-            self._log_offset = log.tell()
-            self._proc = subprocess.Popen(  # noqa: S603 - fixed executable, no shell
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self._data_dir,
-                env=_child_env(),
-                start_new_session=True,
-                user=user,
-                group=group,
-                extra_groups=extra_groups,
-                preexec_fn=preexec,  # noqa: PLW1509 - only prctl(2), async-signal-safe
-            )
+        self._proc, self._log_offset = spawn_logged(
+            command,
+            log_path=self.log_path,
+            banner=f"starting postgres on port {self._port}",
+            env=_child_env(),
+            die_signal=signal.SIGINT if self._die_with_parent else None,
+            cwd=self._data_dir,
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
+        )
 
     def _wait_ready(self, bin_dir: Path, timeout_s: float) -> None:
         proc = self._proc
@@ -609,7 +519,7 @@ class EmbeddedPostgres:
         while True:
             code = proc.poll()
             if code is not None:
-                tail = _tail(self.log_path, self._log_offset)
+                tail = log_tail(self.log_path, self._log_offset)
                 if "Address already in use" in tail and not self._port_given:
                     raise _PortInUseError
                 raise PostgresStartError(
@@ -624,7 +534,7 @@ class EmbeddedPostgres:
                 raise PostgresStartError(
                     f"postgres did not accept connections on {self._host}:{self._port} "
                     f"within {timeout_s:.0f}s (log {self.log_path})",
-                    log_tail=_tail(self.log_path, self._log_offset),
+                    log_tail=log_tail(self.log_path, self._log_offset),
                 )
             time.sleep(_POLL_S)
 
@@ -652,27 +562,3 @@ class EmbeddedPostgres:
         except subprocess.TimeoutExpired:
             return False
         return query.returncode == 0 and query.stdout.strip() == "1"
-
-    @staticmethod
-    def _children(pid: int) -> list[psutil.Process]:
-        try:
-            return psutil.Process(pid).children(recursive=True)
-        except psutil.Error:
-            return []
-
-    @staticmethod
-    def _kill_all(proc: subprocess.Popen[bytes], children: list[psutil.Process]) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
-        for child in children:
-            with contextlib.suppress(psutil.Error):
-                child.kill()
-        _wait_gone(children, _CHILD_EXIT_TIMEOUT_S)
-
-    def _reap(self) -> None:
-        """Forget a postmaster that has exited (waiting for it, so no zombie is left)."""
-        proc = self._proc
-        if proc is not None and proc.poll() is not None:
-            proc.wait()
-            self._proc = None

@@ -49,24 +49,18 @@ other code and tests rely on these facts:
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from omniclaude.errors import StackError
+from omniclaude.stack._process import OwnedProcess, kill_popen, log_tail, spawn_logged, stop_popen
 from omniclaude.stack.ports import unused_port
 
 __all__ = [
@@ -79,7 +73,6 @@ __all__ = [
 
 _HOST = "127.0.0.1"
 _POLL_S = 0.05
-_PR_SET_PDEATHSIG = 1
 # Variables the tansu binary reads as defaults for its flags (see ``tansu broker --help``).
 _TANSU_ENV = (
     "CLUSTER_ID",
@@ -214,33 +207,7 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _parent_death_signal(sig: signal.Signals) -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to send ``sig`` to the child when this thread exits."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-
-    def _arm() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), sig)
-
-    return _arm
-
-
-def _tail(path: Path, offset: int = 0, lines: int = 40) -> str:
-    try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(offset, size - 16_384))
-            data = handle.read()
-    except OSError:
-        return ""
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
-
-
-class TansuBroker:
+class TansuBroker(OwnedProcess):
     """A Tansu broker owned by this process, listening on ``127.0.0.1:port``.
 
     Memory-only: a restart (after :meth:`stop` or :meth:`kill`) comes back empty — no topics,
@@ -289,18 +256,6 @@ class TansuBroker:
         """The broker's log file (None before the first start when none was given)."""
         return self._log_path
 
-    @property
-    def pid(self) -> int | None:
-        """The broker's pid while it runs, else None."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return None
-        return proc.pid
-
-    def is_running(self) -> bool:
-        """Return True while the broker we started is alive."""
-        return self.pid is not None
-
     def start(self, timeout_s: float = 30.0) -> None:
         """Start the broker and wait until it answers Kafka requests. No-op when running.
 
@@ -332,14 +287,7 @@ class TansuBroker:
         """Stop the broker: SIGTERM, then SIGKILL after ``timeout_s``. Idempotent."""
         proc = self._proc
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.terminate()
-                try:
-                    proc.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_popen(proc, signal.SIGTERM, timeout_s)
             self._reap()
         if self._own_log and self._log_path is not None:
             self._log_path.unlink(missing_ok=True)
@@ -352,24 +300,8 @@ class TansuBroker:
         if proc is None:
             return
         if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait()
+            kill_popen(proc)
         self._reap()
-
-    def __enter__(self) -> Self:
-        """Start the broker (see :meth:`start`) and return it."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop the broker (see :meth:`stop`)."""
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"pid={self.pid}" if self.is_running() else "stopped"
@@ -387,7 +319,7 @@ class TansuBroker:
         return self._log_path
 
     def _tail(self) -> str:
-        return _tail(self._log_path, self._log_offset) if self._log_path is not None else ""
+        return log_tail(self._log_path, self._log_offset) if self._log_path is not None else ""
 
     def _launch(self, binary: Path) -> None:
         url = f"tcp://{_HOST}:{self._port}"
@@ -401,25 +333,13 @@ class TansuBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        # The kernel sends the death signal when the *thread* that forked exits: only the
-        # main thread lives as long as the process, so a restart from a worker thread (a test
-        # calling start() through asyncio.to_thread) must not arm it.
-        arm = self._die_with_parent and threading.current_thread() is threading.main_thread()
-        preexec = _parent_death_signal(signal.SIGKILL) if arm else None
-        with self._ensure_log().open("ab") as log:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            log.write(f"--- omniclaude: starting tansu on port {self._port} at {stamp}\n".encode())
-            log.flush()
-            self._log_offset = log.tell()
-            self._proc = subprocess.Popen(  # noqa: S603 - fixed executable, no shell
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_child_env(),
-                start_new_session=True,
-                preexec_fn=preexec,  # noqa: PLW1509 - only prctl(2), async-signal-safe
-            )
+        self._proc, self._log_offset = spawn_logged(
+            command,
+            log_path=self._ensure_log(),
+            banner=f"starting tansu on port {self._port}",
+            env=_child_env(),
+            die_signal=signal.SIGKILL if self._die_with_parent else None,
+        )
 
     def _wait_ready(self, timeout_s: float) -> str | None:
         """Return None once the broker answers, or why it exited during start-up."""
@@ -447,9 +367,3 @@ class TansuBroker:
                     log_tail=self._tail(),
                 )
             time.sleep(_POLL_S)
-
-    def _reap(self) -> None:
-        proc = self._proc
-        if proc is not None and proc.poll() is not None:
-            proc.wait()
-            self._proc = None

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.fixtures.stack import write_sample_project
 
 from omniclaude.api import create_app
 from omniclaude.settings import Settings
 from omniclaude.storage.api_keys import ApiKeyStore
+from tests.fixtures.stack import write_sample_project
 
 
 @pytest.fixture

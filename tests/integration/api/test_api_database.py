@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.fixtures.waiting import wait_for
 
 from omniclaude.api import create_app
 from omniclaude.settings import Settings
+from tests.fixtures.waiting import wait_for
 
 
 @pytest.mark.covers(

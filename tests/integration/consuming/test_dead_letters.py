@@ -8,10 +8,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tests.fixtures.kafka import ConsumerFactory
-from tests.fixtures.waiting import wait_for
 
 from omniclaude.consuming import Header, IngestService
+from tests.fixtures.kafka import ConsumerFactory
+from tests.fixtures.waiting import wait_for
 
 
 def _action(cid: uuid.UUID, name: str, **extra: Any) -> bytes:

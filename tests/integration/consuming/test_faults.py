@@ -11,11 +11,11 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+
+from omniclaude.stack.tansu import TansuBroker
 from tests.fixtures.ingest import IngestServiceFactory
 from tests.fixtures.waiting import wait_for
 from tests.integration.consuming.conftest import TcpProxy
-
-from omniclaude.stack.tansu import TansuBroker
 
 
 def _action(cid: uuid.UUID, i: int) -> bytes:

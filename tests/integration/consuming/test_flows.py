@@ -9,13 +9,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tests.fixtures.ingest import IngestServiceFactory
-from tests.fixtures.waiting import wait_for
-from tests.unit.storage.samples import sample_events
 
 from omniclaude.consuming import IngestService
 from omniclaude.events import EventBase, encode, kind_of
 from omniclaude.settings import TopicSettings
+from tests.fixtures.ingest import IngestServiceFactory
+from tests.fixtures.waiting import wait_for
+from tests.unit.storage.samples import sample_events
 
 
 def _topic(prefix: str, event: EventBase) -> str:

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.fixtures.waiting import wait_for
 
 from omniclaude.consuming import IngestService
+from tests.fixtures.waiting import wait_for
 
 
 @pytest.mark.covers(

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+
 from tests.fixtures.ingest import IngestServiceFactory
 from tests.fixtures.kafka import KafkaService
 from tests.fixtures.waiting import wait_for

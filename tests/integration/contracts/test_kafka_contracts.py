@@ -7,9 +7,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from tests.unit.storage.samples import sample_events
 
 from omniclaude.events import CATALOG, decode, encode, kind_of
+from tests.unit.storage.samples import sample_events
 
 
 async def _create_topics(bootstrap: str, names: list[str]) -> None:

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
-from tests.unit.storage.samples import sample_events
 
 from omniclaude.events import CATALOG
 from omniclaude.storage.writers import group_by_table, write_events
+from tests.unit.storage.samples import sample_events
 
 
 @pytest.mark.covers(

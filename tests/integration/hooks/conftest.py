@@ -23,12 +23,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tests.fixtures.kafka import KafkaService
-from tests.fixtures.waiting import wait_for
 
 from omniclaude.hooks import fast
 from omniclaude.hooks.emitter import EmitterLock
 from omniclaude.hooks.install import launcher_command, write_launcher
+from tests.fixtures.kafka import KafkaService
+from tests.fixtures.waiting import wait_for
 
 BIN = Path(sys.executable).parent
 

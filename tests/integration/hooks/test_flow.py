@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from tests.fixtures.waiting import wait_for
-from tests.integration.hooks.conftest import HookRig, count
-from tests.unit.hooks.builders import Session, full_session_script
 
 from omniclaude.consuming import IngestService
 from omniclaude.hooks.sessions import session_correlation_id
+from tests.fixtures.waiting import wait_for
+from tests.integration.hooks.conftest import HookRig, count
+from tests.unit.hooks.builders import Session, full_session_script
 
 pytestmark = pytest.mark.covers(
     "table:agent_actions",

@@ -9,10 +9,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from tests.fixtures.ingest import IngestServiceFactory
-from tests.fixtures.waiting import wait_for
-from tests.integration.hooks.conftest import BIN, HookRig
-from tests.unit.hooks.builders import Session
 
 from omniclaude.hooks import fast
 from omniclaude.hooks.emitter import EmitterLock
@@ -21,6 +17,10 @@ from omniclaude.hooks.spool import Spool, SpoolRecord
 from omniclaude.hooks.status import spool_status
 from omniclaude.stack.ports import unused_port
 from omniclaude.stack.tansu import TansuBroker
+from tests.fixtures.ingest import IngestServiceFactory
+from tests.fixtures.waiting import wait_for
+from tests.integration.hooks.conftest import BIN, HookRig
+from tests.unit.hooks.builders import Session
 
 pytestmark = pytest.mark.covers(
     "feature:claude-code-hooks",

@@ -8,9 +8,6 @@ import uuid
 
 import asyncpg
 import pytest
-from tests.fixtures.waiting import wait_for
-from tests.integration.hooks.conftest import HookRig
-from tests.unit.hooks.builders import Session, full_session_script
 
 from omniclaude.consuming import IngestService
 from omniclaude.events import CATALOG
@@ -19,6 +16,9 @@ from omniclaude.hooks.payloads import parse_payload
 from omniclaude.hooks.shaping import Shaper
 from omniclaude.hooks.spool import Spool, SpoolRecord
 from omniclaude.publishing.redaction import sanitize_pii
+from tests.fixtures.waiting import wait_for
+from tests.integration.hooks.conftest import HookRig
+from tests.unit.hooks.builders import Session, full_session_script
 
 pytestmark = pytest.mark.covers(
     "table:agent_actions",

@@ -6,12 +6,12 @@ import asyncio
 
 import asyncpg
 import pytest
-from tests.fixtures.waiting import wait_for
-from tests.integration.hooks.conftest import BIN, HookRig
-from tests.unit.hooks.transcripts import write_transcript
 
 from omniclaude.consuming import IngestService
 from omniclaude.hooks.sessions import session_correlation_id
+from tests.fixtures.waiting import wait_for
+from tests.integration.hooks.conftest import BIN, HookRig
+from tests.unit.hooks.transcripts import write_transcript
 
 pytestmark = pytest.mark.covers(
     "table:agent_actions",

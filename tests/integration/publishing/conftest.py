@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.fixtures.kafka import KafkaService
 
 from omniclaude.publishing import KafkaSink
 from omniclaude.settings import ConsumerSettings, ProducerSettings
 from omniclaude.stack.tansu import TansuBroker
+from tests.fixtures.kafka import KafkaService
 
 if TYPE_CHECKING:
     from omniclaude.consuming import IngestService

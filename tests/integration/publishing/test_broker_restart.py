@@ -9,13 +9,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from tests.fixtures.kafka import KafkaService
-from tests.fixtures.waiting import wait_for
-from tests.integration.publishing.conftest import make_ingest, make_sink
 
 from omniclaude.events import decode
 from omniclaude.publishing import ActionLogger
 from omniclaude.stack.tansu import TansuBroker
+from tests.fixtures.kafka import KafkaService
+from tests.fixtures.waiting import wait_for
+from tests.integration.publishing.conftest import make_ingest, make_sink
 
 pytestmark = pytest.mark.covers(
     "topic:agent-actions",

@@ -12,14 +12,14 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from tests.fixtures.kafka import ConsumerFactory, KafkaService
-from tests.fixtures.waiting import wait_for
-from tests.integration.publishing.conftest import make_sink
 
 from omniclaude.consuming import IngestService
 from omniclaude.events import decode
 from omniclaude.publishing import ActionLogger, AgentExecutionLogger, EventPublisher, KafkaSink
 from omniclaude.stack.ports import unused_port
+from tests.fixtures.kafka import ConsumerFactory, KafkaService
+from tests.fixtures.waiting import wait_for
+from tests.integration.publishing.conftest import make_sink
 
 pytestmark = pytest.mark.covers(
     "topic:agent-actions",

@@ -12,32 +12,10 @@ from typing import Any
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
-from omniclaude.cli import demo, stack, views
+from omniclaude.cli import stack, views
 from omniclaude.stack.state import Phase, ProcessRef, StackState, save_state
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    """A CLI with the stack, view and demo commands, and a private data directory."""
-    for name in ("OMNICLAUDE_DATABASE_URL", "OMNICLAUDE_KAFKA_BOOTSTRAP", "OMNICLAUDE_CONFIG_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OMNICLAUDE_DATA_DIR", str(tmp_path))
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root."""
-
-    for module in (stack, views, demo):
-        module.register(app)
-    return app
-
-
-def _run(app: typer.Typer, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
+from tests.unit.stack.cli_helpers import run_cli
 
 
 def running_state(data_dir: Path, pid: int | None = None) -> StackState:
@@ -60,7 +38,7 @@ def running_state(data_dir: Path, pid: int | None = None) -> StackState:
 def test_status_prints_a_table_of_a_running_stack(cli: typer.Typer, tmp_path: Path) -> None:
     """Each component is a row with its state; the broker note is shown."""
     save_state(running_state(tmp_path))
-    code, out = _run(cli, "status")
+    code, out = run_cli(cli, "status")
     assert code == 0, out
     assert "running" in out
     for name in ("postgres", "kafka", "api", "external", "1 restarts"):
@@ -82,7 +60,7 @@ def test_up_in_the_foreground_prints_the_addresses(
         on_ready(running_state(tmp_path))
 
     monkeypatch.setattr(sup.Supervisor, "run", fake_run)
-    code, out = _run(cli, "up", "--api-port", "0", "--no-emitter")
+    code, out = run_cli(cli, "up", "--api-port", "0", "--no-emitter")
     assert code == 0, out
     assert "OmniClaude is up." in out
     assert "oc_test_key" in out
@@ -133,7 +111,7 @@ def test_detach_reports_what_the_background_supervisor_did(  # noqa: PLR0917 - f
 
     monkeypatch.setattr(stack.subprocess, "Popen", fake_popen)
     try:
-        exit_code, out = _run(cli, "up", "--detach", "--api-port", "0")
+        exit_code, out = run_cli(cli, "up", "--detach", "--api-port", "0")
     finally:
         for process in started:
             process.kill()
@@ -147,7 +125,7 @@ def test_down_stops_a_recorded_stack(cli: typer.Typer, tmp_path: Path) -> None:
     state = running_state(tmp_path)
     state.supervisor = ProcessRef(999_999, 1.0)
     save_state(state)
-    code, out = _run(cli, "down")
+    code, out = run_cli(cli, "down")
     assert code == 0
     assert "OmniClaude stopped" in out or "No stack was running" in out
 
@@ -194,11 +172,11 @@ def fake_db(monkeypatch: pytest.MonkeyPatch) -> uuid.UUID:
 
 def test_trace_prints_a_tree_and_json(cli: typer.Typer, fake_db: uuid.UUID) -> None:
     """trace shows the execution and its action with timings; --json lists the spans."""
-    code, out = _run(cli, "trace", str(fake_db))
+    code, out = run_cli(cli, "trace", str(fake_db))
     assert code == 0, out
     assert "code-analyzer" in out
     assert "grep" in out
-    code, out = _run(cli, "trace", str(fake_db), "--json")
+    code, out = run_cli(cli, "trace", str(fake_db), "--json")
     data = json.loads(out)
     assert [s["source"] for s in data["spans"]] == ["execution", "action"]
     assert data["url"].endswith(f"/viewer/traces/{fake_db}")
@@ -206,10 +184,10 @@ def test_trace_prints_a_tree_and_json(cli: typer.Typer, fake_db: uuid.UUID) -> N
 
 def test_executions_lists_rows_and_json(cli: typer.Typer, fake_db: uuid.UUID) -> None:
     """executions prints a table; --json has the rows and their viewer links."""
-    code, out = _run(cli, "executions", "--status", "success", "--roots")
+    code, out = run_cli(cli, "executions", "--status", "success", "--roots")
     assert code == 0, out
     assert "code-analyzer" in out
-    code, out = _run(cli, "executions", "--json")
+    code, out = run_cli(cli, "executions", "--json")
     data = json.loads(out)
     assert data["total"] == 1
     assert data["items"][0]["url"].endswith(str(fake_db))
@@ -245,12 +223,12 @@ def test_demo_prints_each_session_and_fails_if_a_trace_is_missing(
     monkeypatch.setattr(pool, "create_pool", fake_pool)
     monkeypatch.setattr(demo_module, "run_sessions", fake_sessions)
     monkeypatch.setattr(demo_module, "wait_stored", fake_wait)
-    code, out = _run(cli, "demo")
+    code, out = run_cli(cli, "demo")
     assert code == 0, out
     assert out.count("http://127.0.0.1:9/viewer/traces/") == 6
-    code, out = _run(cli, "demo", "--json")
+    code, out = run_cli(cli, "demo", "--json")
     assert len(json.loads(out)["traces"]) == 6
     stored["value"] = False
-    code, out = _run(cli, "demo")
+    code, out = run_cli(cli, "demo")
     assert code == 1
     assert "did not reach the database" in out

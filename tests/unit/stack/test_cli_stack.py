@@ -6,41 +6,17 @@ import json
 import socket
 from pathlib import Path
 
-import pytest
 import typer
-from typer.testing import CliRunner
 
-from omniclaude.cli import demo, stack, views
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    """A CLI with the stack, view and demo commands, and a private data directory."""
-    for name in ("OMNICLAUDE_DATABASE_URL", "OMNICLAUDE_KAFKA_BOOTSTRAP", "OMNICLAUDE_CONFIG_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OMNICLAUDE_DATA_DIR", str(tmp_path))
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root."""
-
-    for module in (stack, views, demo):
-        module.register(app)
-    return app
-
-
-def _run(app: typer.Typer, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
+from tests.unit.stack.cli_helpers import run_cli
 
 
 def test_status_without_a_stack(cli: typer.Typer, tmp_path: Path) -> None:
     """status says nothing runs (exit 3), in words and in JSON."""
-    code, out = _run(cli, "status")
+    code, out = run_cli(cli, "status")
     assert code == 3
     assert "No stack is running" in out
-    code, out = _run(cli, "status", "--json")
+    code, out = run_cli(cli, "status", "--json")
     assert code == 3
     report = json.loads(out)
     assert report["running"] is False
@@ -49,7 +25,7 @@ def test_status_without_a_stack(cli: typer.Typer, tmp_path: Path) -> None:
 
 def test_down_without_a_stack(cli: typer.Typer) -> None:
     """down with nothing running says so and succeeds."""
-    code, out = _run(cli, "down")
+    code, out = run_cli(cli, "down")
     assert code == 0
     assert "No stack was running" in out
 
@@ -60,14 +36,14 @@ def test_up_with_a_taken_port_prints_one_line(cli: typer.Typer, tmp_path: Path) 
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        code, out = _run(cli, "up", "--api-port", str(port), "--pg-port", "0", "--kafka-port",
+        code, out = run_cli(cli, "up", "--api-port", str(port), "--pg-port", "0", "--kafka-port",
                          "0", "--consumer-port", "0")  # fmt: skip
     assert code == 1
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, out
     assert f"port {port}" in errors[0]
     assert "--api-port" in " ".join(out.split())
-    code, out = _run(cli, "status", "--json")
+    code, out = run_cli(cli, "status", "--json")
     assert json.loads(out)["phase"] == "failed"
 
 
@@ -78,7 +54,7 @@ def test_up_detach_refuses_a_second_stack(cli: typer.Typer, tmp_path: Path) -> N
     lock = StackLock(tmp_path)
     lock.acquire()
     try:
-        code, out = _run(cli, "up", "--detach")
+        code, out = run_cli(cli, "up", "--detach")
     finally:
         lock.release()
     assert code == 1
@@ -87,21 +63,21 @@ def test_up_detach_refuses_a_second_stack(cli: typer.Typer, tmp_path: Path) -> N
 
 def test_views_and_demo_need_a_database(cli: typer.Typer) -> None:
     """Without a stack or OMNICLAUDE_DATABASE_URL each command says what to do."""
-    code, out = _run(cli, "executions")
+    code, out = run_cli(cli, "executions")
     assert code == 2
     assert "omniclaude up" in out
-    code, out = _run(cli, "trace", "6f1c3a52-5c1e-4d6b-9a57-0c0e8f7c1a11")
+    code, out = run_cli(cli, "trace", "6f1c3a52-5c1e-4d6b-9a57-0c0e8f7c1a11")
     assert code == 2
-    code, out = _run(cli, "demo")
+    code, out = run_cli(cli, "demo")
     assert code == 1
     assert "no running stack" in out
 
 
 def test_views_check_their_arguments(cli: typer.Typer) -> None:
     """A bad correlation id or range is refused before any connection."""
-    code, out = _run(cli, "trace", "not-a-uuid")
+    code, out = run_cli(cli, "trace", "not-a-uuid")
     assert code == 2
     assert "not a UUID" in out
-    code, out = _run(cli, "executions", "--range", "2y")
+    code, out = run_cli(cli, "executions", "--range", "2y")
     assert code == 2
     assert "range" in out

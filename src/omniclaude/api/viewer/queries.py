@@ -59,39 +59,40 @@ class ExecutionFilter:
     limit: int = 50
 
 
-_LIST_SQL = """
+# The filters of the list and of its count ($1-$7), shared so the two never disagree.
+_FILTER_SQL = """
+ WHERE l.created_at >= $1 AND l.created_at < $2
+   AND ($3::text IS NULL OR l.agent_name = $3)
+   AND ($4::text IS NULL OR l.status = $4)
+   AND ($5::text IS NULL
+        OR l.user_prompt ILIKE '%' || $5 || '%' ESCAPE '\\'
+        OR l.agent_name ILIKE '%' || $5 || '%' ESCAPE '\\'
+        OR l.correlation_id::text = lower($6)
+        OR l.session_id = $6)
+   AND (NOT $7::boolean OR l.parent_correlation_id IS NULL)"""
+
+_LIST_SQL = (
+    """
 SELECT l.correlation_id, l.parent_correlation_id, l.session_id, l.agent_name, l.status,
        l.user_prompt, l.error_type, l.error_message, l.duration_ms, l.quality_score,
        l.created_at, l.started_at, l.completed_at,
        (SELECT count(*) FROM agent_execution_logs c
          WHERE c.parent_correlation_id = l.correlation_id) AS child_count
-  FROM agent_execution_logs l
- WHERE l.created_at >= $1 AND l.created_at < $2
-   AND ($3::text IS NULL OR l.agent_name = $3)
-   AND ($4::text IS NULL OR l.status = $4)
-   AND ($5::text IS NULL
-        OR l.user_prompt ILIKE '%' || $5 || '%' ESCAPE '\\'
-        OR l.agent_name ILIKE '%' || $5 || '%' ESCAPE '\\'
-        OR l.correlation_id::text = lower($6)
-        OR l.session_id = $6)
-   AND (NOT $7::boolean OR l.parent_correlation_id IS NULL)
+  FROM agent_execution_logs l"""
+    + _FILTER_SQL
+    + """
    AND ($8::timestamptz IS NULL OR (l.created_at, l.correlation_id) < ($8, $9::uuid))
  ORDER BY l.created_at DESC, l.correlation_id DESC
  LIMIT $10
 """
+)
 
-_COUNT_SQL = """
-SELECT count(*) FROM agent_execution_logs l
- WHERE l.created_at >= $1 AND l.created_at < $2
-   AND ($3::text IS NULL OR l.agent_name = $3)
-   AND ($4::text IS NULL OR l.status = $4)
-   AND ($5::text IS NULL
-        OR l.user_prompt ILIKE '%' || $5 || '%' ESCAPE '\\'
-        OR l.agent_name ILIKE '%' || $5 || '%' ESCAPE '\\'
-        OR l.correlation_id::text = lower($6)
-        OR l.session_id = $6)
-   AND (NOT $7::boolean OR l.parent_correlation_id IS NULL)
-"""
+_COUNT_SQL = (
+    """
+SELECT count(*) FROM agent_execution_logs l"""
+    + _FILTER_SQL
+    + "\n"
+)
 
 _AGENTS_SQL = """
 SELECT DISTINCT agent_name FROM agent_execution_logs

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.events import EventBase
 from omniclaude.publishing.redaction import Redactor, default_redactor
 
@@ -63,7 +64,7 @@ class EventSink(Protocol):
         ...
 
 
-class BaseSink:
+class BaseSink(AsyncStartStop):
     """Shared plumbing for sinks: redaction, ``send_many`` and the async context manager.
 
     Subclasses implement :meth:`_deliver` (and usually ``start``/``flush``/``stop``).
@@ -107,15 +108,3 @@ class BaseSink:
     async def stop(self) -> None:
         """Mark the sink stopped. Idempotent."""
         self._stopped = True
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
