@@ -119,7 +119,7 @@ def spawn_logged(
         log.write(f"--- omniclaude: {banner} at {stamp}\n".encode())
         log.flush()
         offset = log.tell()
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: S603 - argv built by this package, no shell
             list(command),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -130,7 +130,7 @@ def spawn_logged(
             user=user,
             group=group,
             extra_groups=extra_groups,
-            preexec_fn=preexec,
+            preexec_fn=preexec,  # noqa: PLW1509 - one prctl call, no locks taken
         )
     return proc, offset
 

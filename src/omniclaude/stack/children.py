@@ -154,7 +154,7 @@ class Child:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=parent_death_signal(signal.SIGTERM),
+                preexec_fn=parent_death_signal(signal.SIGTERM),  # noqa: PLW1509 - one prctl call
                 close_fds=True,
             )
         except OSError as exc:

@@ -78,7 +78,7 @@ SELECT l.correlation_id, l.parent_correlation_id, l.session_id, l.agent_name, l.
        l.created_at, l.started_at, l.completed_at,
        (SELECT count(*) FROM agent_execution_logs c
          WHERE c.parent_correlation_id = l.correlation_id) AS child_count
-  FROM agent_execution_logs l"""
+  FROM agent_execution_logs l"""  # noqa: S608 - module constants only; values are $n parameters
     + _FILTER_SQL
     + """
    AND ($8::timestamptz IS NULL OR (l.created_at, l.correlation_id) < ($8, $9::uuid))
