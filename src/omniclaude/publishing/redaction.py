@@ -326,8 +326,16 @@ class Redactor:
                 new = self._redact_whole(item)
             else:
                 new = self._walk(item)
-            changed = changed or new is not item
-            out[key] = new
+            # A secret can be a key too ({"dev@example.com": ...}): redact it, numbering
+            # repeats so two redacted keys never overwrite each other's values.
+            new_key = self.redact_text(key) if isinstance(key, str) else key
+            if new_key != key:
+                base, n = new_key, 1
+                while new_key in out or new_key in value:
+                    n += 1
+                    new_key = f"{base}#{n}"
+            changed = changed or new is not item or new_key != key
+            out[new_key] = new
         return out if changed or not isinstance(value, dict) else value
 
     def _redact_whole(self, item: Any) -> Any:
