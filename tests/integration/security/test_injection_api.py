@@ -1,0 +1,200 @@
+"""SQL injection through the HTTP API: every query and path parameter, and request bodies.
+
+The parameters are enumerated from the app itself — the OpenAPI document for the API, the
+viewer's routes and the names its query parser reads — so a new parameter is attacked
+without editing this file. Proved: no request is answered with a 5xx; text filters match
+the injection string literally (``agent``, ``session_id``, ``q`` find exactly the seeded
+execution holding it); bodies are stored verbatim; and nothing else in the database changed
+(row counts, a canary table, functions, views, roles, API keys).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from omniclaude.api.viewer import params as viewer_params
+from omniclaude.api.viewer.routes import router as viewer_router
+from omniclaude.events import ExecutionStarted
+from omniclaude.storage.writers import write_events
+from tests.fixtures.stack import FullStack
+from tests.integration.security.support import (
+    INJECTIONS,
+    event_cases,
+    install_canary,
+    snapshot,
+    stored_problems,
+)
+from tests.load.verify import wait_until_stored
+
+pytestmark = pytest.mark.covers(
+    "endpoint:GET /executions",
+    "endpoint:GET /executions/{correlation_id}",
+    "endpoint:GET /traces/{correlation_id}",
+    "endpoint:POST /events",
+    "endpoint:POST /route",
+    "endpoint:POST /execute",
+    "endpoint:POST /keys",
+)
+
+_PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+_VIEWER_READS = re.compile(r'(?:params(?:\.get\(|\[)|_choice\(params, )"(\w+)"')
+
+
+@dataclass(frozen=True)
+class Target:
+    """One parameter of one GET route."""
+
+    path: str
+    name: str
+    where: str  # "query" or "path"
+
+    def request(self, value: str) -> tuple[str, dict[str, str]]:
+        """The URL and query parameters sending ``value`` in this parameter."""
+        fill = {name: str(uuid.uuid4()) for name in _PATH_PARAM.findall(self.path)}
+        if self.where == "path":
+            fill[self.name] = quote(value, safe="")
+        url = _PATH_PARAM.sub(lambda m: fill[m.group(1)], self.path)
+        return url, ({self.name: value} if self.where == "query" else {})
+
+
+def _query_names(endpoint: Any) -> list[str]:
+    """The query names a viewer handler reads: those its ``parse_*`` helpers read, found in
+    its source and the source of the module functions it calls (one level)."""
+    module = inspect.getmodule(endpoint)
+    sources = [inspect.getsource(endpoint)]
+    sources += [
+        inspect.getsource(obj)
+        for name, obj in vars(module).items()
+        if inspect.isfunction(obj) and obj.__module__ == module.__name__
+        and re.search(rf"\b{name}\(", sources[0])
+    ]  # fmt: skip
+    parsers = {p for src in sources for p in re.findall(r"\b(parse_\w+)\(", src)}
+    return sorted({
+        name for parser in parsers if hasattr(viewer_params, parser)
+        for name in _VIEWER_READS.findall(inspect.getsource(getattr(viewer_params, parser)))
+    })  # fmt: skip
+
+
+def targets(app: Any) -> list[Target]:
+    """Every parameter of every GET route: the OpenAPI document, then the viewer's routes
+    (not in the schema): their path parameters and every query name their parsers read."""
+    found = [
+        Target(path, param["name"], param["in"])
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if method == "get"
+        for param in operation.get("parameters", [])
+        if param["in"] in {"query", "path"}
+    ]
+    for route in viewer_router.routes:
+        path = getattr(route, "path", "")
+        if "GET" not in getattr(route, "methods", ()) or "/static/" in path:
+            continue
+        found += [Target(path, name, "path") for name in _PATH_PARAM.findall(path)]
+        found += [Target(path, name, "query") for name in _query_names(route.endpoint)]
+    return found
+
+
+async def _seed(stack: FullStack) -> dict[str, uuid.UUID]:
+    """One execution per payload, holding it as agent name, session id and in its prompt."""
+    seeded = {f"{text} [seed {i}]": uuid.uuid4() for i, text in enumerate(INJECTIONS)}
+    events = [
+        ExecutionStarted(correlation_id=cid, agent_name=value, session_id=value,
+                         user_prompt=f"prompt {value}")
+        for value, cid in seeded.items()
+    ]  # fmt: skip
+    async with stack.pool.acquire() as conn:
+        await write_events(conn, events)
+    return seeded
+
+
+async def _ids(stack: FullStack, url: str, params: dict[str, str]) -> list[str]:
+    response = await stack.client.get(url, params=params, headers=stack.headers("read"))
+    assert response.status_code == 200, f"GET {url} {params}: {response.status_code}"
+    return [item["correlation_id"] for item in response.json()["items"]]
+
+
+async def test_injection_in_every_query_and_path_parameter_changes_nothing(
+    full_stack: FullStack,
+) -> None:
+    """Each payload in each GET parameter: never a 5xx; text filters match it literally;
+    the database is exactly as before."""
+    stack = full_stack
+    async with stack.pool.acquire() as conn:
+        await install_canary(conn)
+    seeded = await _seed(stack)
+    before = await snapshot(stack.pool)
+    found = targets(stack.app)
+    server_errors: list[str] = []
+    for target in found:
+        for value in INJECTIONS:
+            url, params = target.request(value)
+            response = await stack.client.get(url, params=params, headers=stack.headers("read"))
+            if response.status_code >= 500:
+                server_errors.append(f"GET {url} {target.name}={value!r}: {response.status_code}")
+    assert not server_errors, f"{len(server_errors)} 5xx answers: {server_errors[:5]}"
+
+    wrong: list[str] = []
+    for value, cid in seeded.items():
+        for url, name in (("/executions", "agent"), ("/executions", "session_id"),
+                          ("/executions", "q"), ("/viewer/api/executions", "agent"),
+                          ("/viewer/api/executions", "q")):  # fmt: skip
+            ids = await _ids(stack, url, {name: value})
+            if ids != [str(cid)]:
+                wrong.append(f"GET {url}?{name}={value!r} -> {ids}, expected [{cid}]")
+    assert not wrong, f"text filters did not match literally: {wrong[:5]}"
+    assert await snapshot(stack.pool) == before, "a GET request changed the database"
+    assert len(found) >= 15, f"only {len(found)} parameters found: {found}"
+
+
+async def test_injection_in_request_bodies_is_stored_verbatim(full_stack: FullStack) -> None:
+    """Payloads in POST /events (every string of every event type), /route, /execute and
+    /keys: stored verbatim through the sink, Kafka and the consumer; nothing else changed."""
+    stack = full_stack
+    async with stack.pool.acquire() as conn:
+        await install_canary(conn)
+    before = await snapshot(stack.pool)
+    cases = event_cases()
+    response = await stack.client.post("/events", json={"events": [p for p, _ in cases]},
+                                       headers=stack.headers("ingest"))  # fmt: skip
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == len(cases), response.json()["errors"][:3]
+    prompt, key_name = INJECTIONS[0] + " [route]", INJECTIONS[1] + " [key]"
+    routed = await stack.client.post("/route", json={"user_prompt": prompt},
+                                     headers=stack.headers("ingest"))  # fmt: skip
+    assert routed.status_code == 200, routed.text
+    key = await stack.client.post("/keys", json={"name": key_name, "scopes": ["read"]},
+                                  headers=stack.headers("admin"))  # fmt: skip
+    assert key.status_code == 201, key.text
+    execute_prompt = INJECTIONS[2] + " read main.py"
+    accepted = await stack.submit_request(
+        {"user_prompt": execute_prompt, "agent": "file-reader", "context": {"files": ["main.py"]}}
+    )
+
+    expected = {uuid.UUID(p["event_id"]): p["event_type"] for p, _ in cases}
+    expected[uuid.UUID(routed.json()["event_id"])] = "routing_decision"
+    await wait_until_stored(stack.pool, expected, what="the injected events", timeout_s=60)
+    problems = await stored_problems(stack.pool, cases)
+    assert not problems, f"{len(problems)} strings not stored verbatim: {problems[:8]}"
+    request = await stack.pool.fetchval(
+        "SELECT user_request FROM agent_routing_decisions WHERE event_id = $1",
+        uuid.UUID(routed.json()["event_id"]),
+    )
+    assert request == prompt, f"/route prompt stored as {request!r}"
+    names = await stack.pool.fetch("SELECT name FROM api_keys WHERE name = $1", key_name)
+    assert len(names) == 1, f"/keys name not stored verbatim once: {names}"
+    row = await stack.wait_for_row(str(accepted["correlation_id"]), status="success")
+    assert row["user_prompt"] == execute_prompt, f"/execute prompt stored as {row['user_prompt']!r}"
+
+    after = await snapshot(stack.pool)
+    for key_ in ("canary", "functions", "views", "roles"):
+        assert after[key_] == before[key_], f"{key_} changed: {before[key_]} -> {after[key_]}"
+    assert after["counts"]["api_keys"] == before["counts"]["api_keys"] + 1
+    assert stack.ingest.dead_lettered == 0, "an injected event went to the dead letters"
