@@ -47,6 +47,12 @@ test-integration: venv ## integration tests against real PostgreSQL and a real b
 test-system: venv ## system tests (full stack through the HTTP API)
 	$(PYTEST) tests/system
 
+test-load: venv ## load tests (OMNICLAUDE_LOAD_SECONDS, default 15)
+	$(PYTEST) tests/load
+
+test-chaos: venv ## chaos tests (broker, PostgreSQL and consumer killed; outbox filled)
+	$(PYTEST) tests/chaos
+
 bench: venv ## benchmarks (print figures and ratios)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/hook.py

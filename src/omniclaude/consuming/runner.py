@@ -55,6 +55,9 @@ HOLD_AFTER_S: Final = 1.0
 DECODE_CHUNK: Final = 64
 """Records decoded between two yields to the event loop, so the writer's round trips to the
 database are not held up behind the decoding of a whole fetch."""
+BROKER_PROBE_S: Final = 2.0
+"""How often an idle consumer checks that the broker still answers (readiness)."""
+BROKER_PROBE_TIMEOUT_S: Final = 3.0
 TOPIC_CHECK_S: Final = 5.0
 """How often topics are re-created while this consumer has no partition (broker restarts)."""
 
@@ -145,6 +148,7 @@ class Runner:
         self._uncommitted: dict[Any, int] = {}
         self._commit_task: asyncio.Task[None] | None = None
         self._last_topic_check = 0.0
+        self._last_broker_probe = 0.0
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
@@ -246,11 +250,29 @@ class Runner:
             self._broker_failed(exc)
             await asyncio.sleep(self._backoff.initial_s)
             return {}
-        if not self.stats.broker_ok:
+        if records:
             self.stats.broker_ok = True
-        if not records and not self._consumer.assignment():
-            await self._check_topics()
+        else:
+            # An empty poll says nothing: aiokafka returns {} while the broker is down too.
+            await self._probe_broker()
+            if not self._consumer.assignment():
+                await self._check_topics()
         return records
+
+    async def _probe_broker(self) -> None:
+        """While idle, ask the broker for metadata now and then, so readiness tells the truth."""
+        from aiokafka.errors import KafkaError
+
+        now = time.monotonic()
+        if self.stats.broker_ok and now - self._last_broker_probe < BROKER_PROBE_S:
+            return
+        self._last_broker_probe = now
+        try:
+            await asyncio.wait_for(self._consumer.topics(), BROKER_PROBE_TIMEOUT_S)
+        except (KafkaError, TimeoutError, OSError) as exc:
+            self._broker_failed(exc)
+        else:
+            self.stats.broker_ok = True
 
     async def _check_topics(self) -> None:
         """With no partition assigned, re-create missing topics now and then."""

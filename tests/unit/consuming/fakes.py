@@ -24,6 +24,7 @@ class FakeConsumer:
         self.paused_tps: set[TP] = set()
         self.log = log
         self.polls_while_paused = 0
+        self.broker_down: BaseException | None = None
 
     def feed(self, records: Sequence[Record]) -> None:
         for rec in records:
@@ -48,6 +49,12 @@ class FakeConsumer:
 
     def assignment(self) -> frozenset[TP]:
         return frozenset(self.assigned)
+
+    async def topics(self) -> set[str]:
+        """The broker's metadata: fails while ``broker_down`` is set (readiness probe)."""
+        if self.broker_down is not None:
+            raise self.broker_down
+        return {tp.topic for tp in self.assigned}
 
     def pause(self, *tps: TP) -> None:
         self.paused_tps.update(tps)

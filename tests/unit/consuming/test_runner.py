@@ -255,6 +255,24 @@ async def test_fetch_errors_mark_the_broker_unavailable_until_it_answers(loop: L
     await wait_for(healthy, what="recovery")
 
 
+async def test_an_idle_consumer_notices_a_dead_broker(loop: Loop) -> None:
+    """Empty polls prove nothing (aiokafka returns {} while the broker is down): the idle
+    loop's metadata probe flips readiness off, and back on when the broker answers."""
+
+    async def ready() -> bool:
+        return loop.runner.stats.broker_ok
+
+    await wait_for(ready, what="the broker to be seen up")
+    loop.consumer.broker_down = KafkaConnectionError("down")
+
+    async def down() -> bool:
+        return not loop.runner.stats.broker_ok
+
+    await wait_for(down, what="the idle probe to see the broker down")
+    loop.consumer.broker_down = None
+    await wait_for(ready, what="the probe to see the broker back")
+
+
 async def test_topics_are_recreated_while_nothing_is_assigned(loop: Loop) -> None:
     """With no partition (a memory-only broker restarted), the topics are re-created."""
     loop.consumer.assigned.clear()
