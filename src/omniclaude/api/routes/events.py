@@ -18,6 +18,19 @@ __all__ = ["router"]
 router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 
 _FLUSH_TIMEOUT_S = 5.0
+
+
+async def _publish_durably(sink: Any, events: list[EventBase]) -> None:
+    """Hand the events over so that a 202 means they are durable: on the local disk
+    (the Kafka sink's outbox) or committed (the PostgreSQL sink); other sinks are flushed."""
+    send_durably = getattr(sink, "send_durably", None)
+    if send_durably is not None:
+        await send_durably(events)
+        return
+    await sink.send_many(events)
+    await sink.flush(_FLUSH_TIMEOUT_S)
+
+
 _KNOWN = {kind.event_type for kind in CATALOG}
 
 
@@ -56,8 +69,7 @@ async def publish_events(body: EventBatch, state: State, _: IngestKey) -> Any:
             },
             status_code=422,
         )
-    await state.sink.send_many(accepted)
-    await state.sink.flush(_FLUSH_TIMEOUT_S)
+    await _publish_durably(state.sink, accepted)
     state.metrics.events.labels("accepted").inc(len(accepted))
     return {
         "accepted": len(accepted),

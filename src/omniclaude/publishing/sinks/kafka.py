@@ -229,7 +229,8 @@ class KafkaSink(BaseSink):
             event_id=str(event.event_id),
         )
 
-    def _enqueue(self, record: OutboxRecord) -> None:
+    def _admit(self, record: OutboxRecord) -> bool:
+        """False (and dead-lettered) when the broker could never take ``record``."""
         if len(record.value) + len(record.key or b"") > self.settings.max_message_bytes:
             self._dead_letter(
                 record,
@@ -237,6 +238,11 @@ class KafkaSink(BaseSink):
                 f"{self.settings.max_message_bytes} (producer.max_message_bytes)",
                 "MessageSizeTooLargeError",
             )
+            return False
+        return True
+
+    def _enqueue(self, record: OutboxRecord) -> None:
+        if not self._admit(record):
             return
         if len(self._queue) >= self.settings.queue_max_events:
             # Spill: the queue goes to the outbox first so order is kept. This one call
@@ -264,6 +270,24 @@ class KafkaSink(BaseSink):
         self._check_open()
         for event in events:
             self._enqueue(self._encode(event))
+
+    async def send_durably(self, events: Iterable[EventBase]) -> None:
+        """Write ``events`` to the outbox on the local disk before returning.
+
+        For callers that acknowledge to someone else (``POST /events`` answers 202 only after
+        this): once it returns, the events survive a crash of this process and are sent by
+        the pump (or by the next start) like any outbox row. It waits on the local disk only,
+        never on the broker or on other callers' events.
+
+        Raises:
+            DeliveryError: the sink is not started, or already stopped.
+        """
+        self._check_open()
+        records = [r for r in (self._encode(e) for e in events) if self._admit(r)]
+        if records:
+            await asyncio.to_thread(self.outbox.append, records)
+            self._idle.clear()
+            self._wake.set()
 
     # --------------------------------------------------------- dead letters
     def _dead_letter(self, record: OutboxRecord, reason: str, error_class: str) -> None:
