@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import pytest
 
 from omniclaude.stack.postgres import EmbeddedPostgres
-from omniclaude.stack.tansu import TansuBroker
 from tests.fixtures.postgres import embedded_data_dir
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[TansuBroker]:
-    """A Tansu broker of this test alone (memory-only: a restart brings it back empty)."""
-    broker = TansuBroker(log_path=tmp_path / "tansu.log", die_with_parent=True)
-    broker.start(timeout_s=60)
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 @dataclass

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -79,17 +78,6 @@ async def test_the_database_going_away_mid_stream_loses_nothing(
         return service.ready()[0]
 
     await wait_for(ready_again, what="readiness after recovery")
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[TansuBroker]:
-    """A Tansu broker of this test alone (it is restarted; memory-only: it comes back empty)."""
-    broker = TansuBroker(log_path=tmp_path / "tansu.log", die_with_parent=True)
-    broker.start(timeout_s=60)
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@ ingestion service writing the topics to the test's database, a private Tansu for
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,6 @@ import pytest
 
 from omniclaude.publishing import KafkaSink
 from omniclaude.settings import ConsumerSettings, ProducerSettings
-from omniclaude.stack.tansu import TansuBroker
 from tests.fixtures.kafka import KafkaService
 
 if TYPE_CHECKING:
@@ -67,15 +65,3 @@ async def ingest(
         yield service
     finally:
         await service.stop()
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[TansuBroker]:
-    """A Tansu broker of this test alone, to kill and restart without touching the others."""
-    broker = TansuBroker(log_path=tmp_path / "tansu.log", die_with_parent=True)
-    broker.start(timeout_s=60)
-    try:
-        yield broker
-    finally:
-        with contextlib.suppress(Exception):
-            broker.stop()

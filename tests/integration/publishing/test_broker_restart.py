@@ -27,7 +27,7 @@ TRACES = 5
 
 
 async def test_broker_killed_mid_stream_loses_and_duplicates_nothing(  # noqa: PLR0917
-    private_broker: TansuBroker,
+    own_broker: TansuBroker,
     kafka_service: KafkaService,
     database_url: str,
     postgres_connection: asyncpg.Connection,
@@ -35,7 +35,7 @@ async def test_broker_killed_mid_stream_loses_and_duplicates_nothing(  # noqa: P
     tmp_path: Path,
 ) -> None:
     """Kill the broker, keep logging, restart it: every event lands once; outbox empty."""
-    bootstrap = private_broker.bootstrap
+    bootstrap = own_broker.bootstrap
     options = dict(kafka_service.consumer_defaults) or {"session_timeout_ms": 3000}
     sink = make_sink(bootstrap, topic_prefix, tmp_path / "spool")
     logger = ActionLogger(sink=sink, agent_name="chaos")
@@ -67,7 +67,7 @@ async def test_broker_killed_mid_stream_loses_and_duplicates_nothing(  # noqa: P
             await first.stop()
 
         # Phase 2: the broker dies; the agent keeps logging (nothing waits on the network).
-        private_broker.kill()
+        own_broker.kill()
         await log_phase(2)
 
         async def spooled() -> bool:
@@ -76,7 +76,7 @@ async def test_broker_killed_mid_stream_loses_and_duplicates_nothing(  # noqa: P
         await wait_for(spooled, what="the sink spooling to its outbox while the broker is down")
 
         # Phase 3: the broker comes back empty; the outbox is re-sent, new events follow.
-        private_broker.start(timeout_s=60)
+        own_broker.start(timeout_s=60)
         second = make_ingest(bootstrap, database_url, f"{topic_prefix}", options)
         await log_phase(3)
         await sink.flush(60)
