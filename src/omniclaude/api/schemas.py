@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from omniclaude.events import dumps
 
@@ -266,7 +266,7 @@ class AgentList(BaseModel):
 class KeyCreate(_Strict):
     """A key to create."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     scopes: list[Literal["ingest", "read", "admin"]] = Field(min_length=1, max_length=3)
 
 

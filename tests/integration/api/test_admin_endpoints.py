@@ -64,3 +64,14 @@ async def test_health_ready_and_metrics(client: tuple[httpx.AsyncClient, dict[st
     metrics = await http.get("/metrics", headers=admin)
     assert metrics.status_code == 200
     assert "# TYPE" in metrics.text, "not Prometheus exposition format"
+
+
+@pytest.mark.parametrize("name", ["", " ", "\t\n"])
+async def test_a_blank_key_name_is_a_422_naming_the_field(
+    client: tuple[httpx.AsyncClient, dict[str, str]], name: str
+) -> None:
+    """A blank name is refused with 422 naming body.name (schemathesis found a 500 here)."""
+    http, admin = client
+    response = await http.post("/keys", json={"name": name, "scopes": ["read"]}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert "name" in response.text

@@ -26,7 +26,11 @@ async def list_keys(pool: Pool, _: AdminKey) -> list[dict[str, Any]]:
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated)
 async def create_key(body: KeyCreate, pool: Pool, _: AdminKey) -> dict[str, Any]:
     """Create a key; the response holds the key itself, shown this once. Needs ``admin``."""
-    record, key = await ApiKeyStore(pool).create(body.name, body.scopes)
+    try:
+        record, key = await ApiKeyStore(pool).create(body.name, body.scopes)
+    except ValueError as exc:  # the store's own checks; their message names the field
+        field, _sep, message = str(exc).partition(": ")
+        raise http_error(422, f"body.{field}", message or str(exc)) from exc
     return {**record.as_json(), "key": key}
 
 
