@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+)
 from pydantic_core import to_jsonable_python
 
 from omniclaude._version import __version__
@@ -27,14 +34,17 @@ def _assume_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _to_json_object(value: Any) -> Any:
+def _to_json_object(value: Any, info: ValidationInfo) -> Any:
     """Make any mapping JSON-native at construction (UUID, datetime, Decimal, enum, set...).
 
     This is what makes the spec's UUID serialization bug impossible: details never hold an
-    object the Kafka codec or the database driver could choke on.
+    object the Kafka codec or the database driver could choke on. Input parsed from JSON is
+    JSON-native already, so it is not walked again (a quarter of the consumer's decoding).
     """
     if value is None:
         return {}
+    if info.mode == "json":
+        return value
     return to_jsonable_python(value, fallback=repr)
 
 
