@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import psutil
+
 from omniclaude.errors import StackError
-from omniclaude.stack._process import parent_death_signal
+from omniclaude.stack._process import alive, parent_death_signal, wait_gone
 from omniclaude.stack.state import ProcessRef
 
 __all__ = [
@@ -88,19 +90,42 @@ def stop_process(
     """
     if not ref.alive():
         return True
+    # The group's other members (grandchildren) must be gone too before we say "stopped":
+    # `omniclaude down` promises that no process of the stack is left.
+    members = _group_members(ref) if group else []
     _signal(ref, first_signal, group=group)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not ref.alive():
-            return True
+            break
         time.sleep(0.05)
-    _signal(ref, signal.SIGKILL, group=group)
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        if not ref.alive():
-            return True
-        time.sleep(0.05)
+    else:
+        _signal(ref, signal.SIGKILL, group=group)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and ref.alive():
+            time.sleep(0.05)
+    if members:
+        wait_gone(members, timeout_s)  # their own graceful exit, within the same budget
+        survivors = [p for p in members if alive(p)]
+        for process in survivors:  # they ignored the group's signal: kill them one by one
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        wait_gone(survivors, 5.0)
     return not ref.alive()
+
+
+def _group_members(ref: ProcessRef) -> list[psutil.Process]:
+    """The descendants of ``ref`` that share its process group (signalled with it)."""
+    try:
+        descendants = psutil.Process(ref.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    members = []
+    for process in descendants:
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(process.pid) == ref.pid:
+                members.append(process)
+    return members
 
 
 def _signal(ref: ProcessRef, signum: int, *, group: bool) -> None:
