@@ -93,34 +93,146 @@ def route(
 @agents_app.command("eval")
 def evaluate(
     ctx: typer.Context,
-    dataset: Annotated[
-        Path | None, typer.Argument(help="JSONL of {prompt, agent[, context]}.")
+    datasets: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="JSONL files of {prompt, agent[, context][, split]} (default: shipped)."
+        ),
     ] = None,
+    *,
     dirs: DirOption = None,
+    splits: Annotated[
+        list[str] | None, typer.Option("--split", "-s", help="Only these splits (repeatable).")
+    ] = None,
+    misses: Annotated[bool, typer.Option("--misses", help="List every wrong decision.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Top-1 routing accuracy on a labelled data set (default: the shipped one)."""
-    from importlib.resources import files
+    """Top-1 routing accuracy per split and per agent, confusions and a reliability table.
 
+    The shipped data has a tuning part, a fixed held-out part and fresh paraphrased prompts
+    (src/omniclaude/routing/datasets/README.md); each is reported on its own. The fallback
+    threshold that would be best on the held-out part is shown beside the configured one.
+    """
+    from omniclaude.errors import ConfigurationError
     from omniclaude.routing import Router
-
-    text = (
-        dataset.read_text()
-        if dataset
-        else (files("omniclaude.routing") / "datasets" / "routing.jsonl").read_text()
+    from omniclaude.routing.evaluation import (
+        choose_threshold,
+        evaluate,
+        load_examples,
+        report,
+        shipped_examples,
     )
-    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if not rows:
-        fail("dataset: no rows")
+
+    try:
+        examples = (
+            [e for path in datasets for e in load_examples(path)]
+            if datasets
+            else shipped_examples()
+        )
+    except ConfigurationError as exc:
+        fail(str(exc))
+    if splits:
+        examples = [e for e in examples if e.split in set(splits)]
+    if not examples:
+        fail("dataset: no rows" + (f" in split(s) {', '.join(splits)}" if splits else ""))
     router = Router(_load(ctx, dirs))
-    misses = []
-    for row in rows:
-        got = router.route(row["prompt"], row.get("context"), use_cache=False).selected
-        if got != row["agent"]:
-            misses.append((row["prompt"], row["agent"], got))
-    for prompt, want, got in misses:
-        console.print(f"[red]miss[/] {prompt!r}: expected {want}, got {got}", highlight=False)
-    hits = len(rows) - len(misses)
-    console.print(f"top-1 accuracy: {hits}/{len(rows)} = {hits / len(rows):.1%}")
+    reports = report(evaluate(router, examples))
+    held = reports.get("held-out")
+    threshold = (
+        None if held is None else choose_threshold(held.outcomes, router.config.fallback_agent)
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(_eval_json(reports, router.config.min_confidence, threshold), indent=2)
+        )
+        return
+    _print_eval(reports, router.config.min_confidence, threshold, misses=misses)
+
+
+def _eval_json(reports, configured: float, threshold):  # type: ignore[no-untyped-def]
+    from omniclaude.routing.evaluation import reliability
+
+    return {
+        "min_confidence": configured,
+        "held_out_best_threshold": None if threshold is None else threshold[0],
+        "splits": {
+            name: {
+                "right": r.right,
+                "total": r.total,
+                "accuracy": round(r.accuracy, 4),
+                "per_agent": {a: {"right": x, "total": n} for a, (x, n) in r.per_agent().items()},
+                "confusions": [
+                    {"expected": want, "selected": got, "count": count}
+                    for (want, got), count in r.confusions()
+                ],
+                "reliability": [
+                    {"low": b.low, "high": b.high, "decisions": b.decisions, "right": b.right}
+                    for b in reliability(r.outcomes)
+                ],
+                "misses": [
+                    {"prompt": o.example.prompt, "expected": o.example.agent,
+                     "selected": o.selected, "confidence": round(o.confidence, 4)}
+                    for o in r.misses()
+                ],
+            }
+            for name, r in reports.items()
+        },
+    }  # fmt: skip
+
+
+def _print_eval(reports, configured: float, threshold, *, misses: bool) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    from omniclaude.routing.evaluation import reliability
+
+    summary = Table("split", "right", "total", "top-1", "fallbacks", title="routing accuracy")
+    for name, r in reports.items():
+        falls = sum(o.is_fallback for o in r.outcomes)
+        summary.add_row(name, str(r.right), str(r.total), f"{r.accuracy:.1%}", str(falls))
+    console.print(summary)
+    for name, r in reports.items():
+        console.print(f"top-1 accuracy ({name}): {r.right}/{r.total} = {r.accuracy:.1%}",
+                      highlight=False)  # fmt: skip
+    agents = sorted({a for r in reports.values() for a in r.per_agent()})
+    per_agent = Table("agent", *reports, title="per agent (right/total)")
+    for agent in agents:
+        cells = []
+        for r in reports.values():
+            right, total = r.per_agent().get(agent, (0, 0))
+            cells.append(f"{right}/{total}" if total else "-")
+        per_agent.add_row(agent, *cells)
+    console.print(per_agent)
+    for name, r in reports.items():
+        pairs = r.confusions()
+        if pairs:
+            text = ", ".join(f"{want} -> {got} x{count}" for (want, got), count in pairs)
+            console.print(f"confusions ({name}): {text}", highlight=False, soft_wrap=True)
+    table = Table("confidence", *reports, title="reliability: right/decisions (fallbacks apart)")
+    bins = {name: reliability(r.outcomes) for name, r in reports.items()}
+    for i, row in enumerate(next(iter(bins.values()))):
+        cells = []
+        for rows in bins.values():
+            b = rows[i]
+            cells.append(f"{b.right}/{b.decisions} ({b.accuracy:.0%})" if b.decisions else "-")
+        table.add_row(f"[{row.low:.1f}, {row.high:.1f}{']' if row.high >= 1 else ')'}", *cells)
+    cells = []
+    for r in reports.values():
+        falls = [o for o in r.outcomes if o.is_fallback]
+        cells.append(f"{sum(o.correct for o in falls)}/{len(falls)}" if falls else "-")
+    table.add_row("fallback", *cells)
+    console.print(table)
+    line = f"fallback threshold: configured {configured:.2f}"
+    if threshold is not None:
+        line += f"; best on held-out {threshold[0]:.2f} (top-1 {threshold[1]:.1%} there)"
+    console.print(line, highlight=False)
+    if misses:
+        for name, r in reports.items():
+            for o in r.misses():
+                console.print(
+                    f"[red]miss[/] ({name}) {o.example.prompt!r}: expected {o.example.agent}, "
+                    f"got {o.selected} ({o.confidence:.2f})",
+                    highlight=False,
+                )
 
 
 @agents_app.command("run")

@@ -59,6 +59,10 @@ class AgentDefinition(BaseModel):
         default=(), description="Regular expressions; a match counts as a weaker trigger."
     )
     capabilities: tuple[str, ...] = ()
+    examples: tuple[str, ...] = Field(
+        default=(),
+        description="Prompts that should route to this agent (nearest-neighbour signal).",
+    )
     tools: tuple[str, ...] = Field(default=(), description="Tools it may call (empty: any).")
     entrypoint: str = Field(description="'package.module:callable', dotted path or 'ep:<name>'.")
     aliases: tuple[str, ...] = ()
@@ -84,7 +88,7 @@ class AgentDefinition(BaseModel):
                 raise ValueError(f"alias {alias!r} must look like an agent name")
         return value
 
-    @field_validator("triggers", "capabilities", "tools", "file_patterns")
+    @field_validator("triggers", "capabilities", "examples", "tools", "file_patterns")
     @classmethod
     def _check_phrases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         cleaned = tuple(item.strip() for item in value)

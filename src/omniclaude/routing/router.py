@@ -3,17 +3,24 @@
 Signals (see :mod:`omniclaude.routing.signals`) and how they combine, per agent:
 
 1. an explicit mention (``@agent``, "use agent-x") selects that agent at confidence 1.0;
-2. lexical relevance ``lex = max(trigger, capability) + 0.25 * min(trigger, capability)``
-   (either a trigger phrase or the description/capabilities can carry a choice; both agreeing
-   adds a little), capped at 1;
+2. three lexical signals in [0, 1]: ``trigger`` (an activation phrase, or 0.7 for a matching
+   ``patterns`` regex), ``capability`` (BM25 relevance of the prompt's words and concepts to
+   the agent's name, description, capabilities, triggers and examples) and ``example``
+   (cosine similarity to the agent's closest example prompt, weighted by
+   ``example_weight``); the score is the strongest plus a quarter of the runner-up's
+   agreement: ``lex = s1 + 0.25 * s2 * (1 - s1)``;
 3. the request context (files matching the agent's patterns, its domain) only raises it:
-   ``conf = lex + w_ctx * context * (1 - lex)``;
+   ``score = lex + w_ctx * context * (1 - lex)``;
 4. the agent's past success rate, when it ran often enough, scales it:
-   ``conf *= (1 - w_hist) + w_hist * success_rate``.
+   ``score *= (1 - w_hist) + w_hist * success_rate``.
 
-Below ``min_confidence`` the request falls back to the general ``polymorphic-agent``, and that
-is a recorded decision (strategy ``fallback``, ``is_fallback``) with the best candidate kept
-among the alternatives. Identical requests are answered from a bounded TTL cache.
+Each candidate's ``confidence`` is that score. The decision's confidence also accounts for
+how close the runner-up is (two agents at 0.8 are a coin toss, not a sure thing):
+``confidence = best * (1 - margin_weight * (second / best) ** 2)``. Below ``min_confidence``
+(chosen on the held-out evaluation split) the request falls back to the general
+``polymorphic-agent``, and that is a recorded decision (strategy ``fallback``,
+``is_fallback``) with the best candidate kept among the alternatives. Identical requests are
+answered from a bounded TTL cache.
 """
 
 from __future__ import annotations
@@ -32,18 +39,22 @@ from omniclaude.routing.cache import TtlCache
 from omniclaude.routing.registry import AgentDefinition, AgentRegistry
 from omniclaude.routing.signals import (
     Bm25Index,
+    ConceptIndex,
     ContextIndex,
+    ExampleIndex,
+    ExampleMatch,
     TriggerIndex,
     TriggerMatch,
-    analyze,
     explicit_mention,
 )
+from omniclaude.routing.text import analyze
 
 __all__ = ["PATTERN_SCORE", "AgentStats", "Candidate", "RouteResult", "Router", "RouterConfig"]
 
 _MAX_SNAPSHOT_BYTES = 8192
 PATTERN_SCORE = 0.7
 """Trigger strength of a matching ``patterns`` regular expression (a phrase scores up to 1)."""
+_AGREEMENT = 0.25
 
 
 class RouterConfig(BaseModel):
@@ -51,10 +62,12 @@ class RouterConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    min_confidence: float = Field(default=0.42, ge=0, le=1)
     fallback_agent: str = "polymorphic-agent"
     max_alternatives: int = Field(default=5, ge=0, le=50)
     context_weight: float = Field(default=0.6, ge=0, le=1)
+    example_weight: float = Field(default=0.7, ge=0, le=1)
+    margin_weight: float = Field(default=0.25, ge=0, le=1)
     history_weight: float = Field(default=0.15, ge=0, le=1)
     history_min_executions: int = Field(default=5, ge=1)
     cache_max_entries: int = Field(default=1024, ge=0)
@@ -82,12 +95,23 @@ class Candidate:
     matched_triggers: tuple[str, ...] = ()
     matched_capabilities: tuple[str, ...] = ()
     bm25: float = 0.0
+    example: float = 0.0
+    matched_example: str | None = None
+    concept: float = 0.0
+    concepts: tuple[str, ...] = ()
+    """Concepts (``~deps``, ``~locate``...) the prompt shares with the agent's definition."""
 
     def reason(self) -> str:
-        """A short explanation of the score."""
+        """A short explanation of the score: every signal's value and what it matched."""
         parts = [f"trigger {self.trigger:.2f}", f"capability {self.capability:.2f}"]
         if self.matched_triggers:
             parts[0] += f" ({', '.join(repr(t) for t in self.matched_triggers[:3])})"
+        parts.append(f"concept {self.concept:.2f}")
+        if self.concepts:
+            parts[-1] += f" ({' '.join(self.concepts[:4])})"
+        parts.append(f"example {self.example:.2f}")
+        if self.matched_example:
+            parts[-1] += f" ({self.matched_example[:60]!r})"
         if self.context is not None:
             parts.append(f"context {self.context:.2f}")
         if self.history is not None:
@@ -150,6 +174,34 @@ class RouteResult:
         )
 
 
+def combine(*signals: float) -> float:
+    """The lexical score: the strongest signal plus a quarter of the runner-up's agreement."""
+    ordered = sorted(signals, reverse=True)
+    if not ordered:
+        return 0.0
+    second = ordered[1] if len(ordered) > 1 else 0.0
+    return min(1.0, ordered[0] + _AGREEMENT * second * (1.0 - ordered[0]))
+
+
+def decision_confidence(best: float, second: float, margin_weight: float) -> float:
+    """The confidence of choosing ``best`` over a runner-up at ``second`` (see module doc)."""
+    if best <= 0.0:
+        return 0.0
+    ratio = min(1.0, second / best)
+    return best * (1.0 - margin_weight * ratio * ratio)
+
+
+def _strategy(best: Candidate) -> str:
+    """Which signal carried the choice: ``trigger``, ``capability`` or ``example``."""
+    signals = {
+        "trigger": best.trigger,
+        "capability": best.capability,
+        "concept": best.concept,
+        "example": best.example,
+    }
+    return max(signals, key=lambda name: signals[name])
+
+
 def _snapshot(context: Mapping[str, Any] | None) -> dict[str, Any]:
     if not context:
         return {}
@@ -169,9 +221,10 @@ def _document(agent: AgentDefinition) -> list[str]:
             agent.description,
             " ".join(agent.capabilities),
             " ".join(agent.triggers),
+            " ".join(agent.examples),
         ]
     )
-    return list(analyze(text).terms)
+    return list(analyze(text, definition=True).features)
 
 
 def _context_key(context: Mapping[str, Any] | None) -> Any:
@@ -198,7 +251,10 @@ class Router:
         self.config = config or RouterConfig()
         self._agents = [a for a in registry if a.name != self.config.fallback_agent]
         self._triggers = TriggerIndex.build([a.triggers for a in self._agents])
-        self._bm25 = Bm25Index.build([_document(a) for a in self._agents])
+        documents = [_document(a) for a in self._agents]
+        self._bm25 = Bm25Index.build(documents)
+        self._examples = ExampleIndex([list(a.examples) for a in self._agents])
+        self._concepts = ConceptIndex.build(documents)
         self._contexts = ContextIndex([(a.domain, a.file_patterns) for a in self._agents])
         self._patterns = [
             re.compile("|".join(f"(?:{p})" for p in a.patterns)) if a.patterns else None
@@ -206,8 +262,10 @@ class Router:
         ]
         self._patterned = [i for i, p in enumerate(self._patterns) if p is not None]
         self._by_name = sorted(range(len(self._agents)), key=lambda i: self._agents[i].name)
+        self._index = {a.name: i for i, a in enumerate(self._agents)}
         self._capability_terms = [
-            [(cap, frozenset(analyze(cap).terms)) for cap in a.capabilities] for a in self._agents
+            [(cap, frozenset(analyze(cap, definition=True).features)) for cap in a.capabilities]
+            for a in self._agents
         ]
         self._history: dict[str, AgentStats] = dict(history or {})
         self.cache: TtlCache[RouteResult] = TtlCache(
@@ -234,6 +292,8 @@ class Router:
         relevance: float,
         bm25: float,
         hits: set[str],
+        example: ExampleMatch,
+        concept: tuple[float, tuple[str, ...]],
         context: float | None,
     ) -> Candidate:
         cfg = self.config
@@ -242,7 +302,7 @@ class Router:
         pattern = self._patterns[index]
         if pattern is not None and t < PATTERN_SCORE and pattern.search(prompt):
             t, matched = PATTERN_SCORE, (*matched, "(pattern)")
-        confidence = min(1.0, max(t, c) + 0.25 * min(t, c))
+        confidence = combine(t, c, cfg.example_weight * example.score, concept[0])
         if context:
             confidence += cfg.context_weight * context * (1.0 - confidence)
         hist = self._history_of(agent.name)
@@ -259,6 +319,10 @@ class Router:
             matched_triggers=matched,
             matched_capabilities=caps,
             bm25=bm25,
+            example=example.score,
+            matched_example=example.example,
+            concept=concept[0],
+            concepts=concept[1],
         )
 
     def score(
@@ -279,17 +343,22 @@ class Router:
         query = analyze(prompt)
         triggers = self._triggers.score(query)
         bm25, relevance, hits = self._bm25.score(query)
+        examples = self._examples.score(query)
+        concepts = self._concepts.score(query)
         contexts = self._contexts.score(context)
         excluded = set(exclude)
         active = {i for i, m in enumerate(triggers) if m.score > 0}
         active.update(i for i, r in enumerate(relevance) if r > 0)
+        active.update(i for i, m in enumerate(examples) if m.score > 0)
+        active.update(i for i, (value, _) in enumerate(concepts) if value > 0)
         active.update(self._patterned)
         if contexts is not None:
             active.update(i for i, x in enumerate(contexts) if x > 0)
         candidates = [
             self._candidate(
                 i, prompt=prompt, trigger=triggers[i], relevance=relevance[i], bm25=bm25[i],
-                hits=hits[i], context=None if contexts is None else contexts[i],
+                hits=hits[i], example=examples[i], concept=concepts[i],
+                context=None if contexts is None else contexts[i],
             )
             for i in active
             if self._agents[i].name not in excluded
@@ -368,16 +437,40 @@ class Router:
                 routing_time_ms=0.0,
             )
         best = candidates[0] if candidates else None
-        if best is None or best.confidence < cfg.min_confidence:
+        runner_up = candidates[1] if len(candidates) > 1 else None
+        confidence = (
+            0.0
+            if best is None
+            else decision_confidence(
+                best.confidence,
+                0.0 if runner_up is None else runner_up.confidence,
+                cfg.margin_weight,
+            )
+        )
+        margin = (
+            ""
+            if best is None or runner_up is None or runner_up.confidence <= 0
+            else f"; next {runner_up.agent!r} at {runner_up.confidence:.2f}, "
+            f"so confidence {confidence:.2f}"
+        )
+        if best is not None:
+            share, missing = self._concepts.spread(analyze(prompt), self._index[best.agent])
+            if missing:
+                confidence *= share
+                margin += (
+                    f"; the request also asks for {' '.join(missing)}, which other agents "
+                    f"cover (a multi-part request), so confidence x{share:.2f} = {confidence:.2f}"
+                )
+        if best is None or confidence < cfg.min_confidence:
             reason = (
                 "no agent is registered"
                 if best is None
                 else f"best candidate {best.agent!r} scored {best.confidence:.2f} "
-                f"({best.reason()}), below the threshold {cfg.min_confidence:.2f}"
+                f"({best.reason()}){margin}, below the threshold {cfg.min_confidence:.2f}"
             )
             return RouteResult(
                 selected=cfg.fallback_agent,
-                confidence=0.0 if best is None else best.confidence,
+                confidence=confidence,
                 strategy="fallback",
                 is_fallback=True,
                 reasoning=f"fell back to {cfg.fallback_agent!r}: {reason}",
@@ -385,12 +478,10 @@ class Router:
                 chosen=None,
                 routing_time_ms=0.0,
             )
-        strategy = "trigger" if best.trigger >= best.capability else "capability"
-        runner_up = candidates[1] if len(candidates) > 1 else None
-        margin = f"; next {runner_up.agent!r} at {runner_up.confidence:.2f}" if runner_up else ""
+        strategy = _strategy(best)
         return RouteResult(
             selected=best.agent,
-            confidence=best.confidence,
+            confidence=confidence,
             strategy=strategy,
             is_fallback=False,
             reasoning=f"{best.agent!r} at {best.confidence:.2f}: {best.reason()}{margin}",

@@ -2,11 +2,13 @@
 
 * :func:`explicit_mention` — ``@agent-name`` or "use agent-x": the user chose.
 * :class:`TriggerIndex` — activation phrases, exact (in order), unordered, or fuzzy (typos).
-* :class:`Bm25Index` — relevance of the prompt to each agent's description and capabilities.
+* :class:`Bm25Index` — relevance of the prompt to each agent's description, capabilities,
+  triggers and examples, over words and concepts.
+* :class:`ExampleIndex` — similarity of the prompt to the example prompts of each agent.
 * :class:`ContextIndex` — files and domain named in the request context.
 
-Text is lower-cased, split on non-alphanumerics, stripped of stop words and lightly stemmed
-(:func:`stem`), once per prompt (:func:`analyze`); the indexes are built once per registry.
+Text is analysed once per prompt (:func:`omniclaude.routing.text.analyze`: words, stems,
+named files, question forms, concepts); the indexes are built once per registry.
 """
 
 from __future__ import annotations
@@ -16,16 +18,28 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import translate
-from functools import lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz, process
+
+from omniclaude.routing.concepts import CONCEPTS, FORM_CONCEPTS, QUESTION_FORMS
+from omniclaude.routing.text import (
+    GENERIC_WORDS,
+    STOP_WORDS,
+    QueryTerms,
+    analyze,
+    stem,
+    tokenize,
+)
 
 __all__ = [
     "GENERIC_WORDS",
     "STOP_WORDS",
     "Bm25Index",
+    "ConceptIndex",
     "ContextIndex",
+    "ExampleIndex",
+    "ExampleMatch",
     "QueryTerms",
     "TriggerIndex",
     "TriggerMatch",
@@ -35,211 +49,21 @@ __all__ = [
     "tokenize",
 ]
 
-_WORD = re.compile(r"[a-z0-9]+")
 _MENTION = re.compile(r"@([a-z0-9][a-z0-9_-]*)")
 _USE = re.compile(
     r"\b(?:use|using|with|ask|run|invoke|call|delegate to|hand (?:it|this) to)\s+"
     r"(?:the\s+)?(?:agent\s+)?([a-z0-9][a-z0-9_-]*(?:[- ]agent)?)"
 )
-
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "this",
-        "that",
-        "these",
-        "those",
-        "is",
-        "are",
-        "be",
-        "been",
-        "was",
-        "were",
-        "am",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "it",
-        "its",
-        "they",
-        "them",
-        "their",
-        "he",
-        "she",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "at",
-        "by",
-        "from",
-        "with",
-        "as",
-        "and",
-        "or",
-        "but",
-        "if",
-        "then",
-        "so",
-        "not",
-        "no",
-        "please",
-        "pls",
-        "hey",
-        "hi",
-        "kindly",
-        "just",
-        "some",
-        "any",
-        "all",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "how",
-        "why",
-        "when",
-        "where",
-        "there",
-        "here",
-        "into",
-        "about",
-        "over",
-        "up",
-        "out",
-        "also",
-        "want",
-        "need",
-        "like",
-        "let",
-        "lets",
-        "get",
-        "got",
-        "give",
-        "make",
-        "sure",
-        "now",
-        "quick",
-        "quickly",
-        "help",
-        "us",
-    ]
-)
-"""Words that carry no routing information."""
-
-# Longest suffix first; (suffix, replacement). A tiny Porter-like stemmer: enough to make
-# "analyze/analyzes/analyzing/analyzer/analysis" and "dependency/dependencies" meet.
-_SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("mentations", "ment"), ("mentation", "ment"), ("ications", "y"), ("ication", "y"),
-    ("ified", "ify"), ("ifies", "ify"), ("ysis", "yz"), ("yses", "yz"), ("yse", "yz"),
-    ("ise", "iz"), ("ising", "iz"),
-    ("ised", "iz"), ("isation", "iz"), ("ization", "iz"), ("ations", "ate"), ("ation", "ate"),
-    ("encies", "ency"), ("ies", "y"), ("ied", "y"), ("ings", ""), ("ing", ""), ("ers", ""),
-    ("er", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", ""), ("e", ""),
-)  # fmt: skip
-_MIN_STEM = 3
+_GENERIC_WEIGHT = 0.35
+"""How much a word every coding request uses (:data:`GENERIC_WORDS`) counts."""
 _MIN_FUZZY = 6
 """Shorter words are never fuzzy-matched ("hello" is not a typo of "shell")."""
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """Return a light stem of a lower-case word (suffix stripping; not a full Porter stemmer)."""
-    if len(word) <= _MIN_STEM or word.isdigit():
-        return word
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= _MIN_STEM:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                continue
-            stemmed = word[: len(word) - len(suffix)] + replacement
-            # "analyz" + "e" and "analyz" + "er" must meet; strip a trailing "e" left behind.
-            return (
-                stemmed[:-1] if stemmed.endswith("e") and len(stemmed) > _MIN_STEM + 1 else stemmed
-            )
-    return word
-
-
-GENERIC_WORDS = frozenset(
-    stem(w)
-    for w in [
-        "code",
-        "file",
-        "files",
-        "line",
-        "lines",
-        "show",
-        "find",
-        "list",
-        "check",
-        "look",
-        "tell",
-        "run",
-        "use",
-        "work",
-        "thing",
-        "things",
-        "anything",
-        "something",
-        "everything",
-        "report",
-        "see",
-        "go",
-        "through",
-        "these",
-        "project",
-        "repo",
-        "repository",
-        "source",
-        "tree",
-        "src",
-        "module",
-        "modules",
-        "package",
-    ]
-)
-"""Words every coding request uses: they count for little in description relevance."""
-_GENERIC_WEIGHT = 0.35
-
-
-def tokenize(text: str) -> list[str]:
-    """Split ``text`` into lower-case alphanumeric words (stop words kept)."""
-    return _WORD.findall(text.lower())
-
-
-@dataclass(frozen=True, slots=True)
-class QueryTerms:
-    """A prompt prepared once for every signal."""
-
-    text: str
-    """The lower-cased prompt."""
-    terms: tuple[str, ...]
-    """Stemmed content words, in order (stop words removed)."""
-
-
-def analyze(text: str) -> QueryTerms:
-    """Prepare a prompt: lower-case, tokenize, drop stop words, stem."""
-    lowered = text.lower()
-    terms = tuple(stem(w) for w in _WORD.findall(lowered) if len(w) > 1 and w not in STOP_WORDS)
-    return QueryTerms(lowered, terms)
+_SEMANTIC = frozenset(CONCEPTS) | {c for _, c in QUESTION_FORMS}
+"""Concept tokens that say what a request asks for (file kinds excluded)."""
+_UNKNOWN_WEIGHT = 0.5
+"""How much a prompt word no agent knows counts against every agent, relative to the rarest
+known word: a request about haiku and autumn that shares only "write" with one agent is not
+about that agent."""
 
 
 def _phrase_terms(text: str) -> tuple[str, ...]:
@@ -249,13 +73,19 @@ def _phrase_terms(text: str) -> tuple[str, ...]:
 def explicit_mention(text: str, resolve: Any) -> str | None:
     """Return the agent the prompt names explicitly (``@name``, "use name"), or None.
 
+    ``@name`` may use any alias. After a verb ("use", "run", "ask"...) only a name that cannot
+    be an ordinary word counts: one with a hyphen (``code-analyzer``) or followed by "agent"
+    ("use the security agent"); "run security checks" and "run tests" name no agent.
+
     Args:
         text: the prompt.
         resolve: ``name -> agent name | None`` (the registry's ``resolve_name``).
     """
     lowered = text.lower()
     candidates = _MENTION.findall(lowered)
-    candidates += [m.replace(" ", "-") for m in _USE.findall(lowered)]
+    candidates += [
+        m.replace(" ", "-") for m in _USE.findall(lowered) if "-" in m or m.endswith(" agent")
+    ]
     for candidate in candidates:
         for name in (candidate, candidate.removesuffix("-agent"), f"{candidate}-agent"):
             resolved = resolve(name)
@@ -268,8 +98,10 @@ class _Vocabulary:
     """Maps a misspelt word to the closest known term (rapidfuzz), with a memo."""
 
     def __init__(self, terms: Iterable[str], *, cutoff: float = 80.0) -> None:
-        self.terms = sorted(set(terms))
-        self._known = frozenset(self.terms)
+        known = set(terms)
+        self._known = frozenset(known)
+        # concept tokens ("~deps") match exactly or not at all: no word is a typo of one
+        self.terms = sorted(t for t in known if not t.startswith("~"))
         self._cutoff = cutoff
         self._memo: dict[str, tuple[str, float] | None] = {}
 
@@ -277,7 +109,7 @@ class _Vocabulary:
         """Return ``(known term, similarity 0..1)`` for ``term``, or None when nothing is close."""
         if term in self._known:
             return term, 1.0
-        if len(term) < _MIN_FUZZY:
+        if len(term) < _MIN_FUZZY or term.startswith("~"):
             return None
         if term in self._memo:
             return self._memo[term]
@@ -430,7 +262,12 @@ class Bm25Index:
         hits: list[set[str]] = [set() for _ in range(self.size)]
         total = 0.0
         seen: set[str] = set()
-        for term, sim in self.vocabulary.normalize(query.terms):
+        for word in dict.fromkeys(query.features):
+            match = self.vocabulary.closest(word)
+            if match is None:
+                total += _UNKNOWN_WEIGHT * (_GENERIC_WEIGHT if word in GENERIC_WORDS else 1.0)
+                continue
+            term, sim = match
             if term in seen:
                 continue
             seen.add(term)
@@ -449,6 +286,158 @@ class Bm25Index:
         # less than three), independent of the registry's size since IDF is normalised.
         relevance = [(c / total) * (1.0 - math.exp(-c / self.evidence_scale)) for c in covered]
         return bm25, relevance, hits
+
+
+@dataclass(slots=True)
+class ConceptIndex:
+    """The concepts (:mod:`omniclaude.routing.concepts`) each agent's definition evokes.
+
+    A prompt's score for an agent is the IDF-weighted share of the prompt's concepts that the
+    agent has, times a saturation in how much it has: one concept only this agent has scores
+    about 0.76; the same concept shared with three other agents, or one of three concepts the
+    prompt names (a multi-part request), much less. File kinds (``~file``, ``~doc``...) are
+    left to the BM25 relevance: they say what a prompt is about, not what it asks for.
+    """
+
+    concepts: list[frozenset[str]]
+    idf: dict[str, float] = field(init=False)
+    saturation: float = 0.7
+
+    def __post_init__(self) -> None:
+        n = len(self.concepts)
+        df: dict[str, int] = {}
+        for found in self.concepts:
+            for c in found:
+                df[c] = df.get(c, 0) + 1
+        raw = {c: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for c, d in df.items()}
+        top = max(raw.values(), default=1.0)
+        self.idf = {c: v / top for c, v in raw.items()}
+
+    @classmethod
+    def build(cls, documents: Sequence[Iterable[str]]) -> ConceptIndex:
+        """Index the concept tokens among each agent's document features."""
+        return cls([frozenset(f for f in doc if f in _SEMANTIC) for doc in documents])
+
+    def score(self, query: QueryTerms) -> list[tuple[float, tuple[str, ...]]]:
+        """Return, per agent, its concept score in [0, 1] and the concepts it shares."""
+        asked = [c for c in query.concepts if c in _SEMANTIC]
+        if not asked:
+            return [(0.0, ())] * len(self.concepts)
+        # a concept no agent has still counts in the prompt's total: the request asks for it
+        total = sum(self.idf.get(c, 1.0) for c in asked)
+        out = []
+        for found in self.concepts:
+            shared = tuple(c for c in asked if c in found)
+            weight = sum(self.idf[c] for c in shared)
+            value = (weight / total) * (1.0 - math.exp(-weight / self.saturation))
+            out.append((value, shared))
+        return out
+
+    def spread(self, query: QueryTerms, index: int) -> tuple[float, tuple[str, ...]]:
+        """How much of a multi-domain request agent ``index`` covers.
+
+        Returns:
+            ``(share, missing)``: the IDF-weighted share of the prompt's domain concepts
+            (:data:`~omniclaude.routing.concepts.FORM_CONCEPTS` left out) the agent has,
+            counting only concepts some agent has; and the concepts other agents have and it
+            lacks. ``(1.0, ())`` for a request about one domain. "Check security, docs and
+            dependencies" spans three agents: any one of them covers a third of it.
+        """
+        asked = [c for c in query.concepts if c in _SEMANTIC and c not in FORM_CONCEPTS]
+        if len(asked) < 2:
+            return 1.0, ()
+        mine = self.concepts[index]
+        owned = [c for c in asked if c in self.idf]
+        missing = tuple(c for c in owned if c not in mine)
+        total = sum(self.idf[c] for c in owned)
+        if not missing or total == 0.0:
+            return 1.0, ()
+        return sum(self.idf[c] for c in owned if c in mine) / total, missing
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleMatch:
+    """An agent's most similar example prompt and the cosine similarity to it."""
+
+    score: float
+    example: str | None = None
+
+
+@dataclass(slots=True)
+class ExampleIndex:
+    """Example prompts of every agent as IDF-weighted feature vectors (nearest neighbour).
+
+    A prompt's score for an agent is its cosine similarity to the agent's closest example,
+    over words and concepts (:func:`analyze`). Common coding words count for little
+    (:data:`GENERIC_WORDS`), and a feature most examples share has little IDF. Scoring touches
+    only the examples that share a feature with the prompt.
+    """
+
+    examples: list[list[str]]
+    """Per agent (by index): its example prompts."""
+    postings: dict[str, list[tuple[int, float]]] = field(init=False)
+    owner: list[tuple[int, str]] = field(init=False)
+    idf: dict[str, float] = field(init=False)
+    vocabulary: _Vocabulary = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.owner = []
+        features: list[set[str]] = []
+        for agent, prompts in enumerate(self.examples):
+            for prompt in prompts:
+                found = set(analyze(prompt, definition=True).features)
+                if found:
+                    features.append(found)
+                    self.owner.append((agent, prompt))
+        n = len(features)
+        df: dict[str, int] = {}
+        for found in features:
+            for f in found:
+                df[f] = df.get(f, 0) + 1
+        self.idf = {f: math.log(1.0 + n / d) for f, d in df.items()}
+        vectors = [self._weigh(found, 1.0) for found in features]
+        self.postings = {}
+        for number, vector in enumerate(vectors):
+            for f, w in vector.items():
+                self.postings.setdefault(f, []).append((number, w))
+        self.vocabulary = _Vocabulary(self.postings)
+
+    def _weigh(
+        self, found: Iterable[str] | Mapping[str, float], default: float, *, unknown: float = 0.0
+    ) -> dict[str, float]:
+        """An L2-normalised vector; ``unknown`` (sum of squared weights of unknown words, each
+        counted as :data:`_UNKNOWN_WEIGHT` of the rarest feature) only lengthens it."""
+        sims = found if isinstance(found, Mapping) else dict.fromkeys(found, default)
+        vector = {
+            f: self.idf[f] * sim * (_GENERIC_WEIGHT if f in GENERIC_WORDS else 1.0)
+            for f, sim in sims.items()
+            if f in self.idf
+        }
+        rare = _UNKNOWN_WEIGHT * max(self.idf.values(), default=1.0)
+        norm = math.sqrt(sum(w * w for w in vector.values()) + unknown * rare * rare) or 1.0
+        return {f: w / norm for f, w in vector.items()}
+
+    def score(self, query: QueryTerms) -> list[ExampleMatch]:
+        """Return, per agent, its best cosine similarity in [0, 1] and that example."""
+        sims: dict[str, float] = {}
+        unknown = 0.0
+        for word in dict.fromkeys(query.features):
+            match = self.vocabulary.closest(word)
+            if match is None:
+                unknown += (_GENERIC_WEIGHT if word in GENERIC_WORDS else 1.0) ** 2
+                continue
+            sims[match[0]] = max(match[1], sims.get(match[0], 0.0))
+        vector = self._weigh(sims, 1.0, unknown=unknown)
+        dots: dict[int, float] = {}
+        for f, w in vector.items():
+            for number, weight in self.postings.get(f, ()):
+                dots[number] = dots.get(number, 0.0) + w * weight
+        best: list[ExampleMatch] = [ExampleMatch(0.0)] * len(self.examples)
+        for number, value in dots.items():
+            agent, prompt = self.owner[number]
+            if value > best[agent].score:
+                best[agent] = ExampleMatch(min(1.0, value), prompt)
+        return best
 
 
 def _specificity(pattern: str) -> int:

@@ -48,4 +48,5 @@ def test_agents_route_and_eval(cli: CliRunner, tmp_path: Path) -> None:
     data.write_text(json.dumps({"prompt": "find the tests", "agent": "docs-auditor"}) + "\n")
     evaluated = cli.invoke(app, ["agents", "eval", str(data)], env=env)
     assert evaluated.exit_code == 0
-    assert "top-1 accuracy: 0/1" in evaluated.output
+    assert "top-1 accuracy (all): 0/1" in evaluated.output
+    assert "docs-auditor" in evaluated.output

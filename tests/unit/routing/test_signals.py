@@ -43,7 +43,8 @@ def test_analyze_drops_stop_words_and_single_letters() -> None:
 
 
 def test_explicit_mentions() -> None:
-    """``@name``, "use name", aliases and the -agent suffix all count; unknown names do not."""
+    """``@name`` (aliases too), "use" + a hyphenated name or "... agent" count; a plain word
+    after a verb ("run security checks") and unknown names do not."""
     names = {"test-finder", "polymorphic-agent", "code-analyzer"}
 
     def resolve(name: str) -> str | None:
@@ -52,7 +53,9 @@ def test_explicit_mentions() -> None:
     assert explicit_mention("hey @test-finder look", resolve) == "test-finder"
     assert explicit_mention("please use the polymorphic agent", resolve) == "polymorphic-agent"
     assert explicit_mention("use @polymorphic", resolve) == "polymorphic-agent"
-    assert explicit_mention("run analyzer on src", resolve) == "code-analyzer"
+    assert explicit_mention("run the analyzer agent on src", resolve) == "code-analyzer"
+    assert explicit_mention("run code-analyzer on src", resolve) == "code-analyzer"
+    assert explicit_mention("run analyzer on src", resolve) is None
     assert explicit_mention("use your judgement", resolve) is None
     assert explicit_mention("mail me at bob@example.com", resolve) is None
 
@@ -82,7 +85,7 @@ def test_bm25_relevance_prefers_the_agent_that_explains_the_prompt() -> None:
     index = Bm25Index.build(docs)
     bm25, relevance, hits = index.score(analyze("any hardcoded passwords or secrets?"))
     assert max(range(3), key=bm25.__getitem__) == 0
-    assert relevance[0] > 0.6 > relevance[1]
+    assert relevance[0] > 0.5 > relevance[1]
     assert hits[0] == {"password", "secret"}
     assert index.score(analyze("unrelated words entirely"))[1] == [0.0, 0.0, 0.0]
 

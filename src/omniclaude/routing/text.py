@@ -1,0 +1,351 @@
+"""Text analysis for routing: words, stems, named files, question forms and concepts.
+
+:func:`analyze` prepares a prompt once for every signal:
+
+* ``terms`` — lower-cased words, stop words removed, lightly stemmed (:func:`stem`);
+* ``files`` — file names the prompt writes (``setup.cfg``, ``docs/sdk.md``, ``Makefile``);
+* ``features`` — what the lexical indexes match: the terms with each named file replaced by
+  ``~file`` and its kind (``~manifest``, ``~doc``, ``~test``, ``~code``, ``~config``), code
+  identifiers marked ``~ident``, plus
+  the concepts (:mod:`omniclaude.routing.concepts`) that the words and question forms of the
+  prompt evoke (``~deps``, ``~locate``...). Agents' descriptions, capabilities, triggers and
+  examples are analysed the same way, so a paraphrase meets an agent through a shared concept
+  even when it shares no word with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "GENERIC_WORDS",
+    "STOP_WORDS",
+    "QueryTerms",
+    "analyze",
+    "concepts_of",
+    "file_kinds",
+    "set_concepts",
+    "stem",
+    "tokenize",
+]
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "is",
+        "are",
+        "be",
+        "been",
+        "was",
+        "were",
+        "am",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "he",
+        "she",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "at",
+        "by",
+        "from",
+        "with",
+        "as",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "not",
+        "no",
+        "please",
+        "pls",
+        "hey",
+        "hi",
+        "kindly",
+        "just",
+        "some",
+        "any",
+        "all",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "why",
+        "when",
+        "where",
+        "there",
+        "here",
+        "into",
+        "about",
+        "over",
+        "up",
+        "out",
+        "also",
+        "want",
+        "need",
+        "like",
+        "let",
+        "lets",
+        "get",
+        "got",
+        "give",
+        "make",
+        "sure",
+        "now",
+        "quick",
+        "quickly",
+        "help",
+        "us",
+    ]
+)
+"""Words that carry no routing information."""
+
+# Longest suffix first; (suffix, replacement). A tiny Porter-like stemmer: enough to make
+# "analyze/analyzes/analyzing/analyzer/analysis" and "dependency/dependencies" meet.
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("mentations", "ment"), ("mentation", "ment"), ("ications", "y"), ("ication", "y"),
+    ("ified", "ify"), ("ifies", "ify"), ("ysis", "yz"), ("yses", "yz"), ("yse", "yz"),
+    ("ise", "iz"), ("ising", "iz"),
+    ("ised", "iz"), ("isation", "iz"), ("ization", "iz"), ("ations", "ate"), ("ation", "ate"),
+    ("encies", "ency"), ("ies", "y"), ("ied", "y"), ("ings", ""), ("ing", ""), ("ers", ""),
+    ("er", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", ""), ("e", ""),
+)  # fmt: skip
+_MIN_STEM = 3
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Return a light stem of a lower-case word (suffix stripping; not a full Porter stemmer)."""
+    if len(word) <= _MIN_STEM or word.isdigit():
+        return word
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= _MIN_STEM:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                continue
+            stemmed = word[: len(word) - len(suffix)] + replacement
+            # "analyz" + "e" and "analyz" + "er" must meet; strip a trailing "e" left behind.
+            return (
+                stemmed[:-1] if stemmed.endswith("e") and len(stemmed) > _MIN_STEM + 1 else stemmed
+            )
+    return word
+
+
+GENERIC_WORDS = frozenset(
+    stem(w)
+    for w in [
+        "code",
+        "file",
+        "files",
+        "line",
+        "lines",
+        "show",
+        "find",
+        "list",
+        "check",
+        "look",
+        "tell",
+        "run",
+        "use",
+        "work",
+        "thing",
+        "things",
+        "anything",
+        "something",
+        "everything",
+        "report",
+        "see",
+        "go",
+        "through",
+        "these",
+        "project",
+        "repo",
+        "repository",
+        "source",
+        "tree",
+        "src",
+        "module",
+        "modules",
+        "package",
+    ]
+)
+"""Words every coding request uses: they count for little in description relevance."""
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into lower-case alphanumeric words (stop words kept)."""
+    return _WORD.findall(text.lower())
+
+
+_EXTENSIONS = (
+    "py|pyi|toml|cfg|ini|json|yaml|yml|md|rst|txt|lock|js|jsx|ts|tsx|go|rs|java|kt|c|cc|cpp|h|"
+    "hpp|sh|env|sql|html|css|xml|conf|in|mod|gradle|example|ipynb|csv"
+)
+_FILE = re.compile(
+    rf"(?<![\w@/.-])((?:[\w.-]+/)*(?:[\w-]*\.)+(?:{_EXTENSIONS})|(?:[\w.-]+/)*"
+    r"(?:makefile|dockerfile|pipfile|gemfile|procfile|jenkinsfile|vagrantfile))(?![\w/-])"
+)
+"""A file name written in a prompt: with a known extension, or a well-known bare name."""
+_IDENTIFIER = re.compile(
+    r"(?<![\w.])(?:[A-Za-z_][A-Za-z0-9]*_[A-Za-z0-9_]+|[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*"
+    r"|[A-Za-z_]\w*\.[A-Za-z_][\w.]*|\w+\(\))(?:\(\))?(?![\w.])"
+)
+"""A code identifier: snake_case, CamelCase, dotted (``asyncio.sleep``) or a call (``f()``)."""
+
+
+_concepts: Mapping[str, Sequence[str]] | None = None
+
+
+def set_concepts(concepts: Mapping[str, Sequence[str]] | None) -> None:
+    """Replace the concept map (None: the shipped :data:`~omniclaude.routing.concepts.CONCEPTS`).
+
+    For evaluation (``agents eval --strict-vocabulary``); clears the analysis caches, so build
+    routers after calling it.
+    """
+    global _concepts  # one process-wide map, swapped only by the evaluation
+    _concepts = concepts
+    _concept_phrases.cache_clear()
+    analyze.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def _concept_phrases() -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    from omniclaude.routing.concepts import CONCEPTS
+
+    by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for concept, phrases in (CONCEPTS if _concepts is None else _concepts).items():
+        for phrase in phrases:
+            words = tuple(stem(w) for w in _WORD.findall(phrase.lower()))
+            if words and (words, concept) not in by_first.get(words[0], []):
+                by_first.setdefault(words[0], []).append((words, concept))
+    for entries in by_first.values():
+        entries.sort(key=lambda e: -len(e[0]))
+    return by_first
+
+
+@lru_cache(maxsize=1)
+def _question_forms() -> list[tuple[re.Pattern[str], str]]:
+    from omniclaude.routing.concepts import QUESTION_FORMS
+
+    return [(re.compile(pattern), concept) for pattern, concept in QUESTION_FORMS]
+
+
+@lru_cache(maxsize=1)
+def _file_kinds() -> list[tuple[re.Pattern[str], str]]:
+    from fnmatch import translate
+
+    from omniclaude.routing.concepts import FILE_KINDS
+
+    return [(re.compile(translate(glob)), kind) for glob, kind in FILE_KINDS]
+
+
+@lru_cache(maxsize=4096)
+def file_kinds(name: str) -> tuple[str, ...]:
+    """``~file`` and the kinds (``~manifest``, ``~doc``, ...) of a file name, lower-cased."""
+    base = name.rsplit("/", 1)[-1]
+    kinds = ["~file"]
+    for regex, kind in _file_kinds():
+        if kind not in kinds and (regex.match(base) or regex.match(name)):
+            kinds.append(kind)
+    return tuple(kinds)
+
+
+def concepts_of(words: list[str]) -> list[str]:
+    """The concepts that a sequence of lower-cased words (stop words kept) evokes, in order."""
+    stems = [stem(w) for w in words]
+    phrases = _concept_phrases()
+    found: list[str] = []
+    for i, first in enumerate(stems):
+        for phrase, concept in phrases.get(first, ()):
+            if concept not in found and tuple(stems[i : i + len(phrase)]) == phrase:
+                found.append(concept)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTerms:
+    """A prompt prepared once for every signal."""
+
+    text: str
+    """The lower-cased prompt."""
+    terms: tuple[str, ...]
+    """Stemmed content words, in order (stop words removed)."""
+    features: tuple[str, ...] = ()
+    """What the lexical indexes match: terms outside file names, file kinds, concepts."""
+    files: tuple[str, ...] = ()
+    """File names written in the prompt, lower-cased."""
+    concepts: tuple[str, ...] = ()
+    """The concept tokens among ``features`` (file kinds included), for explanations."""
+
+
+def _content(words: list[str]) -> list[str]:
+    return [stem(w) for w in words if len(w) > 1 and w not in STOP_WORDS]
+
+
+@lru_cache(maxsize=8192)
+def analyze(text: str, *, definition: bool = False) -> QueryTerms:
+    """Prepare a prompt (or, with ``definition``, an agent's text): words, files, concepts.
+
+    ``terms`` are every content word (file names included, as words); ``features`` replace
+    each named file by its kinds and add the concepts (see the module docstring). A code
+    identifier (``write_events``, ``RouterConfig``, ``asyncio.sleep``) adds ``~ident``; in a
+    definition its words are dropped too, since the names in an agent's examples are
+    incidental ("Find all usages of write_events" is not about writing), while in a prompt
+    they may be what the user means (``install_requires``).
+    """
+    lowered = text.lower()
+    terms = tuple(_content(_WORD.findall(lowered)))
+    files = tuple(dict.fromkeys(m.group(1) for m in _FILE.finditer(lowered)))
+    rest = _FILE.sub(" ", lowered) if files else lowered
+    identifiers = [m.group(0) for m in _IDENTIFIER.finditer(_FILE.sub(" ", text))]
+    if identifiers and definition:
+        rest = _IDENTIFIER.sub(" ", _FILE.sub(" ", text)).lower()
+    words = _WORD.findall(rest)
+    concepts: list[str] = []
+    for name in files:
+        concepts.extend(k for k in file_kinds(name) if k not in concepts)
+    if identifiers:
+        concepts.append("~ident")
+    concepts.extend(c for c in concepts_of(words) if c not in concepts)
+    concepts.extend(
+        c for regex, c in _question_forms() if c not in concepts and regex.search(lowered)
+    )
+    features = (*_content(words), *concepts)
+    return QueryTerms(lowered, terms, features, files, tuple(concepts))
