@@ -105,6 +105,13 @@ def evaluate(
         list[str] | None, typer.Option("--split", "-s", help="Only these splits (repeatable).")
     ] = None,
     misses: Annotated[bool, typer.Option("--misses", help="List every wrong decision.")] = False,
+    strict_vocabulary: Annotated[
+        bool,
+        typer.Option(
+            "--strict-vocabulary",
+            help="Route with a concept map stripped of every word the fresh prompts use.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Top-1 routing accuracy per split and per agent, confusions and a reliability table.
@@ -121,7 +128,9 @@ def evaluate(
         load_examples,
         report,
         shipped_examples,
+        strict_concepts,
     )
+    from omniclaude.routing.text import set_concepts
 
     try:
         examples = (
@@ -135,8 +144,14 @@ def evaluate(
         examples = [e for e in examples if e.split in set(splits)]
     if not examples:
         fail("dataset: no rows" + (f" in split(s) {', '.join(splits)}" if splits else ""))
-    router = Router(_load(ctx, dirs))
-    reports = report(evaluate(router, examples))
+    if strict_vocabulary:
+        fresh = [e for e in shipped_examples() if e.split.startswith("fresh")]
+        set_concepts(strict_concepts(fresh))
+    try:
+        router = Router(_load(ctx, dirs))
+        reports = report(evaluate(router, examples))
+    finally:
+        set_concepts(None)
     held = reports.get("held-out")
     threshold = (
         None if held is None else choose_threshold(held.outcomes, router.config.fallback_agent)
@@ -154,7 +169,8 @@ def _eval_json(reports, configured: float, threshold):  # type: ignore[no-untype
 
     return {
         "min_confidence": configured,
-        "held_out_best_threshold": None if threshold is None else threshold[0],
+        "held_out_best_threshold": None if threshold is None else threshold.threshold,
+        "held_out_best_range": None if threshold is None else [threshold.low, threshold.high],
         "splits": {
             name: {
                 "right": r.right,
@@ -223,7 +239,10 @@ def _print_eval(reports, configured: float, threshold, *, misses: bool) -> None:
     console.print(table)
     line = f"fallback threshold: configured {configured:.2f}"
     if threshold is not None:
-        line += f"; best on held-out {threshold[0]:.2f} (top-1 {threshold[1]:.1%} there)"
+        line += (
+            f"; best on held-out {threshold.threshold:.2f} (top-1 {threshold.accuracy:.1%} "
+            f"there, from {threshold.low:.2f} to {threshold.high:.2f})"
+        )
     console.print(line, highlight=False)
     if misses:
         for name, r in reports.items():

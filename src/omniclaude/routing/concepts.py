@@ -13,7 +13,7 @@ word taken out of the map (see datasets/README.md). Words that mean different th
 different domains ("package": a Python package or a dependency; "comment": a TODO or
 documentation; "import": a dependency or a usage) are left out: the plain words still match,
 the concept would only blur; so are words whose stem collides with another domain's ("hack"
-as a TODO marker and "hacker").
+as a TODO marker and "hacker"; "callers", whose stem is "call").
 
 Question forms (``QUESTION_FORMS``) are regular expressions over the lower-cased prompt that
 add a concept for the kind of question ("where is X defined" → ``~locate``).
@@ -21,7 +21,10 @@ add a concept for the kind of question ("where is X defined" → ``~locate``).
 
 from __future__ import annotations
 
-__all__ = ["CONCEPTS", "FILE_KINDS", "FORM_CONCEPTS", "QUESTION_FORMS"]
+__all__ = ["CONCEPTS", "FILE_KINDS", "FORM_CONCEPTS", "LIST_FORM", "QUESTION_FORMS"]
+
+LIST_FORM = r",|;|&|\band\b|\bthen\b|\balso\b|\bplus\b|\bas well as\b"
+"""How a request joins several asks; a multi-part request has one (see ConceptIndex.spread)."""
 
 FORM_CONCEPTS = frozenset({"~locate", "~read", "~size"})
 """Concepts of how a question is asked ("where", "what does X say", "how many"), not of what
@@ -98,7 +101,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     # finding where code is
     "~locate": (
         "defined", "define", "definition", "definitions", "implemented", "implementation",
-        "declaration", "caller", "callers", "call site", "call sites",
+        "declaration", "call site", "call sites",
         "occurrence", "occurrences", "reference", "references", "referenced", "referencing",
         "mention", "mentions", "mentioned", "grep", "regex", "regexp", "regular expression",
         "search", "look up", "lookup", "jump to", "go to definition",

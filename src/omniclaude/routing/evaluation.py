@@ -28,12 +28,14 @@ __all__ = [
     "Outcome",
     "ReliabilityRow",
     "SplitReport",
+    "ThresholdChoice",
     "choose_threshold",
     "evaluate",
     "load_examples",
     "reliability",
     "report",
     "shipped_examples",
+    "strict_concepts",
 ]
 
 DATASET_FILES = ("routing.jsonl", "fresh.jsonl", "fresh-final.jsonl")
@@ -131,6 +133,22 @@ def _without_example(router: Router, prompt: str) -> Router | None:
     return Router(AgentRegistry(trimmed), router.config)
 
 
+def strict_concepts(examples: Iterable[Example]) -> dict[str, tuple[str, ...]]:
+    """The concept map without any phrase that uses a word (stem) of ``examples``' prompts.
+
+    The map's author also wrote the fresh prompts; routing with this map shows what the
+    concepts are worth on those prompts without any word the author could have taken from them.
+    """
+    from omniclaude.routing.concepts import CONCEPTS
+    from omniclaude.routing.text import stem, tokenize
+
+    seen = {stem(w) for e in examples for w in tokenize(e.prompt)}
+    return {
+        concept: tuple(p for p in phrases if not any(stem(w) in seen for w in tokenize(p)))
+        for concept, phrases in CONCEPTS.items()
+    }
+
+
 def evaluate(
     router: Router, examples: Iterable[Example], *, leave_one_out: bool = True
 ) -> list[Outcome]:
@@ -211,35 +229,47 @@ def _with_threshold(outcome: Outcome, threshold: float, fallback: str) -> str:
     return fallback
 
 
+@dataclass(frozen=True, slots=True)
+class ThresholdChoice:
+    """The fallback threshold best on a split, and the range of thresholds as good as it."""
+
+    threshold: float
+    accuracy: float
+    low: float
+    high: float
+
+
 def choose_threshold(
     outcomes: Sequence[Outcome], fallback: str, *, grid: Sequence[float] | None = None
-) -> tuple[float, float]:
+) -> ThresholdChoice:
     """The fallback threshold with the best top-1 accuracy on ``outcomes`` (held-out).
 
-    Routing must have been done at a threshold no higher than any in ``grid`` (0 is safest),
-    so each outcome's best candidate is known. Among thresholds with the best accuracy the
-    middle of the widest run is taken, which is the most robust to a shift in scores.
-
-    Returns:
-        ``(threshold, accuracy at it)``.
+    Each outcome records its best specialist candidate, so any threshold can be replayed
+    without routing again. Among thresholds with the best accuracy, the one of the widest run
+    closest to 0.5 is taken: a small held-out part rarely has prompts scoring in the middle,
+    so many thresholds tie, and 0.5 is where choosing a specialist stops being a coin toss.
     """
-    steps = grid if grid is not None else [i / 100 for i in range(5, 96)]
+    steps = list(grid) if grid is not None else [i / 100 for i in range(5, 96)]
     if not outcomes:
-        return steps[len(steps) // 2], 0.0
+        middle = steps[len(steps) // 2]
+        return ThresholdChoice(middle, 0.0, middle, middle)
     scored = [
         (t, sum(_with_threshold(o, t, fallback) == o.example.agent for o in outcomes))
         for t in steps
     ]
     top = max(s for _, s in scored)
     runs: list[list[float]] = []
+    previous: float | None = None
     for t, s in scored:
         if s == top:
-            if runs and runs[-1][-1] == steps[steps.index(t) - 1]:
+            if runs and previous is not None and runs[-1][-1] == previous:
                 runs[-1].append(t)
             else:
                 runs.append([t])
+        previous = t
     widest = max(runs, key=len)
-    return widest[len(widest) // 2], top / len(outcomes)
+    chosen = min(widest, key=lambda t: (abs(t - 0.5), t))
+    return ThresholdChoice(chosen, top / len(outcomes), widest[0], widest[-1])
 
 
 @dataclass(slots=True)

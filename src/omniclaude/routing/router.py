@@ -62,7 +62,7 @@ class RouterConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    min_confidence: float = Field(default=0.42, ge=0, le=1)
+    min_confidence: float = Field(default=0.45, ge=0, le=1)
     fallback_agent: str = "polymorphic-agent"
     max_alternatives: int = Field(default=5, ge=0, le=50)
     context_weight: float = Field(default=0.6, ge=0, le=1)

@@ -22,7 +22,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from omniclaude.routing.concepts import CONCEPTS, FORM_CONCEPTS, QUESTION_FORMS
+from omniclaude.routing.concepts import CONCEPTS, FORM_CONCEPTS, LIST_FORM, QUESTION_FORMS
 from omniclaude.routing.text import (
     GENERIC_WORDS,
     STOP_WORDS,
@@ -59,7 +59,12 @@ _GENERIC_WEIGHT = 0.35
 _MIN_FUZZY = 6
 """Shorter words are never fuzzy-matched ("hello" is not a typo of "shell")."""
 _SEMANTIC = frozenset(CONCEPTS) | {c for _, c in QUESTION_FORMS}
+_LIST = re.compile(LIST_FORM)
+_FORM_WEIGHT = 0.5
 """Concept tokens that say what a request asks for (file kinds excluded)."""
+_SHRUNK_SCORE = 0.6
+"""A one-word remainder of a longer trigger ("which tests" → "test") found without the
+phrase as written counts like part of a phrase, not like the phrase."""
 _UNKNOWN_WEIGHT = 0.5
 """How much a prompt word no agent knows counts against every agent, relative to the rarest
 known word: a request about haiku and autumn that shares only "write" with one agent is not
@@ -145,9 +150,20 @@ class TriggerIndex:
     """Per agent (by index): ``(original phrase, stemmed terms)``."""
     by_term: dict[str, list[tuple[int, int]]] = field(init=False)
     vocabulary: _Vocabulary = field(init=False)
+    _shrunk: list[dict[int, re.Pattern[str]]] = field(init=False)
+    """Per agent: phrases that stop-word removal shrank to one word ("who calls" → "call"),
+    with a pattern for the phrase as written."""
 
     def __post_init__(self) -> None:
         self.by_term = {}
+        self._shrunk = [
+            {
+                number: re.compile(r"\b" + r"\W+".join(map(re.escape, tokenize(p))))
+                for number, (p, terms) in enumerate(phrases)
+                if len(terms) == 1 and len(tokenize(p)) > 1
+            }
+            for phrases in self.phrases
+        ]
         for agent, phrases in enumerate(self.phrases):
             for number, (_, terms) in enumerate(phrases):
                 for term in set(terms):
@@ -199,6 +215,10 @@ class TriggerIndex:
         for agent, number in sorted(candidates):
             original, phrase = self.phrases[agent][number]
             value = self._phrase_score(phrase, seq, sims)
+            if len(phrase) == 1 and number in self._shrunk[agent] and value > _SHRUNK_SCORE:
+                # "who calls" is "calls" once stop words go: it counts fully only verbatim
+                if not self._shrunk[agent][number].search(query.text):
+                    value = _SHRUNK_SCORE * value
             if value >= 0.5:
                 matched.setdefault(agent, []).append(original)
             best[agent] = max(best[agent], value)
@@ -311,7 +331,10 @@ class ConceptIndex:
                 df[c] = df.get(c, 0) + 1
         raw = {c: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for c, d in df.items()}
         top = max(raw.values(), default=1.0)
-        self.idf = {c: v / top for c, v in raw.items()}
+        # how a question is asked counts half as much as what it is about
+        self.idf = {
+            c: v / top * (_FORM_WEIGHT if c in FORM_CONCEPTS else 1.0) for c, v in raw.items()
+        }
 
     @classmethod
     def build(cls, documents: Sequence[Iterable[str]]) -> ConceptIndex:
@@ -324,7 +347,7 @@ class ConceptIndex:
         if not asked:
             return [(0.0, ())] * len(self.concepts)
         # a concept no agent has still counts in the prompt's total: the request asks for it
-        total = sum(self.idf.get(c, 1.0) for c in asked)
+        total = sum(self.idf.get(c, _FORM_WEIGHT if c in FORM_CONCEPTS else 1.0) for c in asked)
         out = []
         for found in self.concepts:
             shared = tuple(c for c in asked if c in found)
@@ -340,11 +363,13 @@ class ConceptIndex:
             ``(share, missing)``: the IDF-weighted share of the prompt's domain concepts
             (:data:`~omniclaude.routing.concepts.FORM_CONCEPTS` left out) the agent has,
             counting only concepts some agent has; and the concepts other agents have and it
-            lacks. ``(1.0, ())`` for a request about one domain. "Check security, docs and
-            dependencies" spans three agents: any one of them covers a third of it.
+            lacks. ``(1.0, ())`` for a request about one domain, or one that does not join
+            several asks (no "and", comma, "then"...: "how to install this from the docs" is
+            one ask). "Check security, docs and dependencies" spans three agents: any one of
+            them covers a third of it.
         """
         asked = [c for c in query.concepts if c in _SEMANTIC and c not in FORM_CONCEPTS]
-        if len(asked) < 2:
+        if len(asked) < 2 or not _LIST.search(query.text):
             return 1.0, ()
         mine = self.concepts[index]
         owned = [c for c in asked if c in self.idf]
