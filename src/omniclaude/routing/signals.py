@@ -215,10 +215,10 @@ class TriggerIndex:
         for agent, number in sorted(candidates):
             original, phrase = self.phrases[agent][number]
             value = self._phrase_score(phrase, seq, sims)
-            if len(phrase) == 1 and number in self._shrunk[agent] and value > _SHRUNK_SCORE:
-                # "who calls" is "calls" once stop words go: it counts fully only verbatim
-                if not self._shrunk[agent][number].search(query.text):
-                    value = _SHRUNK_SCORE * value
+            shrunk = self._shrunk[agent].get(number)
+            # "who calls" is "calls" once stop words go: it counts fully only verbatim
+            if shrunk is not None and value > _SHRUNK_SCORE and not shrunk.search(query.text):
+                value = _SHRUNK_SCORE * value
             if value >= 0.5:
                 matched.setdefault(agent, []).append(original)
             best[agent] = max(best[agent], value)
