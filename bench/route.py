@@ -1,10 +1,13 @@
 """Routing latency with 100 registered agents: median and p99 of ``Router.route``.
 
 The registry is the shipped agents plus synthetic ones (seeded, realistic vocabulary) up to
-``--agents``. Prompts are the labelled routing data set, cycled. Measured in the same run:
+``--agents``. Prompts are every shipped labelled prompt (tune, held-out and fresh splits),
+cycled; top-1 accuracy per split with the synthetic agents registered is printed too (the
+synthetic agents compete for every prompt). Measured in the same run:
 
 * ``route (no cache)``  — every signal computed (explicit mention, triggers exact + fuzzy,
-  BM25, context), the cache bypassed;
+  BM25 over words and concepts, concepts, nearest example, context, multi-part check), the
+  cache bypassed;
 * ``route (cached)``    — the TTL cache answering an identical request;
 * ``baseline: naive BM25`` — a straightforward BM25 that re-scans every agent's document per
   prompt (what an unindexed implementation costs), over the same documents;
@@ -17,15 +20,14 @@ Target: p99 of ``route (no cache)`` under 5 ms.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import statistics
 import time
 from collections.abc import Callable
-from importlib.resources import files
 
 from omniclaude.routing import AgentDefinition, AgentRegistry, Router
+from omniclaude.routing.evaluation import evaluate, report, shipped_examples
 from omniclaude.routing.signals import analyze, tokenize
 
 _DOMAINS = (
@@ -60,6 +62,7 @@ def synthetic_agents(count: int, seed: int = 7) -> list[AgentDefinition]:
                 domain=domain,
                 triggers=(*tuple(f"{v} {o}" for v, o in pairs[:4]), f"{domain} {pairs[0][1]}"),
                 capabilities=tuple(f"{v} {domain} {o}" for v, o in pairs[2:]),
+                examples=tuple(f"please {v} the {domain} {o}" for v, o in pairs[1:4]),
                 tools=("read_file",),
                 entrypoint="omniclaude.runtime.agents.code_analyzer:run",
             )
@@ -132,14 +135,9 @@ def main() -> None:
     extra = synthetic_agents(max(0, args.agents - len(shipped)))
     registry = AgentRegistry([*shipped, *extra])
     router = Router(registry)
-    dataset = files("omniclaude.routing") / "datasets" / "routing.jsonl"
-    rows = [json.loads(line) for line in dataset.read_text().splitlines() if line.strip()]
-    prompts = [row["prompt"] for row in rows]
-
-    correct = sum(
-        router.route(r["prompt"], r.get("context"), use_cache=False).selected == r["agent"]
-        for r in rows
-    )
+    examples = shipped_examples()
+    prompts = [e.prompt for e in examples]
+    splits = report(evaluate(router, examples))
     docs = [
         list(analyze(" ".join([a.description, *a.capabilities, *a.triggers])).terms)
         for a in registry
@@ -156,8 +154,8 @@ def main() -> None:
     }
     print(f"agents registered: {len(registry)}  prompts: {len(prompts)}  rounds: {args.rounds}")
     print(
-        f"top-1 accuracy on the labelled set with {len(registry)} agents: "
-        f"{correct}/{len(rows)} = {correct / len(rows):.1%}"
+        f"top-1 accuracy with {len(registry)} agents: "
+        + ", ".join(f"{name} {r.right}/{r.total} = {r.accuracy:.1%}" for name, r in splits.items())
     )
     base = statistics.median(results["baseline: naive BM25"][0])
     header = f"{'':24} {'median ms':>10} {'p99 ms':>10} {'p99 cpu ms':>11} {'x naive BM25':>13}"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from omniclaude.routing.signals import (
     Bm25Index,
+    ConceptIndex,
     ContextIndex,
+    ExampleIndex,
     TriggerIndex,
     analyze,
     explicit_mention,
@@ -101,3 +105,72 @@ def test_context_index_shares_files_by_specificity() -> None:
     assert index.score({"domain": "docs"}) == [0.0, 0.0, 1.0]
     assert index.score({}) is None
     assert index.score({"other": 1}) is None
+
+
+def test_analyze_types_files_identifiers_concepts_and_question_forms() -> None:
+    """Named files become ``~file`` and their kind, identifiers ``~ident``, synonyms concepts."""
+    query = analyze("What does setup.cfg say?")
+    assert query.files == ("setup.cfg",)
+    assert {"~file", "~manifest", "~read"} <= set(query.features)
+    assert "setup" not in query.features
+    assert "setup" in query.terms
+    assert "~deps" in analyze("which libs do we pull from pypi").concepts
+    assert "~locate" in analyze("where's the Settings class").concepts
+    assert "~ident" in analyze("who calls resolve_entrypoint").concepts
+    assert "~ident" in analyze("grep for asyncio.sleep").concepts
+    assert "~ident" not in analyze("sleep well").concepts
+    prompt, definition = analyze("usages of write_events"), analyze(
+        "usages of write_events", definition=True
+    )
+    assert "writ" in prompt.features
+    assert "writ" not in definition.features
+    assert "~ident" in definition.features
+    assert analyze("verify=False with requests.get").files == ()
+
+
+def test_stem_collisions_are_kept_out_of_the_concept_map() -> None:
+    """"hacker" is not a TODO marker and "calls" is not a search request by itself."""
+    assert "~todo" not in analyze("could a hacker get in").concepts
+    assert "~locate" not in analyze("subprocess calls with shell enabled").concepts
+
+
+def test_concept_index_scores_shared_concepts_and_spots_multi_part_requests() -> None:
+    """One concept only one agent has scores ~0.76; a list of domains lowers each share."""
+    index = ConceptIndex.build([["~security"], ["~docs", "~tests"], ["~deps"]])
+    scores = index.score(analyze("is anything here dangerous"))
+    assert scores[0][0] == pytest.approx(1 - math.exp(-1 / 0.7))
+    assert scores[0][1] == ("~security",)
+    assert scores[1][0] == scores[2][0] == 0.0
+    multi = analyze("check security, docs and dependencies")
+    share, missing = index.spread(multi, 0)
+    assert share == pytest.approx(1 / 3)
+    assert set(missing) == {"~docs", "~deps"}
+    assert index.spread(analyze("how to install this from the docs"), 1) == (1.0, ())
+    assert index.spread(analyze("any dangerous code"), 0) == (1.0, ())
+
+
+def test_example_index_finds_the_closest_example_per_agent() -> None:
+    """A paraphrase scores highest for the agent whose example it resembles."""
+    index = ExampleIndex(
+        [["which libraries do we depend on"], ["are there hardcoded passwords"], []]
+    )
+    matches = index.score(analyze("what libraries does this depend on"))
+    assert matches[0].score > 0.5 > matches[1].score
+    assert matches[0].example == "which libraries do we depend on"
+    assert matches[2].score == 0.0
+    assert index.score(analyze("completely unrelated haiku"))[0].score == 0.0
+
+
+def test_unknown_words_lower_relevance() -> None:
+    """A prompt that shares one word with an agent but is mostly unknown words scores low."""
+    index = Bm25Index.build([analyze("find usages of symbols").features, ["other"]])
+    _, alone, _ = index.score(analyze("usages"))
+    _, diluted, _ = index.score(analyze("usages haiku autumn leaves"))
+    assert diluted[0] < alone[0]
+
+
+def test_a_trigger_shrunk_to_one_word_counts_fully_only_as_written() -> None:
+    """ "who calls" matches verbatim at 1.0; "calls" alone (stop word dropped) much less."""
+    index = TriggerIndex.build([["who calls"]])
+    assert index.score(analyze("who calls flush"))[0].score == 1.0
+    assert index.score(analyze("subprocess calls"))[0].score == pytest.approx(0.6)
