@@ -73,10 +73,8 @@ def test_tuning_figure_is_leave_one_out(reports: dict[str, SplitReport]) -> None
 
 
 def test_confident_decisions_are_right(reports: dict[str, SplitReport]) -> None:
-    """Of the decisions at confidence 0.8 or more on data nothing was fitted to, >= 90% are right."""
-    outcomes = [
-        o for name in ("held-out", "fresh", "fresh-final") for o in reports[name].outcomes
-    ]
+    """Of the decisions at confidence >= 0.8 on data nothing was fitted to, >= 90% are right."""
+    outcomes = [o for name in ("held-out", "fresh", "fresh-final") for o in reports[name].outcomes]
     rows = [r for r in reliability(outcomes) if r.low >= 0.8]
     decisions = sum(r.decisions for r in rows)
     right = sum(r.right for r in rows)
@@ -102,7 +100,7 @@ def test_no_evaluation_prompt_is_an_agent_example() -> None:
 
 def test_held_out_split_is_the_fixed_seeded_draw() -> None:
     """The held-out rows are ``random.Random(17)``'s stratified 30% per agent, in file order."""
-    rows = [e for e in shipped_examples(["routing.jsonl"])]
+    rows = shipped_examples(["routing.jsonl"])
     rng = random.Random(17)
     by_agent: dict[str, list[int]] = {}
     for index, row in enumerate(rows):

@@ -10,6 +10,7 @@ import pytest
 
 from omniclaude.routing import AgentRegistry, AgentStats, Router, RouterConfig
 
+
 @pytest.fixture(scope="module")
 def router() -> Router:
     """A router over the shipped agents."""

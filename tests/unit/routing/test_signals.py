@@ -119,8 +119,9 @@ def test_analyze_types_files_identifiers_concepts_and_question_forms() -> None:
     assert "~ident" in analyze("who calls resolve_entrypoint").concepts
     assert "~ident" in analyze("grep for asyncio.sleep").concepts
     assert "~ident" not in analyze("sleep well").concepts
-    prompt, definition = analyze("usages of write_events"), analyze(
-        "usages of write_events", definition=True
+    prompt, definition = (
+        analyze("usages of write_events"),
+        analyze("usages of write_events", definition=True),
     )
     assert "writ" in prompt.features
     assert "writ" not in definition.features
@@ -129,7 +130,7 @@ def test_analyze_types_files_identifiers_concepts_and_question_forms() -> None:
 
 
 def test_stem_collisions_are_kept_out_of_the_concept_map() -> None:
-    """"hacker" is not a TODO marker and "calls" is not a search request by itself."""
+    """ "hacker" is not a TODO marker and "calls" is not a search request by itself."""
     assert "~todo" not in analyze("could a hacker get in").concepts
     assert "~locate" not in analyze("subprocess calls with shell enabled").concepts
 
