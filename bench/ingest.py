@@ -140,10 +140,10 @@ def embedded_services(workdir: Path) -> Iterator[tuple[str, str]]:
 
 async def publish(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
     """Publish ``payloads`` (round-robin over partitions); return the rate in messages/s."""
-    from aiokafka import AIOKafkaProducer
+    from omniclaude.kafka import KafkaClients
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1_048_576, acks=1
+    producer = KafkaClients([bootstrap], client_id="bench").producer(
+        linger_ms=20, max_batch_size=1_048_576, acks=1
     )
     await producer.start()
     try:
@@ -234,10 +234,11 @@ async def run(args: argparse.Namespace, services: Services) -> None:
     )
     prefix = f"bench{secrets.token_hex(3)}."
     topics = TopicSettings(partitions=args.partitions)
-    from omniclaude.consuming.topics import ensure_topics, topic_routes
+    from omniclaude.kafka import KafkaClients, ensure_topics, topic_routes
 
     routes = topic_routes(topics, prefix)
-    await ensure_topics([services.bootstrap], list(routes), partitions=args.partitions)
+    clients = KafkaClients([services.bootstrap], client_id="bench")
+    await ensure_topics(clients, list(routes), partitions=args.partitions)
     rate = await publish(services.bootstrap, f"{prefix}{topics.actions}", payloads)
     print(f"published: {rate:,.0f} msg/s ({args.partitions} partitions)")
 

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +35,7 @@ __all__ = [
     "ApiSettings",
     "ConsumerSettings",
     "HookSettings",
+    "KafkaSecuritySettings",
     "ProducerSettings",
     "Settings",
     "TopicSettings",
@@ -108,6 +117,63 @@ class TopicSettings(BaseModel):
     dead_letter_suffix: str = "-dlq"
 
 
+class KafkaSecuritySettings(BaseModel):
+    """How every Kafka client authenticates to a real cluster (``OMNICLAUDE_KAFKA__*``).
+
+    The default, ``PLAINTEXT``, suits the embedded broker and a local Kafka. ``SSL`` and
+    ``SASL_SSL`` verify the broker's certificate against ``ssl_cafile`` (or the system's trust
+    store); ``ssl_certfile``/``ssl_keyfile`` add a client certificate (mutual TLS). ``SASL_*``
+    protocols need ``sasl_mechanism``, ``sasl_username`` and ``sasl_password``. Passwords are
+    secrets: they are never printed, logged or written to a state file.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: SecretStr | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        """Whether the protocol authenticates with SASL."""
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_ssl(self) -> bool:
+        """Whether the protocol encrypts with TLS."""
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @model_validator(mode="after")
+    def _check_consistent(self) -> KafkaSecuritySettings:
+        if self.uses_sasl:
+            for name in ("sasl_mechanism", "sasl_username", "sasl_password"):
+                if getattr(self, name) is None:
+                    raise ValueError(
+                        f"{name}: required with security_protocol {self.security_protocol}"
+                    )
+        elif self.sasl_mechanism or self.sasl_username or self.sasl_password:
+            raise ValueError(
+                "sasl_mechanism: SASL options need security_protocol SASL_PLAINTEXT or SASL_SSL"
+            )
+        tls_files = (self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile)
+        if not self.uses_ssl and any(tls_files):
+            raise ValueError("ssl_cafile: TLS options need security_protocol SSL or SASL_SSL")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError(
+                "ssl_keyfile: a client certificate needs both ssl_certfile and ssl_keyfile"
+            )
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{name}: no such file: {path}")
+        return self
+
+
 class ProducerSettings(BaseModel):
     """How the SDK's Kafka producer batches and retries."""
 
@@ -173,6 +239,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     spool_dir: Path | None = None
     log_level: str = "INFO"
+    kafka: KafkaSecuritySettings = KafkaSecuritySettings()
     topics: TopicSettings = TopicSettings()
     producer: ProducerSettings = ProducerSettings()
     consumer: ConsumerSettings = ConsumerSettings()

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,13 +41,21 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def _broker(ctx: typer.Context) -> tuple[list[str], dict[str, str]]:
-    from omniclaude.publishing.dlq import dead_letter_topics
+def _broker(ctx: typer.Context, why: str = "point it at the broker (or use --local)") -> Any:
+    """The cluster's clients (a ``KafkaClients``), or a clear exit when no broker is set."""
+    from omniclaude.kafka import KafkaClients
 
     settings = settings_from(ctx)
     if not settings.bootstrap_servers:
-        fail("OMNICLAUDE_KAFKA_BOOTSTRAP: not set; point it at the broker (or use --local)", 2)
-    return settings.bootstrap_servers, dead_letter_topics(settings.topics, settings.topic_prefix)
+        fail(f"OMNICLAUDE_KAFKA_BOOTSTRAP: not set; {why}", 2)
+    return KafkaClients.from_settings(settings, client_id="omniclaude-cli")
+
+
+def _topics(ctx: typer.Context) -> dict[str, str]:
+    from omniclaude.publishing.dlq import dead_letter_topics
+
+    settings = settings_from(ctx)
+    return dead_letter_topics(settings.topics, settings.topic_prefix)
 
 
 @dlq_app.command("list")
@@ -68,9 +76,9 @@ def list_(ctx: typer.Context, local: Local = False, limit: Limit = 100, as_json:
         if not as_json:
             console.print(f"{len(letters)} dead letter(s) in {path}")
         return
-    servers, topics = _broker(ctx)
+    clients, topics = _broker(ctx), _topics(ctx)
     try:
-        records = asyncio.run(dlq.read_dead_letters(servers, topics, limit=limit))
+        records = asyncio.run(dlq.read_dead_letters(clients, topics, limit=limit))
     except Exception as exc:  # noqa: BLE001 - one clear line for any broker failure
         fail(f"OMNICLAUDE_KAFKA_BOOTSTRAP: cannot read dead letters: {exc}")
     for r in records:
@@ -96,9 +104,7 @@ def replay(ctx: typer.Context, local: Local = False, limit: Limit = 100,
     """Re-publish dead letters to their original topics (idempotent downstream)."""
     from omniclaude.publishing import dlq
 
-    settings = settings_from(ctx)
-    if not settings.bootstrap_servers:
-        fail("OMNICLAUDE_KAFKA_BOOTSTRAP: not set; replay needs the broker", 2)
+    clients = _broker(ctx, "replay needs the broker")
     try:
         if local:
             path = _outbox_path(ctx, outbox)
@@ -106,16 +112,13 @@ def replay(ctx: typer.Context, local: Local = False, limit: Limit = 100,
             if dry_run:
                 console.print(f"would replay {len(pending)} local dead letter(s) from {path}")
                 return
-            sent = asyncio.run(dlq.replay_local(settings.bootstrap_servers, path, limit=limit))
+            sent = asyncio.run(dlq.replay_local(clients, path, limit=limit))
         else:
-            _, topics = _broker(ctx)
-            records = asyncio.run(
-                dlq.read_dead_letters(settings.bootstrap_servers, topics, limit=limit)
-            )
+            records = asyncio.run(dlq.read_dead_letters(clients, _topics(ctx), limit=limit))
             if dry_run:
                 console.print(f"would replay {len(records)} dead letter(s)")
                 return
-            sent = asyncio.run(dlq.replay_records(settings.bootstrap_servers, records))
+            sent = asyncio.run(dlq.replay_records(clients, records))
     except Exception as exc:  # noqa: BLE001 - one clear line for any broker failure
         fail(f"replay failed: {exc}")
     console.print(f"replayed {sent} dead letter(s)")

@@ -272,11 +272,9 @@ def import_transcript(
     if target is not None:
         from omniclaude.publishing.sinks.kafka import KafkaSink
 
-        sink: Any = KafkaSink(
-            bootstrap_servers=target.servers, topics=settings.topics,
-            topic_prefix=settings.topic_prefix, spool_dir=settings.effective_spool_dir,
-            producer=settings.producer, outbox_file="import-outbox.sqlite3",
-        )  # fmt: skip
+        sink: Any = KafkaSink.from_settings(
+            settings, bootstrap_servers=target.servers, outbox_file="import-outbox.sqlite3"
+        )
     elif settings.database_url is not None:
         from omniclaude.publishing.sinks.postgres import PostgresSink
 

@@ -10,7 +10,7 @@ from omniclaude.consuming.decoding import EVENT_ID_NAMESPACE, decode_record, der
 from omniclaude.consuming.metrics import IngestMetrics
 from omniclaude.consuming.runner import IngestStats
 from omniclaude.consuming.service import IngestService
-from omniclaude.consuming.topics import TopicRoute, topic_routes
+from omniclaude.kafka.topics import TopicRoute, topic_routes
 
 __all__ = [
     "EVENT_ID_NAMESPACE",

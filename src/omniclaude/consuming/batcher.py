@@ -17,9 +17,9 @@ from typing import Any
 
 from omniclaude.consuming.dead_letters import DeadLetter
 from omniclaude.consuming.decoding import RecordLike, decode_record
-from omniclaude.consuming.topics import TopicRoute
 from omniclaude.errors import UnknownEventTypeError
 from omniclaude.events import Event, kind_of
+from omniclaude.kafka.topics import TopicRoute
 from omniclaude.storage.writers import WRITERS
 
 __all__ = ["Batch", "BatchPolicy", "Decoder", "Item"]

@@ -1,21 +1,9 @@
-"""Dead letters: records that can never become rows, kept verbatim with the reason.
+"""The consumer's dead letters: records that can never become rows, kept verbatim with why.
 
 A dead letter is the original record (same key, same value bytes, original headers kept)
-published to ``<topic><dead_letter_suffix>`` with these headers added (UTF-8 text):
-
-========================================  ==============================================
-``omniclaude.dlq.error.class``            exception class name (``EventValidationError``,
-                                          ``CheckViolationError``, ...)
-``omniclaude.dlq.error.message``          why (names the field for validation errors)
-``omniclaude.dlq.error.field``            the field at fault, when known
-``omniclaude.dlq.stage``                  ``decode`` (not a valid event) or ``store``
-                                          (the database refused the row)
-``omniclaude.dlq.original.topic``         where the record was read
-``omniclaude.dlq.original.partition``     its partition
-``omniclaude.dlq.original.offset``        its offset
-``omniclaude.dlq.original.timestamp``     its broker timestamp (ms since the epoch)
-``omniclaude.dlq.failed_at``              when it was dead-lettered (ISO 8601, UTC)
-========================================  ==============================================
+published to ``<topic><dead_letter_suffix>`` with the ``omniclaude.dlq.*`` headers of
+:mod:`omniclaude.kafka.dead_letters` added: stage ``decode`` (not a valid event) or ``store``
+(the database refused the row), plus the original topic, partition, offset and timestamp.
 
 Dead letters are sent, and acknowledged by the broker, before the offsets of their batch are
 committed, so none is lost; a crash between the two can publish one twice (the original
@@ -28,38 +16,18 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from omniclaude.consuming.decoding import RecordLike
+from omniclaude.kafka.dead_letters import (
+    HEADER_PREFIX,
+    DeadLetterHeaders,
+    Header,
+    describe_error,
+    foreign_headers,
+)
 
-__all__ = [
-    "HEADER_PREFIX",
-    "DeadLetter",
-    "DeadLetterPublisher",
-    "Header",
-]
-
-HEADER_PREFIX: Final = "omniclaude.dlq."
-_MAX_MESSAGE_CHARS: Final = 4000
-
-
-class Header:
-    """Names of the headers a dead letter carries (see the module docstring)."""
-
-    ERROR_CLASS: Final = f"{HEADER_PREFIX}error.class"
-    ERROR_MESSAGE: Final = f"{HEADER_PREFIX}error.message"
-    ERROR_FIELD: Final = f"{HEADER_PREFIX}error.field"
-    STAGE: Final = f"{HEADER_PREFIX}stage"
-    ORIGINAL_TOPIC: Final = f"{HEADER_PREFIX}original.topic"
-    ORIGINAL_PARTITION: Final = f"{HEADER_PREFIX}original.partition"
-    ORIGINAL_OFFSET: Final = f"{HEADER_PREFIX}original.offset"
-    ORIGINAL_TIMESTAMP: Final = f"{HEADER_PREFIX}original.timestamp"
-    FAILED_AT: Final = f"{HEADER_PREFIX}failed_at"
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or repr(exc)
-    return text if len(text) <= _MAX_MESSAGE_CHARS else text[:_MAX_MESSAGE_CHARS] + "..."
+__all__ = ["HEADER_PREFIX", "DeadLetter", "DeadLetterPublisher", "Header"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +62,7 @@ class DeadLetter:
             record=record,
             topic=topic,
             error_class=type(exc).__name__,
-            error_message=_describe(exc),
+            error_message=describe_error(exc),
             stage=stage,
             error_field=getattr(exc, "field", None),
         )
@@ -102,24 +70,18 @@ class DeadLetter:
     def headers(self) -> list[tuple[str, bytes]]:
         """Return the original headers followed by the dead-letter headers."""
         record = self.record
-        ours = [
-            (Header.ERROR_CLASS, self.error_class),
-            (Header.ERROR_MESSAGE, self.error_message),
-            (Header.STAGE, self.stage),
-            (Header.ORIGINAL_TOPIC, record.topic),
-            (Header.ORIGINAL_PARTITION, str(record.partition)),
-            (Header.ORIGINAL_OFFSET, str(record.offset)),
-            (Header.ORIGINAL_TIMESTAMP, str(record.timestamp)),
-            (Header.FAILED_AT, self.failed_at.isoformat()),
-        ]
-        if self.error_field:
-            ours.append((Header.ERROR_FIELD, self.error_field))
-        original = [
-            (str(name), bytes(value or b""))
-            for name, value in (record.headers or ())
-            if not str(name).startswith(HEADER_PREFIX)
-        ]
-        return original + [(name, value.encode()) for name, value in ours]
+        ours = DeadLetterHeaders(
+            error_class=self.error_class,
+            error_message=self.error_message,
+            stage=self.stage,
+            original_topic=record.topic,
+            original_partition=record.partition,
+            original_offset=record.offset,
+            original_timestamp=record.timestamp,
+            failed_at=self.failed_at,
+            error_field=self.error_field,
+        )
+        return foreign_headers(record.headers) + ours.encode()
 
 
 class DeadLetterPublisher:

@@ -17,7 +17,10 @@ Two tasks share a queue of one batch:
 Offsets are committed only after the rows they cover are durable, and inserts are idempotent
 on ``event_id``, so a crash anywhere replays at most the uncommitted batches, adding no row.
 
-When the database is unreachable the writer retries the same batch with exponential backoff;
+When the database is unreachable the writer retries the same batch with exponential backoff
+(a failure no retry cures soon - a missing table, a refused password: see
+:func:`omniclaude.retry.is_retriable` - is retried at the longest backoff and logged at ERROR;
+the batch is never dropped for the database's fault);
 the fetcher, finding the queue still full, pauses every partition and keeps polling (which
 returns nothing) so the group keeps its membership, then resumes once the batch is written.
 On a rebalance, the revoked partitions' batches are written and committed before the
@@ -29,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,9 +42,10 @@ from omniclaude.consuming.batcher import Batch, BatchPolicy
 from omniclaude.consuming.dead_letters import DeadLetter, DeadLetterPublisher
 from omniclaude.consuming.metrics import IngestMetrics
 from omniclaude.consuming.store import EventStore
-from omniclaude.consuming.topics import TopicRoute
+from omniclaude.kafka import TopicRoute
+from omniclaude.retry import Backoff, is_retriable
 
-__all__ = ["Backoff", "IngestStats", "Runner"]
+__all__ = ["IngestStats", "Runner"]
 
 log = logging.getLogger(__name__)
 
@@ -60,26 +63,6 @@ BROKER_PROBE_S: Final = 2.0
 BROKER_PROBE_TIMEOUT_S: Final = 3.0
 TOPIC_CHECK_S: Final = 5.0
 """How often topics are re-created while this consumer has no partition (broker restarts)."""
-
-
-class Backoff:
-    """Exponential backoff with full jitter, from ``initial_s`` doubling up to ``max_s``."""
-
-    def __init__(self, initial_s: float, max_s: float, *, rng: random.Random | None = None):
-        self.initial_s = initial_s
-        self.max_s = max(max_s, initial_s)
-        self.attempts = 0
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-
-    def next_delay(self) -> float:
-        """Return the delay before the next attempt and count the attempt."""
-        ceiling = min(self.max_s, self.initial_s * 2.0**self.attempts)
-        self.attempts += 1
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        """Start again from ``initial_s`` (after a success)."""
-        self.attempts = 0
 
 
 @dataclass
@@ -240,7 +223,7 @@ class Runner:
                     await asyncio.sleep(0)
 
     async def _poll(self, timeout_ms: int, max_records: int | None) -> dict[Any, list[Any]]:
-        from aiokafka.errors import KafkaError
+        from omniclaude.kafka import KafkaError
 
         try:
             records: dict[Any, list[Any]] = await self._consumer.getmany(
@@ -261,7 +244,7 @@ class Runner:
 
     async def _probe_broker(self) -> None:
         """While idle, ask the broker for metadata now and then, so readiness tells the truth."""
-        from aiokafka.errors import KafkaError
+        from omniclaude.kafka import KafkaError
 
         now = time.monotonic()
         if self.stats.broker_ok and now - self._last_broker_probe < BROKER_PROBE_S:
@@ -385,19 +368,32 @@ class Runner:
             self._batch_done()
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        """Run ``attempt`` until it succeeds; the batch in hand is never given up.
+
+        A retriable failure waits the next backoff delay; any other (an operator must act:
+        a missing table, a refused password or ACL) waits the longest and is logged at ERROR.
+        """
         backoff = self._backoff
         while True:
             try:
                 result = await attempt()
-            except Exception as exc:  # noqa: BLE001 - every failure here is retried
+            except Exception as exc:  # noqa: BLE001 - the batch is kept whatever failed
                 if what == "database":
                     self.stats.database_ok = False
                     self.stats.last_error = str(exc)
                     self.metrics.store_retries.inc()
                 else:
                     self._broker_failed(exc)
-                delay = backoff.next_delay()
-                log.warning("%s unavailable (%s); retrying in %.2fs", what, exc, delay)
+                if is_retriable(exc):
+                    delay = backoff.next_delay()
+                    log.warning("%s unavailable (%s); retrying in %.2fs", what, exc, delay)
+                else:
+                    delay = backoff.longest()
+                    log.error(
+                        "%s refused the batch (%s: %s), which no retry cures by itself; the "
+                        "batch is kept and retried every %.0fs until this is fixed",
+                        what, type(exc).__name__, exc, delay,
+                    )  # fmt: skip
                 await asyncio.sleep(delay)
                 if what == "broker":
                     with contextlib.suppress(Exception):
@@ -409,7 +405,7 @@ class Runner:
             return result
 
     async def _commit(self, offsets: Mapping[Any, int]) -> None:
-        from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+        from omniclaude.kafka import CommitFailedError, IllegalStateError, KafkaError
 
         pending = self._uncommitted
         pending.update(offsets)

@@ -18,18 +18,25 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Final
 
-from aiokafka.abc import ConsumerRebalanceListener
-
 from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.consuming.batcher import BatchPolicy
 from omniclaude.consuming.dead_letters import DeadLetterPublisher
 from omniclaude.consuming.health import HealthServer
 from omniclaude.consuming.metrics import IngestMetrics
-from omniclaude.consuming.runner import Backoff, IngestStats, Runner
+from omniclaude.consuming.runner import IngestStats, Runner
 from omniclaude.consuming.store import EventStore
-from omniclaude.consuming.topics import dead_letter_topics, ensure_topics, topic_routes
 from omniclaude.errors import ConfigurationError, DeliveryError
-from omniclaude.settings import ConsumerSettings, Settings, TopicSettings
+from omniclaude.kafka import (
+    ConsumerRebalanceListener,
+    KafkaClients,
+    KafkaError,
+    TopicWatcher,
+    all_topics,
+    close_quietly,
+    topic_routes,
+)
+from omniclaude.retry import Backoff
+from omniclaude.settings import ConsumerSettings, KafkaSecuritySettings, Settings, TopicSettings
 
 __all__ = ["IngestService", "tune_gc"]
 
@@ -54,23 +61,6 @@ def tune_gc() -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
-
-
-async def _close_quietly(client: Any) -> None:
-    """Stop an aiokafka client whose broker may be gone.
-
-    With the broker unreachable, aiokafka's ``stop()`` can leak the ``CancelledError`` of its
-    own fetch tasks; that one is swallowed unless this task itself is being cancelled.
-    """
-    try:
-        await client.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-        log.debug("kafka client stop: internal task cancelled")
-    except Exception as exc:  # noqa: BLE001 - closing: report, never fail
-        log.warning("kafka client stop: %s: %s", type(exc).__name__, exc)
 
 
 class _RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -107,6 +97,7 @@ class IngestService(AsyncStartStop):
         stop_timeout_s: how long :meth:`stop` waits for the batch in hand (the database may
             be away); what is left is redelivered on the next start.
         client_id: the Kafka client id (default: host and process id).
+        security: TLS/SASL options of the cluster (default: plaintext).
         consumer_options: extra ``AIOKafkaConsumer`` keyword arguments, overriding this
             service's defaults (for example ``session_timeout_ms``: Tansu completes a group
             join only after half of it, so tests use 3000).
@@ -124,17 +115,20 @@ class IngestService(AsyncStartStop):
         stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
         client_id: str | None = None,
         consumer_options: Mapping[str, Any] | None = None,
+        security: KafkaSecuritySettings = KafkaSecuritySettings(),  # noqa: B008 - frozen
     ) -> None:
-        if not bootstrap_servers:
-            raise ConfigurationError("OMNICLAUDE_KAFKA_BOOTSTRAP: no Kafka bootstrap server given")
-        self.bootstrap_servers = list(bootstrap_servers)
+        self._client_id = client_id or f"omniclaude-ingest-{socket.gethostname()}-{os.getpid()}"
+        self.clients = KafkaClients(bootstrap_servers, security, self._client_id)
+        self.bootstrap_servers = self.clients.servers
         self.topics = topics
         self.settings = consumer
         self.routes = topic_routes(topics, topic_prefix)
         self._database_url = database_url
         self._serve_health = serve_health
         self._stop_timeout_s = stop_timeout_s
-        self._client_id = client_id or f"omniclaude-ingest-{socket.gethostname()}-{os.getpid()}"
+        self.topic_watcher = TopicWatcher(
+            self.clients, all_topics(self.routes), partitions=topics.partitions
+        )
         self._consumer_options = dict(consumer_options or {})
         self.metrics = IngestMetrics()
         self.stats = IngestStats()
@@ -163,6 +157,7 @@ class IngestService(AsyncStartStop):
             topics=settings.topics,
             consumer=settings.consumer,
             serve_health=True,
+            security=settings.kafka,
         )
 
     # ------------------------------------------------------------------ read-only state
@@ -207,8 +202,7 @@ class IngestService(AsyncStartStop):
 
     # ------------------------------------------------------------------ lifecycle
     async def _ensure_topics(self) -> list[str]:
-        names = [*self.routes, *dead_letter_topics(self.routes)]
-        return await ensure_topics(self.bootstrap_servers, names, partitions=self.topics.partitions)
+        return await self.topic_watcher.ensure(force=True)
 
     async def start(self) -> None:
         """Create missing topics (and their dead-letter topics), connect, start the loop.
@@ -218,9 +212,6 @@ class IngestService(AsyncStartStop):
         """
         if self._started:
             return
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-        from aiokafka.errors import KafkaError
-
         self._started = True
         try:
             await self._ensure_topics()
@@ -233,22 +224,12 @@ class IngestService(AsyncStartStop):
                 "enable_auto_commit": False,
                 "auto_offset_reset": "earliest",
             }
-            self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
-                group_id=self.settings.group_id,
-                client_id=self._client_id,
-                **options,
-            )
+            self._consumer = self.clients.consumer(group_id=self.settings.group_id, **options)
             self._consumer.subscribe(topics=list(self.routes), listener=_RebalanceListener(self))
             await self._consumer.start()
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
-                client_id=f"{self._client_id}-dlq",
-                acks="all",
-                linger_ms=5,
-            )
+            self._producer = self.clients.producer(client_suffix="-dlq", acks="all", linger_ms=5)
             await self._producer.start()
-        except (KafkaError, OSError) as exc:
+        except (KafkaError, OSError, DeliveryError) as exc:
             await self._close_clients()
             self._started = False
             raise DeliveryError(f"Kafka {','.join(self.bootstrap_servers)}: {exc}") from exc
@@ -313,7 +294,7 @@ class IngestService(AsyncStartStop):
         store, self._store = self._store, None
         for client in (consumer, producer):
             if client is not None:
-                await _close_quietly(client)
+                await close_quietly(client)
         if store is not None:
             await store.close()
 

@@ -8,10 +8,14 @@ Faults fall in two kinds, and only one of them is the data's fault:
   isolated; the rest is written and the refused rows become dead letters (stage ``store``).
   (A unique violation on ``event_id`` is not poison: it is a redelivery, and the idempotent
   insert skips the rows already stored.)
-* **transient** - anything else: connection lost, server restarting, out of resources, a
-  missing table. The whole transaction is abandoned and :class:`TransientStoreError` raised;
-  the runner stops fetching and retries the same batch with backoff. Nothing is dead-lettered
-  for a transient fault.
+* **the database's state** - anything else. The whole transaction is abandoned and nothing
+  is dead-lettered; the runner stops fetching and retries the same batch. Either the fault
+  passes by itself (connection lost, server restarting, out of resources:
+  :class:`TransientStoreError`, retried with backoff) or an operator must act (a missing
+  table, a refused password or permission: :class:`StoreRefusedError`, retried at the
+  longest backoff and reported at ERROR).
+
+Both questions are answered by :mod:`omniclaude.retry` (``is_data_error``, ``is_retriable``).
 """
 
 from __future__ import annotations
@@ -19,17 +23,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from omniclaude.consuming.batcher import Item
 from omniclaude.errors import StorageError
+from omniclaude.retry import is_data_error, is_retriable
 from omniclaude.storage.writers import UNIQUE_VIOLATION
 
-__all__ = ["EventStore", "TransientStoreError", "is_poison"]
+__all__ = ["EventStore", "StoreRefusedError", "TransientStoreError", "is_poison"]
 
 log = logging.getLogger(__name__)
 
-_POISON_SQLSTATE_CLASSES: Final = frozenset({"22", "23", "54"})
+is_poison = is_data_error
+"""The row itself can never be stored (see :func:`omniclaude.retry.is_data_error`)."""
 
 
 class TransientStoreError(StorageError):
@@ -38,21 +44,15 @@ class TransientStoreError(StorageError):
     retriable = True
 
 
-def is_poison(exc: BaseException) -> bool:
-    """Return True when ``exc`` means the row itself can never be stored.
+class StoreRefusedError(StorageError):
+    """The database refuses every batch until an operator acts (missing table, password)."""
 
-    Args:
-        exc: what writing a batch raised.
+    retriable = False
 
-    Returns:
-        True for data errors (SQLSTATE class 22, 23, 54; values the driver cannot encode),
-        False for everything else, which is treated as transient.
-    """
-    sqlstate = getattr(exc, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        return sqlstate[:2] in _POISON_SQLSTATE_CLASSES
-    # Row building and the driver's encoders raise these for values no retry will fix.
-    return isinstance(exc, ValueError | TypeError | ArithmeticError)
+
+def _store_error(exc: BaseException) -> StorageError:
+    text = f"database: {type(exc).__name__}: {exc}"
+    return TransientStoreError(text) if is_retriable(exc) else StoreRefusedError(text)
 
 
 class EventStore:
@@ -104,6 +104,7 @@ class EventStore:
 
         Raises:
             TransientStoreError: nothing was committed; retry the same items later.
+            StoreRefusedError: nothing was committed; the database needs an operator.
         """
         if not items:
             return []
@@ -120,7 +121,7 @@ class EventStore:
                 return await self._write_isolating(conn, items)
         except Exception as exc:
             await self._reset()
-            raise TransientStoreError(f"database: {type(exc).__name__}: {exc}") from exc
+            raise _store_error(exc) from exc
 
     @staticmethod
     async def _copy(conn: Any, items: Sequence[Item]) -> None:

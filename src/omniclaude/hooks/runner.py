@@ -192,10 +192,9 @@ async def run_emitter(
         from omniclaude.publishing.sinks.kafka import KafkaSink
 
         def make_sink(t: BrokerTarget) -> Any:
-            return KafkaSink(
-                bootstrap_servers=t.servers, topics=settings.topics,
-                topic_prefix=settings.topic_prefix, spool_dir=spool_dir,
-                producer=settings.producer, outbox_file=EMITTER_OUTBOX,
+            return KafkaSink.from_settings(
+                settings, bootstrap_servers=t.servers, spool_dir=spool_dir,
+                outbox_file=EMITTER_OUTBOX,
             )  # fmt: skip
 
     emitter = Emitter(

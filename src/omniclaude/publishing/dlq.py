@@ -1,7 +1,8 @@
 """Reading and replaying dead letters (behind ``omniclaude dlq list`` / ``dlq replay``).
 
 Two stores: the dead-letter topics on the broker (``<topic><suffix>``, written by the SDK and
-by the consumer, headers ``omniclaude.dlq.*``) and the local outbox's dead-letter table
+by the consumer, headers ``omniclaude.dlq.*`` read with
+:class:`~omniclaude.kafka.DeadLetterHeaders`) and the local outbox's dead-letter table
 (full payloads, including those too large for the broker). Replaying re-publishes the
 original payload to the original topic; the consumer's inserts are idempotent on
 ``event_id``, so replaying twice adds nothing.
@@ -13,8 +14,16 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from omniclaude.events import TOPICS
+from omniclaude.kafka import (
+    DeadLetterHeaders,
+    Header,
+    KafkaClients,
+    clients_for,
+    close_quietly,
+    topic_routes,
+)
 from omniclaude.publishing.outbox import DeadLetter, Outbox
 from omniclaude.settings import TopicSettings
 
@@ -27,8 +36,6 @@ __all__ = [
     "replay_records",
 ]
 
-_PREFIX = "omniclaude.dlq."
-
 
 @dataclass(slots=True)
 class DeadLetterRecord:
@@ -39,35 +46,38 @@ class DeadLetterRecord:
     offset: int
     key: bytes | None
     value: bytes
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    default_topic: str = ""
+    """The original topic when no header names it (the dead-letter topic without its suffix)."""
+
+    @property
+    def info(self) -> DeadLetterHeaders:
+        """The dead-letter headers, decoded."""
+        return DeadLetterHeaders.decode(self.headers, default_topic=self.default_topic)
 
     @property
     def original_topic(self) -> str:
         """Where the record was meant to go (header, else the topic without the suffix)."""
-        return self.headers.get(f"{_PREFIX}original.topic", "")
+        return self.info.original_topic
 
     @property
     def error_class(self) -> str:
         """The error class name recorded with the dead letter."""
-        return self.headers.get(f"{_PREFIX}error.class", "")
+        return self.info.error_class
 
     @property
     def error_message(self) -> str:
         """Why it was dead-lettered."""
-        return self.headers.get(f"{_PREFIX}error.message", "")
+        return self.info.error_message
 
 
 def dead_letter_topics(topics: TopicSettings, prefix: str = "") -> dict[str, str]:
     """Map every dead-letter topic name to its original topic (catalogue order)."""
-    out: dict[str, str] = {}
-    for spec in TOPICS:
-        original = f"{prefix}{getattr(topics, spec.key)}"
-        out[f"{original}{topics.dead_letter_suffix}"] = original
-    return out
+    return {route.dead_letter_topic: name for name, route in topic_routes(topics, prefix).items()}
 
 
 async def read_dead_letters(
-    bootstrap_servers: Sequence[str],
+    clients: KafkaClients | Sequence[str],
     topics: dict[str, str],
     *,
     limit: int = 100,
@@ -76,7 +86,7 @@ async def read_dead_letters(
     """Read up to ``limit`` records from the dead-letter ``topics`` (earliest first).
 
     Args:
-        bootstrap_servers: the brokers.
+        clients: the cluster (or its bootstrap servers, plaintext).
         topics: dead-letter topic → original topic (from :func:`dead_letter_topics`).
         limit: at most this many records in total.
         idle_timeout_s: stop when no record came for this long.
@@ -84,12 +94,11 @@ async def read_dead_letters(
     Raises:
         aiokafka.errors.KafkaError: the broker is unreachable.
     """
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from omniclaude.kafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=list(bootstrap_servers), enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )  # fmt: skip
+    consumer = clients_for(clients).consumer(
+        client_suffix="-dlq-reader", enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     records: list[DeadLetterRecord] = []
     try:
@@ -113,32 +122,30 @@ async def read_dead_letters(
             if not batch:
                 break
             for items in batch.values():
-                for r in items:
-                    headers = {k: bytes(v or b"").decode("utf-8", "replace") for k, v in r.headers}
-                    headers.setdefault(f"{_PREFIX}original.topic", topics.get(r.topic, ""))
-                    records.append(
-                        DeadLetterRecord(r.topic, r.partition, r.offset, r.key, r.value, headers)
-                    )
+                records.extend(_record(r, topics.get(r.topic, "")) for r in items)
     finally:
-        await consumer.stop()
+        await close_quietly(consumer)
     records.sort(key=lambda r: (r.topic, r.partition, r.offset))
     return records[:limit]
 
 
+def _record(r: Any, default_topic: str) -> DeadLetterRecord:
+    headers = [(str(k), bytes(v or b"")) for k, v in r.headers or ()]
+    return DeadLetterRecord(r.topic, r.partition, r.offset, r.key, r.value, headers, default_topic)
+
+
 async def replay_records(
-    bootstrap_servers: Sequence[str], records: Sequence[DeadLetterRecord]
+    clients: KafkaClients | Sequence[str], records: Sequence[DeadLetterRecord]
 ) -> int:
     """Re-publish each record's original payload to its original topic; return the count.
 
     Raises:
         aiokafka.errors.KafkaError: the broker refused or is unreachable.
     """
-    from aiokafka import AIOKafkaProducer
-
     todo = [r for r in records if r.original_topic]
     if not todo:
         return 0
-    producer = AIOKafkaProducer(bootstrap_servers=list(bootstrap_servers), acks="all")
+    producer = clients_for(clients).producer(client_suffix="-dlq-replay", acks="all")
     await producer.start()
     try:
         headers = [("omniclaude.replayed", b"true")]
@@ -162,7 +169,7 @@ def local_dead_letters(
 
 
 async def replay_local(
-    bootstrap_servers: Sequence[str], outbox_path: Path, *, limit: int = 100
+    clients: KafkaClients | Sequence[str], outbox_path: Path, *, limit: int = 100
 ) -> int:
     """Re-publish the local dead letters not yet replayed; stamp them; return the count.
 
@@ -172,11 +179,11 @@ async def replay_local(
     letters = local_dead_letters(outbox_path, include_replayed=False, limit=limit)
     records = [
         DeadLetterRecord(
-            x.topic, -1, x.id or -1, x.key, x.value, {f"{_PREFIX}original.topic": x.topic}
+            x.topic, -1, x.id or -1, x.key, x.value, [(Header.ORIGINAL_TOPIC, x.topic.encode())]
         )
         for x in letters
     ]
-    sent = await replay_records(bootstrap_servers, records)
+    sent = await replay_records(clients, records)
     with Outbox(outbox_path) as outbox:
         outbox.mark_dead_letters([x.id for x in letters if x.id is not None], column="replayed_at")
     return sent

@@ -2,7 +2,8 @@
 
 :class:`BrokerProducer` knows nothing of events or the outbox: it sends a batch of encoded
 records and reports, per record, ``None`` (acknowledged with ``acks=all``) or the exception.
-The sink decides what a failure means (:func:`is_permanent`: dead letter; else: outbox, retry).
+The sink decides what a failure means (:func:`omniclaude.retry.is_retriable`: outbox and
+retry; otherwise a dead letter after this one attempt).
 
 Idempotence: with ``idempotence="auto"`` the producer first starts with
 ``enable_idempotence=True``; a broker that refuses ``InitProducerId`` (Tansu answers
@@ -12,8 +13,9 @@ WARNING. Duplicates that retries may then cause are harmless: every table is ide
 
 Topics: a memory-only broker (Tansu) forgets every topic when it restarts, and then
 *acknowledges* produce requests for a topic it no longer has while storing nothing. So the
-producer makes sure its topics exist (creating the missing ones) on every connection and again
-after any broker connection closed, before it sends the next batch.
+producer's :class:`~omniclaude.kafka.TopicWatcher` makes sure its topics exist (creating the
+missing ones) on every connection, after any broker connection closed and after any failed
+batch, before the next batch is sent.
 """
 
 from __future__ import annotations
@@ -22,37 +24,18 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
-from omniclaude.settings import ProducerSettings
+from omniclaude.errors import DeliveryError
+from omniclaude.kafka import KafkaClients, TopicWatcher, close_quietly
+from omniclaude.retry import is_retriable
+from omniclaude.settings import KafkaSecuritySettings, ProducerSettings
 
-__all__ = ["BrokerProducer", "Idempotence", "SendRequest", "is_permanent"]
+__all__ = ["BrokerProducer", "Idempotence", "SendRequest"]
 
 log = logging.getLogger(__name__)
 
 Idempotence = bool | Literal["auto"]
-
-PERMANENT_ERRORS: Final = frozenset(
-    {
-        "MessageSizeTooLargeError", "RecordTooLargeError", "RecordListTooLargeError",
-        "RecordBatchTooLargeError", "InvalidTopicError", "CorruptRecordException",
-        "InvalidTimestampError", "TopicAuthorizationFailedError", "UnsupportedCodecError",
-    }
-)  # fmt: skip
-"""Errors no retry can fix: the record goes to the dead-letter topic instead."""
-
-_CONNECTION_ERRORS: Final = frozenset(
-    {"KafkaConnectionError", "NoBrokersAvailable", "NodeNotReadyError", "KafkaTimeoutError",
-     "RequestTimedOutError", "ConnectionError", "OSError", "TimeoutError"}
-)  # fmt: skip
-
-
-_TOPIC_ALREADY_EXISTS: Final = 36
-
-
-def is_permanent(exc: BaseException) -> bool:
-    """Return whether ``exc`` means the record can never be delivered (dead-letter it)."""
-    return type(exc).__name__ in PERMANENT_ERRORS
 
 
 @dataclass(slots=True)
@@ -76,6 +59,7 @@ class BrokerProducer:
         client_id: the Kafka client id.
         topics: every topic this producer writes to (checked/created before sending).
         partitions: partition count for topics it creates.
+        security: TLS/SASL options of the cluster (default: plaintext).
     """
 
     def __init__(
@@ -88,19 +72,23 @@ class BrokerProducer:
         client_id: str = "omniclaude-sdk",
         topics: Sequence[str] = (),
         partitions: int = 3,
+        security: KafkaSecuritySettings = KafkaSecuritySettings(),  # noqa: B008 - frozen
     ) -> None:
-        self.bootstrap_servers = list(bootstrap_servers)
+        self.clients = KafkaClients(bootstrap_servers, security, client_id)
+        self.bootstrap_servers = self.clients.servers
         self.settings = settings
         self.idempotence: Idempotence = idempotence
         self.request_timeout_ms = request_timeout_ms
-        self.client_id = client_id
         self._producer: Any = None
         self.last_error: BaseException | None = None
-        self.topics = list(topics)
-        self.partitions = partitions
-        self._topics_verified = False
-        self.topic_checks = 0
+        self.topics = TopicWatcher(
+            self.clients, topics, partitions=partitions, timeout_ms=request_timeout_ms
+        )
+
+    @property
+    def topic_checks(self) -> int:
         """How many times the topics were checked (tests read it)."""
+        return self.topics.checks
 
     @property
     def connected(self) -> bool:
@@ -113,11 +101,7 @@ class BrokerProducer:
         return None if self.idempotence == "auto" else bool(self.idempotence)
 
     def _build(self, idempotent: bool) -> Any:
-        from aiokafka import AIOKafkaProducer
-
-        return AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
-            client_id=self.client_id,
+        return self.clients.producer(
             acks="all",
             enable_idempotence=idempotent,
             linger_ms=self.settings.linger_ms,
@@ -132,17 +116,17 @@ class BrokerProducer:
         """Start a producer if none is held. Returns whether one is held afterwards."""
         if self._producer is not None:
             return True
-        from aiokafka.errors import KafkaError
+        from omniclaude.kafka import KafkaError
 
         attempt_idempotent = self.idempotence is not False
         producer = self._build(attempt_idempotent)
-        self._watch_connections(producer)
+        self.topics.watch(producer)
         try:
             await producer.start()
         except KafkaError as exc:
-            await self._quiet_stop(producer)
+            await close_quietly(producer, 5.0)
             name = type(exc).__name__
-            if attempt_idempotent and self.idempotence == "auto" and name not in _CONNECTION_ERRORS:
+            if attempt_idempotent and self.idempotence == "auto" and not is_retriable(exc):
                 log.warning(
                     "broker %s refused an idempotent producer (%s: %s); falling back to "
                     "acks=all without idempotence (duplicates are absorbed by event_id)",
@@ -153,67 +137,14 @@ class BrokerProducer:
             self.last_error = exc
             return False
         except OSError as exc:
-            await self._quiet_stop(producer)
+            await close_quietly(producer, 5.0)
             self.last_error = exc
             return False
         if self.idempotence == "auto":
             self.idempotence = True
         self._producer = producer
-        self._topics_verified = False
+        self.topics.invalidate()
         return True
-
-    def _watch_connections(self, producer: Any) -> None:
-        """Re-check the topics after any broker connection closes (a restart loses them).
-
-        aiokafka calls ``client._on_connection_closed`` from every connection it opens; the
-        hook is installed before the first connection exists.
-        """
-        client = producer.client
-        original = client._on_connection_closed
-
-        def on_closed(conn: Any, reason: Any) -> None:
-            self._topics_verified = False
-            original(conn, reason)
-
-        client._on_connection_closed = on_closed
-
-    async def ensure_topics(self) -> None:
-        """Create whichever of :attr:`topics` the broker lacks.
-
-        Raises:
-            aiokafka.errors.KafkaError: the broker is unreachable or refused.
-        """
-        if not self.topics:
-            self._topics_verified = True
-            return
-        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.bootstrap_servers, request_timeout_ms=self.request_timeout_ms
-        )
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            missing = [name for name in self.topics if name not in existing]
-            if missing:
-                response = await admin.create_topics(
-                    [NewTopic(name, self.partitions, 1) for name in missing],
-                    timeout_ms=self.request_timeout_ms,
-                )
-                for entry in getattr(response, "topic_errors", ()):
-                    if entry[1] not in (0, _TOPIC_ALREADY_EXISTS):
-                        log.warning("could not create topic %s: error code %s", entry[0], entry[1])
-                log.info("created topics: %s", ", ".join(missing))
-        finally:
-            await admin.close()
-        self.topic_checks += 1
-        self._topics_verified = True
-
-    async def _quiet_stop(self, producer: Any, timeout_s: float = 5.0) -> None:
-        try:
-            await asyncio.wait_for(producer.stop(), timeout_s)
-        except Exception as exc:  # noqa: BLE001 - closing a broken client must not raise
-            log.debug("closing the Kafka producer failed: %s", exc)
 
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[BaseException | None]:
         """Produce ``requests`` in order; return per record None (acked) or the exception.
@@ -223,15 +154,15 @@ class BrokerProducer:
         """
         outcomes: list[BaseException | None] = [None] * len(requests)
         if self._producer is None:
-            error = ConnectionError("not connected to the broker")
-            return [error] * len(requests)
+            return [ConnectionError("not connected to the broker")] * len(requests)
         producer = self._producer
-        if not self._topics_verified:
-            try:
-                await self.ensure_topics()
-            except Exception as exc:  # noqa: BLE001 - broker away: every record fails, retriable
-                self.last_error = exc
-                return [exc] * len(requests)
+        try:
+            await self.topics.ensure()
+        except Exception as exc:  # noqa: BLE001 - no topics yet: every record waits, retriable
+            error = DeliveryError(f"topics not ready: {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+            self.last_error = error
+            return [error] * len(requests)
         futures: list[tuple[int, asyncio.Future[Any]]] = []
         for index, request in enumerate(requests):
             try:
@@ -240,7 +171,7 @@ class BrokerProducer:
                 )
             except Exception as exc:  # noqa: BLE001 - reported per record to the caller
                 outcomes[index] = exc
-                if not is_permanent(exc):
+                if is_retriable(exc):
                     for rest in range(index + 1, len(requests)):
                         outcomes[rest] = exc
                     break
@@ -254,13 +185,15 @@ class BrokerProducer:
         failures = [o for o in outcomes if o is not None]
         if failures:
             self.last_error = failures[0]
+            if any(is_retriable(o) for o in failures):
+                self.topics.invalidate()  # the broker may have restarted without its topics
         return outcomes
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Stop the producer (bounded). Idempotent."""
         producer, self._producer = self._producer, None
         if producer is not None:
-            await self._quiet_stop(producer, timeout_s)
+            await close_quietly(producer, timeout_s)
 
     async def reconnect(self) -> bool:
         """Drop the producer and build a fresh one (fresh metadata and connections)."""

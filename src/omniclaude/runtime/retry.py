@@ -1,8 +1,8 @@
-"""Retry with exponential backoff, deciding by the error's ``retriable`` flag (not its class).
+"""How a failing tool call is retried: the policy, with the one retry decision and backoff.
 
-An error is retried when it says so (``retriable = True``, as every
-:class:`~omniclaude.errors.OmniClaudeError` subclass declares) or when it is one of the
-transient OS-level failures (timeouts, refused or reset connections).
+Whether to retry is :func:`omniclaude.retry.is_retriable` (the error's own ``retriable`` flag,
+a SQLSTATE class, or a transient OS failure; never a ``FileNotFoundError``), and the delays
+come from :class:`omniclaude.retry.Backoff`, the same as the Kafka sink's and the consumer's.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from omniclaude.errors import OmniClaudeError
+from omniclaude.retry import Backoff, is_retriable
 
 __all__ = ["RetryPolicy", "TransientToolError", "is_retriable"]
-
-_TRANSIENT = (TimeoutError, ConnectionError, BlockingIOError, InterruptedError)
 
 
 class TransientToolError(OmniClaudeError):
@@ -25,20 +24,12 @@ class TransientToolError(OmniClaudeError):
     retriable = True
 
 
-def is_retriable(exc: BaseException) -> bool:
-    """Return whether ``exc`` is worth another attempt."""
-    flag = getattr(exc, "retriable", None)
-    if isinstance(flag, bool):
-        return flag
-    return isinstance(exc, _TRANSIENT)
-
-
 class RetryPolicy(BaseModel):
     """How often and how patiently a failing tool call is retried.
 
-    The delay before attempt ``n + 1`` is ``initial_delay_s * multiplier ** (n - 1)``, capped
-    at ``max_delay_s``, with up to ``jitter`` of it added at random (so parallel agents do not
-    retry in lock-step).
+    The ceiling of the delay before attempt ``n + 1`` is ``initial_delay_s * multiplier **
+    (n - 1)``, capped at ``max_delay_s``; up to ``jitter`` of it is taken off at random (so
+    parallel agents do not retry in lock-step). See :class:`omniclaude.retry.Backoff`.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -51,12 +42,12 @@ class RetryPolicy(BaseModel):
 
     def delays(self, rng: random.Random | None = None) -> Iterator[float]:
         """Yield the delay before each retry (``max_attempts - 1`` values)."""
-        rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        delay = self.initial_delay_s
+        backoff = Backoff(
+            self.initial_delay_s, self.max_delay_s, multiplier=self.multiplier,
+            jitter=self.jitter, rng=rng,
+        )  # fmt: skip
         for _ in range(self.max_attempts - 1):
-            capped = min(delay, self.max_delay_s)
-            yield capped + capped * self.jitter * rng.random()
-            delay *= self.multiplier
+            yield backoff.next_delay()
 
     def with_attempts(self, max_attempts: int) -> RetryPolicy:
         """Return a copy allowing ``max_attempts`` attempts."""

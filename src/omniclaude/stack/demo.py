@@ -198,13 +198,7 @@ async def run_sessions(
 
     write_sample_project(workspace)
     registry = AgentRegistry([*AgentRegistry.load(), _agent_definition()])
-    sink = KafkaSink(
-        bootstrap_servers=settings.bootstrap_servers,
-        topics=settings.topics,
-        topic_prefix=settings.topic_prefix,
-        spool_dir=outbox_dir,
-        producer=settings.producer,
-    )
+    sink = KafkaSink.from_settings(settings, spool_dir=outbox_dir)
     await sink.start()
     try:
         runner = AgentRunner(

@@ -90,7 +90,7 @@ def migrate(database_url: str) -> str:
 
 def topic_names(topics: TopicSettings, prefix: str) -> list[str]:
     """Return every topic the stack needs: one per catalogue family and its dead letters."""
-    from omniclaude.consuming.topics import dead_letter_topics, topic_routes
+    from omniclaude.kafka import dead_letter_topics, topic_routes
 
     routes = topic_routes(topics, prefix)
     return [*routes, *dead_letter_topics(routes)]
@@ -102,11 +102,11 @@ def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str
     Raises:
         StackError: the broker is unreachable or refused.
     """
-    from omniclaude.consuming.topics import ensure_topics
+    from omniclaude.kafka import KafkaClients, ensure_topics
     from omniclaude.settings import parse_bootstrap
 
-    servers = parse_bootstrap(bootstrap)
+    clients = KafkaClients(parse_bootstrap(bootstrap), client_id="omniclaude-stack")
     try:
-        return asyncio.run(ensure_topics(servers, names, partitions=partitions))
+        return asyncio.run(ensure_topics(clients, names, partitions=partitions))
     except Exception as exc:
         raise StackError(f"cannot create the topics on {bootstrap}: {exc}") from exc

@@ -84,11 +84,12 @@ class FakeStore:
         self.up = asyncio.Event()
         self.up.set()
         self.failures = 0
+        self.down_error: BaseException = TransientStoreError("database: ConnectionRefusedError")
 
     async def write(self, items: Sequence[Item]) -> list[tuple[Item, BaseException]]:
         if not self.up.is_set():
             self.failures += 1
-            raise TransientStoreError("database: ConnectionRefusedError")
+            raise self.down_error
         refused = [(i, ValueError("refused")) for i in items
                    if getattr(i.event, "action_name", "").startswith("poison")]  # fmt: skip
         bad = {id(i) for i, _ in refused}

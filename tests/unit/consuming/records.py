@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from omniclaude.consuming.topics import topic_routes
+from omniclaude.kafka.topics import topic_routes
 from omniclaude.settings import TopicSettings
 
 ROUTES = topic_routes(TopicSettings(), "t-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,9 @@ from aiokafka.errors import CommitFailedError, KafkaConnectionError
 from omniclaude.consuming import runner as runner_module
 from omniclaude.consuming.batcher import BatchPolicy
 from omniclaude.consuming.metrics import IngestMetrics
-from omniclaude.consuming.runner import Backoff, IngestStats, Runner
+from omniclaude.consuming.runner import IngestStats, Runner
+from omniclaude.consuming.store import StoreRefusedError
+from omniclaude.retry import Backoff
 from tests.fixtures.waiting import wait_for
 from tests.unit.consuming.fakes import FakeConsumer, FakeDeadLetters, FakeStore
 from tests.unit.consuming.records import ACTIONS, ROUTES, TP, bare_action, record
@@ -291,3 +294,29 @@ def test_backoff_grows_to_its_ceiling_and_resets() -> None:
     assert all(0.5 <= d <= 1.0 for d in delays[5:])
     backoff.reset()
     assert backoff.next_delay() <= 0.1
+
+
+async def test_retries_only_for_what_can_succeed_in_the_consumer(
+    loop: Loop, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database refusal no retry cures (a missing table) keeps the batch, waits the longest
+    backoff and says so at ERROR; once fixed every row lands and nothing is dead-lettered."""
+    loop.store.down_error = StoreRefusedError("database: UndefinedTableError: agent_actions")
+    loop.store.up.clear()
+    loop.consumer.feed(_actions(5))
+
+    async def refused_twice() -> bool:
+        return loop.store.failures >= 2
+
+    with caplog.at_level(logging.ERROR, logger="omniclaude.consuming.runner"):
+        await wait_for(refused_twice, what="two refused attempts")
+    assert any("no retry cures" in r.getMessage() for r in caplog.records), caplog.text
+    assert loop.runner._backoff.ceiling() == loop.runner._backoff.max_s
+    assert not loop.runner.stats.database_ok
+    loop.store.up.set()
+
+    async def written() -> bool:
+        return len(loop.store.rows) == 5
+
+    await wait_for(written, what="the kept batch")
+    assert not loop.dead_letters.letters, "the database's fault dead-lettered good rows"

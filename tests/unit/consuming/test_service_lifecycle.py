@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError
 from omniclaude.consuming import IngestService
 from omniclaude.consuming import service as service_module
 from omniclaude.errors import DeliveryError
+from omniclaude.kafka import topics as kafka_topics
 from omniclaude.settings import ConsumerSettings
 from tests.fixtures.waiting import wait_for
 from tests.unit.consuming.fakes import FakeKafkaConsumer, FakeKafkaProducer, FakeStore
@@ -28,7 +29,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     created: list[list[str]] = []
     stores: list[FakeStore] = []
 
-    async def ensure_topics(servers: list[str], names: Any, *, partitions: int) -> list[str]:
+    async def ensure_topics(clients: Any, names: Any, *, partitions: int, **_: Any) -> list[str]:
         created.append(list(names))
         return []
 
@@ -39,7 +40,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     FakeKafkaConsumer.made.clear()
     monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", FakeKafkaConsumer)
     monkeypatch.setattr(aiokafka, "AIOKafkaProducer", FakeKafkaProducer)
-    monkeypatch.setattr(service_module, "ensure_topics", ensure_topics)
+    monkeypatch.setattr(kafka_topics, "ensure_topics", ensure_topics)
     monkeypatch.setattr(service_module, "EventStore", make_store)
     monkeypatch.setattr(service_module, "tune_gc", lambda: None)
     return {"created": created, "stores": stores}
@@ -101,7 +102,7 @@ async def test_an_unreachable_broker_fails_start_with_delivery_error(
     async def unreachable(*args: Any, **kwargs: Any) -> list[str]:
         raise KafkaConnectionError("connect failed")
 
-    monkeypatch.setattr(service_module, "ensure_topics", unreachable)
+    monkeypatch.setattr(kafka_topics, "ensure_topics", unreachable)
     service = _service()
     with pytest.raises(DeliveryError, match=r"127\.0\.0\.1:9"):
         await service.start()

@@ -4,6 +4,7 @@ order) against a scripted broker stage, and a real unreachable bootstrap address
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,14 +14,17 @@ import pytest
 from omniclaude.errors import ConfigurationError, DeliveryError, UnknownEventTypeError
 from omniclaude.events import AgentAction, EventBase, decode
 from omniclaude.publishing import ActionLogger, KafkaSink, PostgresSink, sink_from_settings
-from omniclaude.publishing.producer import SendRequest, is_permanent
+from omniclaude.publishing.producer import SendRequest
+from omniclaude.retry import is_retriable
 from omniclaude.settings import ProducerSettings, Settings
 from omniclaude.stack.ports import unused_port
 from tests.fixtures.waiting import wait_for
 
 
 class MessageSizeTooLargeError(Exception):
-    """Stands in for aiokafka's error of the same name (matched by class name)."""
+    """Stands in for aiokafka's error of the same name (not retriable, like the real one)."""
+
+    retriable = False
 
 
 class FakeBroker:
@@ -165,7 +169,7 @@ async def test_refused_by_broker_becomes_a_dead_letter(tmp_path: Path) -> None:
         await sink.send(event)
         await sink.flush(5)
     assert [r.topic for r in fake.acked] == ["p.agent-actions-dlq"]
-    assert is_permanent(MessageSizeTooLargeError())
+    assert not is_retriable(MessageSizeTooLargeError())
 
 
 async def test_dead_letters_wait_while_the_broker_is_away(tmp_path: Path) -> None:
@@ -256,3 +260,75 @@ def test_postgres_sink_needs_exactly_one_target() -> None:
         PostgresSink()
     with pytest.raises(ConfigurationError):
         PostgresSink(object(), dsn="postgresql://x")
+
+
+class ScriptedBroker(FakeBroker):
+    """A broker stage that answers given records with given errors (real aiokafka classes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.script: dict[bytes, list[BaseException]] = {}
+        self.attempts: dict[bytes, list[float]] = {}
+
+    async def send_batch(self, requests: Sequence[SendRequest]) -> list[BaseException | None]:
+        await asyncio.sleep(0)
+        out: list[BaseException | None] = []
+        now = asyncio.get_running_loop().time()
+        for request in requests:
+            if request.topic.endswith("-dlq"):
+                self.acked.append(request)
+                out.append(None)
+                continue
+            self.attempts.setdefault(request.value, []).append(now)
+            errors = self.script.get(request.value)
+            if errors:
+                self.last_error = errors[0]
+                out.append(errors.pop(0))
+            else:
+                self.acked.append(request)
+                out.append(None)
+        return out
+
+
+async def test_retries_only_for_what_can_succeed_in_the_kafka_sink(tmp_path: Path) -> None:
+    """A non-retriable broker error is dead-lettered after one try; a retriable one is
+    retried with growing backoff until the broker takes it (issue 12 item 8, issue 16)."""
+    from aiokafka.errors import (
+        KafkaTimeoutError,
+        NotLeaderForPartitionError,
+        RecordListTooLargeError,
+        TopicAuthorizationFailedError,
+    )
+
+    sink = KafkaSink(
+        bootstrap_servers=["127.0.0.1:1"], spool_dir=tmp_path, topic_prefix="p.",
+        request_timeout_ms=100,
+    )  # fmt: skip
+    broker = ScriptedBroker()
+    sink.broker = broker  # type: ignore[assignment]
+    refused, denied, flaky = _event(1), _event(2), _event(3)
+    async with sink:
+        values = {e.event_id: sink._encode(e).value for e in (refused, denied, flaky)}
+        broker.script[values[refused.event_id]] = [RecordListTooLargeError()]
+        broker.script[values[denied.event_id]] = [TopicAuthorizationFailedError()]
+        broker.script[values[flaky.event_id]] = [
+            NotLeaderForPartitionError(), KafkaTimeoutError(), NotLeaderForPartitionError()
+        ]  # fmt: skip
+        await sink.send_many([refused, denied, flaky])
+        await sink.flush(10)
+        assert sink.pending == 0
+    for event in (refused, denied):
+        assert len(broker.attempts[values[event.event_id]]) == 1, "a refused record was retried"
+    dead = {
+        decode(r.value).event_id: dict(r.headers) for r in broker.acked if r.topic.endswith("-dlq")
+    }
+    assert dead[refused.event_id]["omniclaude.dlq.error.class"] == b"RecordListTooLargeError"
+    assert dead[denied.event_id]["omniclaude.dlq.error.class"] == b"TopicAuthorizationFailedError"
+    assert flaky.event_id not in dead, "a retriable failure was dead-lettered"
+    tries = broker.attempts[values[flaky.event_id]]
+    assert len(tries) == 4, "the retriable record was not retried until delivered"
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    assert gaps[0] >= 0.04, f"no backoff between attempts: {gaps}"
+    assert gaps[-1] > gaps[0], f"the backoff did not grow: {gaps}"
+    delivered = [r for r in broker.acked if r.topic == "p.agent-actions"]
+    assert [decode(r.value).event_id for r in delivered] == [flaky.event_id]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from omniclaude.publishing.producer import BrokerProducer, SendRequest, is_permanent
+from omniclaude.publishing.producer import BrokerProducer, SendRequest
+from omniclaude.retry import is_retriable
 from omniclaude.settings import ProducerSettings
 from omniclaude.stack.ports import unused_port
 
@@ -19,7 +20,7 @@ async def test_unreachable_broker_fails_every_record_retriably() -> None:
     assert producer.last_error is not None
     outcomes = await producer.send_batch([SendRequest("t", b"k", b"v")] * 3)
     assert len(outcomes) == 3
-    assert all(o is not None and not is_permanent(o) for o in outcomes)
+    assert all(o is not None and is_retriable(o) for o in outcomes)
     await producer.close()
     await producer.close()
     assert not await producer.reconnect()

@@ -26,22 +26,23 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from omniclaude.errors import ConfigurationError, DeliveryError, UnknownEventTypeError
 from omniclaude.events import CATALOG, EventBase, encode
+from omniclaude.kafka import DeadLetterHeaders, all_topics, topic_routes
 from omniclaude.publishing.outbox import DeadLetter, Outbox, OutboxFullPolicy, OutboxRecord
-from omniclaude.publishing.producer import BrokerProducer, Idempotence, SendRequest, is_permanent
+from omniclaude.publishing.producer import BrokerProducer, Idempotence, SendRequest
 from omniclaude.publishing.redaction import Redactor
 from omniclaude.publishing.sinks.base import BaseSink, EventSink
-from omniclaude.settings import ProducerSettings, TopicSettings
+from omniclaude.retry import Backoff, is_retriable
+from omniclaude.settings import KafkaSecuritySettings, ProducerSettings, TopicSettings
 
 if TYPE_CHECKING:
     from omniclaude.settings import Settings
 
-__all__ = ["DLQ_HEADER_PREFIX", "KafkaSink", "dead_letter_headers", "sink_from_settings"]
+__all__ = ["KafkaSink", "sink_from_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -50,47 +51,6 @@ _OUTBOX_BATCH: Final = 2000
 _BACKOFF_INITIAL_S: Final = 0.1
 _BACKOFF_MAX_S: Final = 5.0
 _DLQ_HEADROOM: Final = 16 * 1024
-
-
-DLQ_HEADER_PREFIX: Final = "omniclaude.dlq."
-"""Dead-letter headers share the consumer's names (:mod:`omniclaude.consuming.dead_letters`)."""
-
-
-def dead_letter_headers(
-    *, original_topic: str, reason: str, error_class: str, event_id: str | None,
-    original_size: int, truncated: bool,
-) -> list[tuple[str, bytes]]:  # fmt: skip
-    """Return the headers of a dead letter the SDK publishes (``stage`` = ``produce``).
-
-    Same names as the consumer's dead letters (``omniclaude.dlq.error.class``, ...), plus
-    ``original.size`` and ``truncated`` (a payload too large for the broker is cut to fit;
-    the full payload stays in the local outbox's dead-letter table) and ``event_id``.
-    """
-    p = DLQ_HEADER_PREFIX
-    headers = [
-        (f"{p}error.class", error_class),
-        (f"{p}error.message", reason[:4000]),
-        (f"{p}stage", "produce"),
-        (f"{p}original.topic", original_topic),
-        (f"{p}failed_at", datetime.now(UTC).isoformat()),
-        (f"{p}original.size", str(original_size)),
-        (f"{p}truncated", "true" if truncated else "false"),
-    ]
-    if event_id:
-        headers.append((f"{p}event_id", event_id))
-    return [(name, value.encode()) for name, value in headers]
-
-
-class _Backoff:
-    def __init__(self) -> None:
-        self.delay = _BACKOFF_INITIAL_S
-
-    def next(self) -> float:
-        delay, self.delay = self.delay, min(self.delay * 2, _BACKOFF_MAX_S)
-        return delay
-
-    def reset(self) -> None:
-        self.delay = _BACKOFF_INITIAL_S
 
 
 class KafkaSink(BaseSink):
@@ -107,6 +67,7 @@ class KafkaSink(BaseSink):
         request_timeout_ms: how long the broker may take before a send counts as failed.
         outbox_file: the outbox database's file name (one per long-running process is best).
         outbox_full_policy: ``drop_newest`` (default) or ``drop_oldest`` when the cap is hit.
+        security: TLS/SASL options of the cluster (default: plaintext).
     """
 
     def __init__(
@@ -122,6 +83,7 @@ class KafkaSink(BaseSink):
         request_timeout_ms: int = 5000,
         outbox_file: str = "outbox.sqlite3",
         outbox_full_policy: OutboxFullPolicy = "drop_newest",
+        security: KafkaSecuritySettings = KafkaSecuritySettings(),  # noqa: B008 - frozen
     ) -> None:
         super().__init__(redactor=redactor)
         if not bootstrap_servers:
@@ -130,9 +92,9 @@ class KafkaSink(BaseSink):
         self.topics = topics
         self.topic_prefix = topic_prefix
         self.dead_letter_suffix = topics.dead_letter_suffix
-        self._topic_for = {
-            kind.event_type: f"{topic_prefix}{getattr(topics, kind.topic.key)}" for kind in CATALOG
-        }
+        routes = topic_routes(topics, topic_prefix)
+        by_family = {route.spec.key: route.name for route in routes.values()}
+        self._topic_for = {kind.event_type: by_family[kind.topic.key] for kind in CATALOG}
         self.outbox = Outbox(
             Path(spool_dir) / outbox_file,
             max_events=producer.outbox_max_events,
@@ -143,12 +105,9 @@ class KafkaSink(BaseSink):
             settings=producer,
             idempotence=idempotence,
             request_timeout_ms=request_timeout_ms,
-            topics=[
-                name
-                for topic in dict.fromkeys(self._topic_for.values())
-                for name in (topic, f"{topic}{self.dead_letter_suffix}")
-            ],
+            topics=all_topics(routes),
             partitions=topics.partitions,
+            security=security,
         )
         self._queue: deque[OutboxRecord] = deque()
         self._inflight: list[OutboxRecord] = []
@@ -157,11 +116,46 @@ class KafkaSink(BaseSink):
         self._halt = asyncio.Event()
         self._pump_task: asyncio.Task[None] | None = None
         self._dead_pending = 0
-        self._backoff = _Backoff()
+        self._backoff = Backoff(_BACKOFF_INITIAL_S, _BACKOFF_MAX_S)
         self.delivered = 0
         """Events the broker acknowledged (dead letters not included)."""
         self.dead_lettered = 0
         self._down_since: float | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        redactor: Redactor | None = None,
+        bootstrap_servers: Sequence[str] | None = None,
+        spool_dir: Path | None = None,
+        outbox_file: str = "outbox.sqlite3",
+    ) -> KafkaSink:
+        """The sink the settings describe (not started).
+
+        Args:
+            settings: broker, security, topics, producer tuning and the spool directory.
+            redactor: None means the default rules.
+            bootstrap_servers: another broker address than the settings' (a stack's broker).
+            spool_dir: another outbox directory than the settings' spool dir.
+            outbox_file: the outbox database's file name (one per long-running process).
+
+        Raises:
+            ConfigurationError: no broker address.
+        """
+        return cls(
+            bootstrap_servers=(
+                settings.bootstrap_servers if bootstrap_servers is None else bootstrap_servers
+            ),
+            topics=settings.topics,
+            topic_prefix=settings.topic_prefix,
+            spool_dir=settings.effective_spool_dir if spool_dir is None else spool_dir,
+            producer=settings.producer,
+            redactor=redactor,
+            outbox_file=outbox_file,
+            security=settings.kafka,
+        )
 
     # ----------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -308,11 +302,11 @@ class KafkaSink(BaseSink):
     def _dead_letter_request(self, letter: DeadLetter) -> SendRequest:
         limit = max(self.settings.max_message_bytes - _DLQ_HEADROOM, 1024)
         value = letter.value[:limit]
-        headers = dead_letter_headers(
-            original_topic=letter.topic, reason=letter.reason, error_class=letter.error_class,
-            event_id=letter.event_id, original_size=len(letter.value),
-            truncated=len(value) < len(letter.value),
-        )  # fmt: skip
+        headers = DeadLetterHeaders(
+            error_class=letter.error_class, error_message=letter.reason, stage="produce",
+            original_topic=letter.topic, event_id=letter.event_id,
+            original_size=len(letter.value), truncated=len(value) < len(letter.value),
+        ).encode()  # fmt: skip
         return SendRequest(f"{letter.topic}{self.dead_letter_suffix}", letter.key, value, headers)
 
     async def _publish_dead_letters(self) -> bool:
@@ -322,7 +316,7 @@ class KafkaSink(BaseSink):
             return True
         outcomes = await self.broker.send_batch([self._dead_letter_request(x) for x in letters])
         done = [
-            x.id for x, o in zip(letters, outcomes, strict=True) if o is None or is_permanent(o)
+            x.id for x, o in zip(letters, outcomes, strict=True) if o is None or not is_retriable(o)
         ]
         await asyncio.to_thread(self.outbox.mark_dead_letters, [i for i in done if i is not None])
         self._dead_pending = max(self._dead_pending - len(done), 0)
@@ -339,7 +333,7 @@ class KafkaSink(BaseSink):
             if outcome is None:
                 self.delivered += 1
                 done.append(record)
-            elif is_permanent(outcome):
+            elif not is_retriable(outcome):
                 reason = str(outcome) or type(outcome).__name__
                 self._dead_letter(record, reason, type(outcome).__name__)
                 done.append(record)
@@ -380,7 +374,7 @@ class KafkaSink(BaseSink):
     async def _pause(self) -> None:
         """Back off before the next attempt; ``stop()`` cuts the wait short."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._halt.wait(), self._backoff.next())
+            await asyncio.wait_for(self._halt.wait(), self._backoff.next_delay())
 
     async def _drain_outbox(self) -> bool:
         """Re-send the outbox oldest first; return False on a retriable failure."""
@@ -523,14 +517,7 @@ def sink_from_settings(settings: Settings, *, redactor: Redactor | None = None) 
         ConfigurationError: neither is configured.
     """
     if settings.kafka_bootstrap:
-        return KafkaSink(
-            bootstrap_servers=settings.bootstrap_servers,
-            topics=settings.topics,
-            topic_prefix=settings.topic_prefix,
-            spool_dir=settings.effective_spool_dir,
-            producer=settings.producer,
-            redactor=redactor,
-        )
+        return KafkaSink.from_settings(settings, redactor=redactor)
     if settings.database_url is not None:
         from omniclaude.publishing.sinks.postgres import PostgresSink
 

@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from omniclaude.consuming.topics import (
+from omniclaude.events import TOPICS
+from omniclaude.kafka.topics import (
     _creation_errors,
     dead_letter_topics,
     missing_topics,
     topic_routes,
 )
-from omniclaude.events import TOPICS
 from omniclaude.settings import TopicSettings
 
 
