@@ -28,9 +28,10 @@ run: venv ## Set up and run the whole system (embedded PostgreSQL + Tansu + cons
 test: venv ## Set up and run the whole test suite, stage by stage (what CI runs)
 	$(BIN)/python scripts/ci_stages.py
 
-lint: venv ## ruff
+lint: venv ## ruff, and import-linter for the architecture's boundaries
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: venv ## mypy --strict on src/
 	$(BIN)/mypy

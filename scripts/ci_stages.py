@@ -26,6 +26,7 @@ STAGES: dict[str, list[list[str]]] = {
     "lint": [
         [str(BIN / "ruff"), "check", "src", "tests", "bench", "scripts"],
         [str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "scripts"],
+        [str(BIN / "lint-imports")],
     ],
     "types": [[str(BIN / "mypy")]],
     "security": [[str(BIN / "bandit"), "-q", "-c", "pyproject.toml", "-r", "src", "-lll"],
