@@ -12,7 +12,10 @@ lock (as a running emitter would), so the hook does its full work: read, check, 
 emitter check. Prints median, p99 and the ratio of each hook variant to the bare start.
 Target: hook median ≤ 1.5x bare, p99 < 50 ms.
 
-Usage: python bench/hook.py [--runs 200]
+``--before REV`` adds the launcher running ``fast.py`` as it was at git revision ``REV``,
+interleaved with the others, to compare a change before/after under the same load.
+
+Usage: python bench/hook.py [--runs 200] [--before main]
 """
 
 from __future__ import annotations
@@ -87,10 +90,30 @@ def timed(command: list[str], stdin: bytes, env: dict[str, str]) -> float:
     return elapsed
 
 
+def _launcher_at(revision: str, tmp: Path, python: str) -> Path:
+    """A launcher importing ``fast.py`` as it was at ``revision`` (compiled, as installed)."""
+    import py_compile
+
+    from omniclaude.hooks.install import write_launcher
+
+    source = subprocess.run(
+        ["git", "show", f"{revision}:src/omniclaude/hooks/fast.py"],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    hooks_dir = tmp / "before"
+    hooks_dir.mkdir()
+    (hooks_dir / "fast.py").write_bytes(source)
+    py_compile.compile(str(hooks_dir / "fast.py"))
+    launcher = tmp / "bin" / "omniclaude-hook-before"
+    write_launcher(launcher, python=python, hooks_dir=str(hooks_dir))
+    return launcher
+
+
 def main() -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--before", help="also run fast.py as of this git revision")
     args = parser.parse_args()
 
     import py_compile
@@ -111,6 +134,10 @@ def main() -> int:
             "`omniclaude hook` (console script)": [str(BIN / "omniclaude"), "hook"],
             "installed launcher (python -IS)": [str(launcher)],
         }
+        if args.before:
+            variants[f"launcher, fast.py @ {args.before}"] = [
+                str(_launcher_at(args.before, Path(tmp), python))
+            ]
         env = {**os.environ, "OMNICLAUDE_SPOOL_DIR": str(spool)}
         for name in ("COVERAGE_PROCESS_START", "PYTHONDONTWRITEBYTECODE"):
             env.pop(name, None)  # a real install has its .pyc files
@@ -132,7 +159,7 @@ def main() -> int:
         finally:
             os.close(lock_fd)
 
-    expected = (2 * args.runs) + 10
+    expected = (len(variants) - 1) * (args.runs + 5)
     print(f"hook benchmark: {args.runs} runs per variant, interleaved, on {os.cpu_count()} cores")
     bare = statistics.median(samples["bare `python -c pass`"])
     for name, values in samples.items():

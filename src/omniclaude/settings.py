@@ -217,6 +217,10 @@ class HookSettings(BaseModel):
 
     max_tool_response_bytes: int = Field(default=16_384, ge=256)
     session_timeout_s: float = Field(default=6 * 3600, gt=0)
+    spool_rotate_after_s: float = Field(default=10.0, gt=0)
+    """Shipped spool records are deleted about this long after they were received."""
+    spool_rotate_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    """...or once this many bytes of the active segment were shipped, whichever is first."""
 
 
 class Settings(BaseSettings):

@@ -180,6 +180,7 @@ def _status_data(ctx: typer.Context, project: Path | None) -> dict[str, Any]:
     settings = settings_from(ctx)
     return spool_status(
         settings.effective_spool_dir,
+        data_dir=settings.data_dir,
         settings_files=[
             _settings_path(project, user=False),
             _settings_path(None, user=True),
@@ -200,9 +201,11 @@ def status(
         typer.echo(json.dumps(data, indent=2))
         return
     last = data["last_event_at"] or "never"
-    emitter_line = (
-        f"running (pid {data['emitter_pid']})" if data["emitter_running"] else "not running"
-    )
+    emitter_line = "not running"
+    if data["emitter_running"]:
+        who = f", started by {data['emitter_started_by']}" if data["emitter_started_by"] else ""
+        doing = f": {data['emitter_detail']}" if data["emitter_detail"] else ""
+        emitter_line = f"running (pid {data['emitter_pid']}{who}){doing}"
     lines = [
         f"spool:        {data['spool_dir']}",
         f"waiting:      {data['spool_records']} record(s), {data['spool_bytes']} bytes",
@@ -211,6 +214,11 @@ def status(
         f"outbox:       {data['outbox_events']} event(s) waiting for the broker",
         f"hook errors:  {data['hook_errors']} (see {data['log_file']})",
     ]
+    if data["hook_refused"]:
+        lines.append(
+            f"refused:      {data['hook_refused']} payload(s): the spool was full "
+            "(OMNICLAUDE_SPOOL_MAX_BYTES; is the emitter shipping?)"
+        )
     for path, events in data["installed"].items():
         lines.append(f"installed:    {path}: {len(events)} event(s)" if events else
                      f"installed:    {path}: no")  # fmt: skip
@@ -230,6 +238,10 @@ def emitter(
         bool,
         typer.Option("--if-not-running", help="Exit at once if an emitter already runs."),
     ] = False,
+    started_by: Annotated[
+        str,
+        typer.Option(hidden=True, help="Who started it (hook, stack, user), for `status`."),
+    ] = "user",
 ) -> None:
     """Tail the hook spool and ship the events to Kafka (until SIGTERM/SIGINT)."""
     import asyncio
@@ -249,6 +261,7 @@ def emitter(
             spool_dir=spool_dir or settings.effective_spool_dir,
             idle_exit_s=idle_exit_s,
             wait_for_lock=not if_not_running,
+            started_by=started_by,
         )
     )
     raise typer.Exit(code)

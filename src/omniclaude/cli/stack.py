@@ -113,6 +113,7 @@ def up(
         config_file=_config_file(ctx),
     )
     config = replace(config, start_timeout_s=timeout)
+    _refuse_if_running(config.data_dir)
     if detach:
         _detach(config)
         return
@@ -127,17 +128,29 @@ def up(
     console.print("OmniClaude stopped.")
 
 
+def _refuse_if_running(data_dir: Path) -> None:
+    """Fail, touching nothing, when a stack already runs from ``data_dir``.
+
+    The supervisor checks again when it takes the lock (two ``up`` at once): this check only
+    makes the usual case say so before printing anything else.
+    """
+    from omniclaude.stack.preflight import StackLock
+
+    lock = StackLock(data_dir)
+    if lock.held_by_other():
+        holder = lock.holder()
+        fail(
+            f"a stack is already running from {data_dir}"
+            + (f" (supervisor pid {holder.pid})" if holder else "")
+            + "; see `omniclaude status`, or stop it with `omniclaude down`"
+        )
+
+
 def _detach(config: Any) -> None:
     """Start the supervisor in the background; return once it is ready (or say why not)."""
-    from omniclaude.stack.children import log_tail, omniclaude_argv
-    from omniclaude.stack.preflight import StackLock
-    from omniclaude.stack.state import Phase, load_state, stack_dir
+    from omniclaude.stack.children import log_tail, omniclaude_argv, stop_process
+    from omniclaude.stack.state import Phase, ProcessRef, load_state, stack_dir
 
-    if StackLock(config.data_dir).held_by_other():
-        fail(
-            f"a stack is already running from {config.data_dir}; see `omniclaude status`, "
-            "or stop it with `omniclaude down`"
-        )
     args = ["up", "--data-dir", str(config.data_dir), "--timeout", str(config.start_timeout_s)]
     args += ["--api-port", str(config.api_port), "--consumer-port", str(config.consumer_port)]
     args += ["--pg-port", str(config.pg_port), "--kafka-port", str(config.kafka_port)]
@@ -181,9 +194,12 @@ def _detach(config: Any) -> None:
             tail = log_tail(log_file, lines=1)
             fail(f"the stack exited during start-up (code {code}): {tail}; full log: {log_file}")
         if time.monotonic() > deadline:
-            from omniclaude.stack.control import stop_stack
-
-            stop_stack(config.data_dir)
+            # Stop our supervisor only (it stops what it started): the data dir may belong
+            # to another stack, if ours never got the lock.
+            ref = ProcessRef.of(process.pid)
+            if ref is not None:
+                stop_process(ref, timeout_s=60.0, group=False)
+            process.wait()
             fail(f"the stack did not become ready in time; see {log_file}")
         time.sleep(0.2)
 
@@ -203,9 +219,16 @@ def status(
         typer.echo(json.dumps(report, indent=2))
         raise typer.Exit(0 if report["running"] else 3)
     if not report["components"]:
-        console.print(
-            f"No stack is running from {report['data_dir']}. Start one with `omniclaude up`."
-        )
+        if report["supervisor_pid"]:
+            console.print(
+                f"A supervisor (pid {report['supervisor_pid']}) holds {report['data_dir']} "
+                "but has written no state yet (starting?); `omniclaude down` stops it."
+            )
+        else:
+            console.print(
+                f"No stack is running from {report['data_dir']}. Start one with `omniclaude up`."
+            )
+        _print_processes(report["processes"])
         raise typer.Exit(3)
     headline = "running" if report["running"] else report["phase"]
     console.print(f"OmniClaude stack: [bold]{headline}[/] (data in {report['data_dir']})")
@@ -227,9 +250,25 @@ def status(
             note,
         )
     console.print(table)
+    _print_processes(report["processes"])
     for note in report["notes"]:
         console.print(f"[dim]{note}[/]")
     raise typer.Exit(0 if report["running"] else 3)
+
+
+def _print_processes(processes: list[dict[str, Any]]) -> None:
+    """List the other OmniClaude processes of the data dir (``down`` stops them too)."""
+    if not processes:
+        return
+    console.print(
+        "Other OmniClaude processes of this data directory (`omniclaude down` stops them):"
+    )
+    for item in processes:
+        console.print(
+            f"  {item['role']:<10} pid {item['pid']:<8} started by {item['started_by']}: "
+            f"{item['detail']}",
+            highlight=False,
+        )
 
 
 def down(

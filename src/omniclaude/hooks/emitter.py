@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 STATE_FILE: Final = "emitter.state.json"
 _STATE_VERSION: Final = 1
 _EXPIRE_EVERY_S: Final = 60.0
+_COMPACT_EVERY_S: Final = 1.0
 
 
 class EmitterAlreadyRunningError(OmniClaudeError):
@@ -160,6 +161,11 @@ class EmitterLock:
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
 
+    @property
+    def held(self) -> bool:
+        """True while this object holds the lock."""
+        return self._fd is not None
+
     def release(self) -> None:
         """Release the lock (idempotent)."""
         if self._fd is not None:
@@ -218,9 +224,14 @@ class Emitter:
         flush_timeout_s: how long a step waits for the sink before moving on.
         idle_exit_s: exit after this long with nothing to read and nothing pending (None:
             run until stopped).
-        rotate_bytes: seal the active spool segment past this size.
+        rotate_bytes: seal the active spool segment once this much of it is committed.
+        rotate_after_s: seal it once its first record is this old and part of it is
+            committed; with ``rotate_bytes`` this bounds how long shipped raw payloads stay
+            on disk (see :mod:`omniclaude.hooks.spool`).
         stop_when: checked about once a second; returning True ends :meth:`run` (e.g. the
             local stack the broker address came from was restarted).
+        lock: the spool's lock, possibly already taken by the caller (default: a new one,
+            taken by :meth:`open`).
     """
 
     def __init__(
@@ -233,18 +244,20 @@ class Emitter:
         poll_interval_s: float = 0.1,
         flush_timeout_s: float = 0.25,
         idle_exit_s: float | None = None,
-        rotate_bytes: int = 64 * 1024 * 1024,
+        rotate_bytes: int = 16 * 1024 * 1024,
+        rotate_after_s: float = 10.0,
         stop_when: Callable[[], bool] | None = None,
+        lock: EmitterLock | None = None,
     ) -> None:
         self.spool_dir = Path(spool_dir)
-        self.spool = Spool(self.spool_dir, rotate_bytes=rotate_bytes)
+        self.spool = Spool(self.spool_dir, rotate_bytes=rotate_bytes, rotate_after_s=rotate_after_s)
         self.sink = sink
         self.mapper = mapper
         self.batch_max_records = batch_max_records
         self.poll_interval_s = poll_interval_s
         self.flush_timeout_s = flush_timeout_s
         self.idle_exit_s = idle_exit_s
-        self.lock = EmitterLock(self.spool_dir)
+        self.lock = lock if lock is not None else EmitterLock(self.spool_dir)
         self.state = EmitterState(position=Position(0, 0), mapper={})
         self._position = self.state.position
         self._dirty = False
@@ -252,6 +265,7 @@ class Emitter:
         self._stop = asyncio.Event()
         self._stop_when = stop_when
         self._last_check = 0.0
+        self._last_compact = 0.0
         self.bad_records = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -261,7 +275,8 @@ class Emitter:
         Raises:
             EmitterAlreadyRunningError: another emitter runs for this spool.
         """
-        self.lock.acquire()
+        if not self.lock.held:
+            self.lock.acquire()
         committed = load_state(self.spool_dir)
         if committed is not None:
             self.state = committed
@@ -365,6 +380,8 @@ class Emitter:
                 await self.sink.flush(self.flush_timeout_s)
         if self._dirty and _durable(self.sink):
             self._commit()
+        elif not self._dirty and time.monotonic() - self._last_compact >= _COMPACT_EVERY_S:
+            self._compact()  # idle: seal what was shipped once it is old enough
         return len(records)
 
     def _commit(self) -> None:
@@ -375,7 +392,12 @@ class Emitter:
         _write_state(self.spool_dir, self.state)
         self._dirty = False
         self.spool.remove_consumed(self._position)
+        self._compact()
+
+    def _compact(self) -> None:
+        """Seal the active segment if what was shipped of it is large or old enough."""
+        self._last_compact = time.monotonic()
         rotated = self.spool.maybe_rotate(self._position)
         if rotated != self._position:
             self._position = rotated
-            log.info("sealed spool segment %s", rotated.segment)
+            log.debug("sealed spool segment %s", rotated.segment)

@@ -10,14 +10,28 @@ touches the network. What it does, in order:
 2. check it is one complete JSON object (the C scanner parses it without importing
    :mod:`json`); bad input is written to the log with the reason and dropped;
 3. append ``OC1 <receive_ns> <pid> <length>\\t<payload>\\n`` to the spool with ONE ``write``
-   on an ``O_APPEND`` descriptor (mode 0600), so concurrent hooks never interleave records;
+   on an ``O_APPEND`` descriptor (mode 0600), so concurrent hooks never interleave records,
+   under the sealing protocol below, unless the spool is full (then the payload is refused
+   and the refusal logged: see :data:`MAX_SPOOL_ENV`);
 4. start the emitter if its lock is free (``os.posix_spawn`` in a new session, standard
    streams on ``/dev/null`` and the log, so Claude Code never waits on it);
 5. exit 0, always: whatever goes wrong is written to ``hook.log`` in the spool directory.
 
 The spool directory is ``$OMNICLAUDE_SPOOL_DIR``, else ``$OMNICLAUDE_DATA_DIR/spool``, else
 ``$XDG_DATA_HOME/omniclaude/spool`` (``~/.local/share/omniclaude/spool``), the same place
-``Settings.effective_spool_dir`` names. It has no ``from __future__`` import
+``Settings.effective_spool_dir`` names.
+
+**Sealing protocol** (how the emitter can delete shipped records while hooks append). A hook
+opens ``hooks.spool``, takes a *shared* ``flock`` on it without waiting, and checks that the
+name still points at the file it opened (same inode); only then does it write, and it holds
+the shared lock until the write is done. The emitter seals a segment by renaming it away and
+then taking an *exclusive* ``flock`` on it (:mod:`omniclaude.hooks.spool`). Once the exclusive
+lock is granted, every hook that will ever write to that file has written: a hook that held
+the shared lock with a matching name wrote before the grant; any other finds the lock taken
+or the name moved, and reopens ``hooks.spool`` (the fresh file). A sealed segment therefore
+never changes after its exclusive lock was granted, and can be deleted once read.
+
+It has no ``from __future__`` import
 and reaches nothing outside the standard library, so the launcher ``omniclaude hooks install``
 writes can import it as a top-level module under ``python -I -S`` (no ``site``, no package
 ``__init__``), which is faster than ``omniclaude hook`` through the console script.
@@ -29,11 +43,15 @@ import time
 
 __all__ = [
     "AUTOSTART_ENV",
+    "DEFAULT_MAX_SPOOL_BYTES",
     "LOCK_FILE",
     "LOG_FILE",
     "MAX_PAYLOAD_BYTES",
+    "MAX_SPOOL_ENV",
     "RECORD_MAGIC",
     "SPOOL_FILE",
+    "SpoolFullError",
+    "append_record",
     "check_payload",
     "encode_record",
     "main",
@@ -55,11 +73,27 @@ SPAWN_MARKER = "emitter.spawned"
 SPAWN_GRACE_NS = 10 * 1_000_000_000
 AUTOSTART_ENV = "OMNICLAUDE_HOOK_AUTOSTART"
 """Set to ``0`` to stop the hook from starting the emitter (``omniclaude up`` runs one)."""
+MAX_SPOOL_ENV = "OMNICLAUDE_SPOOL_MAX_BYTES"
+"""The spool's size cap in bytes (every segment not yet deleted, this record included).
+
+A payload that would take the spool past it is refused: not written, and the refusal logged
+(``payload refused: ...``) and counted by ``omniclaude hooks status``. Concurrent hooks may
+overshoot the cap by at most one payload each (each checks, then writes)."""
+DEFAULT_MAX_SPOOL_BYTES = 1024 * 1024 * 1024
+SEALED_PREFIX = "hooks."
+SEALED_SUFFIX = ".spool"
+"""Sealed segments are named ``hooks.<ns>.spool`` (``hooks.spool`` is the active one)."""
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _WHITESPACE = b" \t\r\n"
 _MAX_REASON_CHARS = 300
+_MAX_REOPENS = 64
+"""A segment sealed under a hook this many times in a row means something is wrong."""
+
+
+class SpoolFullError(OSError):
+    """Writing the record would take the spool past its cap (see :data:`MAX_SPOOL_ENV`)."""
 
 
 def resolve_spool_dir(environ: "dict[str, str] | os._Environ[str]") -> str:
@@ -186,6 +220,82 @@ def _append(directory: str, name: str, data: bytes) -> None:
         raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
 
 
+def _spool_bytes(directory: str, active_size: int) -> int:
+    """The bytes held by every segment: the active one (``active_size``) and the sealed ones."""
+    total = active_size
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = entry.name
+            sealed = name.startswith(SEALED_PREFIX) and name.endswith(SEALED_SUFFIX)
+            if sealed and name != SPOOL_FILE:
+                try:  # noqa: SIM105 - contextlib costs 1.5 ms of import on the hot path
+                    total += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:  # deleted by the emitter meanwhile
+                    pass
+    return total
+
+
+def append_record(directory: str, record: bytes, max_spool_bytes: int) -> None:
+    """Append ``record`` to the active segment under the sealing protocol (module docstring).
+
+    Args:
+        directory: the spool directory (created 0700 if missing).
+        record: one encoded record (:func:`encode_record`), written with a single ``write``.
+        max_spool_bytes: refuse the record if the spool would grow past this.
+
+    Raises:
+        SpoolFullError: the cap would be passed; nothing was written.
+        OSError: the write failed (disk full...) or was short.
+    """
+    import fcntl
+
+    path = os.path.join(directory, SPOOL_FILE)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    for _ in range(_MAX_REOPENS):
+        try:
+            fd = _open_private(path, flags)
+        except FileNotFoundError:
+            os.makedirs(directory, mode=_DIR_MODE, exist_ok=True)
+            fd = _open_private(path, flags)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # being sealed right now: the name already points elsewhere
+            opened = os.fstat(fd)
+            try:
+                named = os.stat(path)
+            except FileNotFoundError:
+                continue  # sealed between our open and this check: open the fresh file
+            if named.st_ino != opened.st_ino or named.st_dev != opened.st_dev:
+                continue
+            total = _spool_bytes(directory, opened.st_size) + len(record)
+            if total > max_spool_bytes:
+                raise SpoolFullError(
+                    f"the spool is full: {total - len(record)} bytes held, cap "
+                    f"{max_spool_bytes} ({MAX_SPOOL_ENV}); is the emitter shipping? "
+                    "see `omniclaude hooks status`"
+                )
+            written = os.write(fd, record)
+        finally:
+            os.close(fd)  # releases the shared lock
+        if written != len(record):
+            raise OSError(f"short write to {path}: {written} of {len(record)} bytes")
+        return
+    raise OSError(f"{path} was sealed {_MAX_REOPENS} times while this hook tried to append")
+
+
+def _max_spool_bytes(environ: "dict[str, str] | os._Environ[str]") -> int:
+    """The cap from :data:`MAX_SPOOL_ENV` (the default when unset; ValueError when invalid)."""
+    text = environ.get(MAX_SPOOL_ENV)
+    if not text:
+        return DEFAULT_MAX_SPOOL_BYTES
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"{MAX_SPOOL_ENV} must be a positive number of bytes, not {text!r}")
+    return value
+
+
 def _log(directory: str, message: str) -> None:
     """Write one line to ``hook.log``; never raises (stderr as the last resort)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -238,6 +348,8 @@ def _spawn_emitter(directory: str, environ: "dict[str, str] | os._Environ[str]")
         "from omniclaude._entry import main; main()",
         "emitter",
         "--if-not-running",
+        "--started-by",
+        "hook",
         "--spool-dir",
         directory,
         "--idle-exit-s",
@@ -280,7 +392,14 @@ def main(argv: list[str]) -> int:  # noqa: ARG001 - Claude Code passes no argume
         if reason is not None:
             _log(directory, f"payload dropped: {reason}")
             return 0
-        _append(directory, SPOOL_FILE, encode_record(data, receive_ns, os.getpid()))
+        try:
+            cap = _max_spool_bytes(environ)
+        except ValueError as exc:
+            _log(directory, f"{exc}; using the default {DEFAULT_MAX_SPOOL_BYTES}")
+            cap = DEFAULT_MAX_SPOOL_BYTES
+        append_record(directory, encode_record(data, receive_ns, os.getpid()), cap)
+    except SpoolFullError as exc:  # not written; start the emitter below, it drains the spool
+        _log(directory, f"payload refused: {exc}")
     except BaseException as exc:  # noqa: BLE001 - the hook must exit 0 whatever happens
         _log(directory, f"payload lost: {type(exc).__name__}: {exc}")
         return 0

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from omniclaude.hooks.emitter import Emitter, EmitterAlreadyRunningError, Emitte
 from omniclaude.hooks.mapping import Mapper, RouteFn
 from omniclaude.hooks.shaping import Shaper
 from omniclaude.settings import Settings
+from omniclaude.stack.registry import Registration
 
 __all__ = [
     "EMITTER_OUTBOX",
@@ -111,21 +113,30 @@ def build_mapper(settings: Settings, *, router: RouteFn | None = None) -> Mapper
     return Mapper(shaper=shaper, router=router, session_timeout_s=settings.hooks.session_timeout_s)
 
 
-async def _wait_for_lock(lock: EmitterLock, stop: asyncio.Event) -> bool:
+async def _take_lock(lock: EmitterLock, stop: asyncio.Event, registration: Registration) -> bool:
+    """Take the spool's lock, waiting while another emitter holds it; False when stopped."""
     announced = False
-    while lock.held_by_other():
-        if not announced:
-            log.info("an emitter already runs (pid %s); waiting for it to exit", lock.holder())
-            announced = True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 1.0)
-        if stop.is_set():
-            return False
-    return True
+    while not stop.is_set():
+        try:
+            lock.acquire()
+        except EmitterAlreadyRunningError:
+            if not announced:
+                log.info("an emitter already runs (pid %s); waiting for it to exit", lock.holder())
+                registration.update(f"waiting for the emitter with pid {lock.holder()} to exit")
+                announced = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        else:
+            return True
+    return False
 
 
-async def _wait_for_broker(settings: Settings, stop: asyncio.Event) -> BrokerTarget | None:
+async def _wait_for_broker(
+    settings: Settings, stop: asyncio.Event, idle_exit_s: float | None
+) -> BrokerTarget | None:
+    """Return the broker once there is one; None when stopped or idle for ``idle_exit_s``."""
     announced = False
+    deadline = None if idle_exit_s is None else time.monotonic() + idle_exit_s
     while not stop.is_set():
         target = find_broker(settings)
         if target is not None:
@@ -136,6 +147,9 @@ async def _wait_for_broker(settings: Settings, stop: asyncio.Event) -> BrokerTar
                 "hook events wait in the spool"
             )
             announced = True
+        if deadline is not None and time.monotonic() >= deadline:
+            log.info("no broker for %ss: exiting (the next hook starts a new emitter)", idle_exit_s)
+            return None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), _DISCOVERY_INTERVAL_S)
     return None
@@ -161,17 +175,29 @@ async def run_emitter(
     idle_exit_s: float | None = None,
     wait_for_lock: bool = True,
     make_sink: Callable[[BrokerTarget], Any] | None = None,
+    started_by: str = "user",
 ) -> int:
     """Run the emitter until SIGTERM/SIGINT (or idle); return the process exit code.
 
+    1. record this process in the data directory's registry (:mod:`omniclaude.stack.registry`),
+       so ``status``, ``down`` and ``hooks status`` know it whoever started it;
+    2. take the spool's lock (waiting while another emitter holds it, unless
+       ``wait_for_lock`` is False), *before* looking for a broker, so a hook never starts a
+       second emitter while this one waits for the stack;
+    3. wait for a broker (giving up after ``idle_exit_s``), then ship until stopped or idle;
+    4. release the lock and remove the registry entry.
+
     Args:
-        settings: the settings (topics, prefix, producer, hooks).
+        settings: the settings (topics, prefix, producer, hooks, data dir).
         spool_dir: the spool to tail.
         idle_exit_s: exit after this long with nothing to do (None: never).
         wait_for_lock: wait while another emitter runs (else return 0 at once).
         make_sink: builds the sink for a broker (tests); default a Kafka sink whose outbox
             is ``emitter-outbox.sqlite3`` in the spool directory.
+        started_by: who started it (``hook``, ``stack``, ``user``), shown by ``status``.
     """
+    from omniclaude.stack.registry import register
+
     await asyncio.to_thread(spool_dir.mkdir, mode=0o700, parents=True, exist_ok=True)
     stop = asyncio.Event()
     emitters: list[Emitter] = []
@@ -180,14 +206,42 @@ async def run_emitter(
     if lock.held_by_other() and not wait_for_lock:
         log.info("an emitter already runs for %s (pid %s)", spool_dir, lock.holder())
         return 0
-    if not await _wait_for_lock(lock, stop):
-        return 0
-    target = await _wait_for_broker(settings, stop)
-    if target is None:
-        return 0
-    log.info(
-        "emitter: spool %s -> Kafka %s (%s)", spool_dir, ",".join(target.servers), target.source
-    )
+    with register(settings.data_dir, "emitter", started_by=started_by, spool_dir=spool_dir) as reg:
+        if not wait_for_lock:
+            try:
+                lock.acquire()
+            except EmitterAlreadyRunningError as exc:  # lost a race with another emitter
+                log.info("%s", exc)
+                return 0
+        elif not await _take_lock(lock, stop, reg):
+            return 0
+        try:
+            reg.update("waiting for a Kafka broker")
+            target = await _wait_for_broker(settings, stop, idle_exit_s)
+            if target is None:
+                return 0
+            await _ship(
+                settings, spool_dir, target, lock, stop, emitters, idle_exit_s, make_sink, reg
+            )
+        finally:
+            lock.release()
+    return 0
+
+
+async def _ship(  # noqa: PLR0917 - a private step of run_emitter, called once
+    settings: Settings,
+    spool_dir: Path,
+    target: BrokerTarget,
+    lock: EmitterLock,
+    stop: asyncio.Event,
+    emitters: list[Emitter],
+    idle_exit_s: float | None,
+    make_sink: Callable[[BrokerTarget], Any] | None,
+    registration: Registration,
+) -> None:
+    """Run the emitter (holding ``lock``) against ``target`` until stopped or idle."""
+    servers = ",".join(target.servers)
+    log.info("emitter: spool %s -> Kafka %s (%s)", spool_dir, servers, target.source)
     if make_sink is None:
         from omniclaude.publishing.sinks.kafka import KafkaSink
 
@@ -197,16 +251,19 @@ async def run_emitter(
                 outbox_file=EMITTER_OUTBOX,
             )  # fmt: skip
 
+    hooks = settings.hooks
     emitter = Emitter(
         spool_dir=spool_dir,
         sink=make_sink(target),
         mapper=build_mapper(settings, router=package_router()),
         idle_exit_s=idle_exit_s,
+        rotate_bytes=hooks.spool_rotate_bytes,
+        rotate_after_s=hooks.spool_rotate_after_s,
         stop_when=target.changed,
+        lock=lock,
     )
     emitters.append(emitter)
-    try:
-        await emitter.run()
-    except EmitterAlreadyRunningError as exc:  # lost a race with another emitter
-        log.info("%s", exc)
-    return 0
+    if stop.is_set():  # a signal arrived before the emitter existed
+        return
+    registration.update(f"shipping to Kafka {servers}")
+    await emitter.run()

@@ -1,12 +1,18 @@
-"""The reading side of the hook spool: records, segments, positions, rotation.
+"""The reading side of the hook spool: records, segments, positions, sealing and deletion.
 
 Hooks append records to the active segment ``hooks.spool`` (see :mod:`omniclaude.hooks.fast`
-for the format). The emitter reads them in order from a committed :class:`Position`. A
-position names its file by **inode**, so it survives rotation: when the active segment has
-been read to its end and is large, the emitter renames it to ``hooks.<ns>.spool`` (sealed);
-hooks that opened it just before the rename still append to the sealed file, so it is read
-again until a grace period has passed, then the next segment is read and the sealed one is
-deleted once the position past it is committed.
+for the format and the sealing protocol). The emitter reads them in order from a committed
+:class:`Position`, which names its file by **inode**, so it survives a rename.
+
+Shipped records must not stay on disk (the payloads are raw: prompts, tool output), so once
+the emitter has committed part of the active segment it seals it (:meth:`Spool.maybe_rotate`)
+as soon as that part is large (``rotate_bytes``) or its first record old
+(``rotate_after_s``): 1. rename it to ``hooks.<ns>.spool`` (hooks append to a fresh
+``hooks.spool`` from then on); 2. the reader finishes the sealed segment, and at its end takes
+the segment's exclusive ``flock``, after which no hook can write to it any more (the protocol
+in :mod:`omniclaude.hooks.fast`); 3. it reads what arrived before the lock, then moves to the
+next segment; 4. once that position is committed (the events acknowledged by the broker or in
+the sink's durable outbox), :meth:`Spool.remove_consumed` deletes the sealed segment.
 
 A record that does not parse (a torn write after a crash, a foreign line) is returned as a
 :class:`BadRecord` with the reason; the reader resynchronises on the next record marker.
@@ -14,13 +20,15 @@ A record that does not parse (a torn write after a crash, a foreign line) is ret
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from omniclaude.hooks.fast import RECORD_MAGIC, SPOOL_FILE
+from omniclaude.hooks.fast import RECORD_MAGIC, SEALED_PREFIX, SEALED_SUFFIX, SPOOL_FILE
 
 __all__ = [
     "BadRecord",
@@ -30,8 +38,6 @@ __all__ = [
     "parse_record_line",
 ]
 
-SEALED_PREFIX: Final = "hooks."
-SEALED_SUFFIX: Final = ".spool"
 _MARKER: Final = RECORD_MAGIC + b" "
 _PREVIEW_BYTES: Final = 80
 
@@ -110,20 +116,26 @@ def _split_bad(segment: str, offset: int, line: bytes) -> list[SpoolRecord | Bad
 
 
 class Spool:
-    """Reads and rotates the spool directory's segments.
+    """Reads, seals and deletes the spool directory's segments.
 
     Args:
         directory: the spool directory.
-        rotate_bytes: seal the active segment once it was read to its end past this size.
-        seal_grace_s: how long a sealed segment is re-read for late appends.
+        rotate_bytes: seal the active segment once this much of it was committed.
+        rotate_after_s: seal it once its first record is this old and something was committed.
     """
 
     def __init__(
-        self, directory: Path, *, rotate_bytes: int = 64 * 1024 * 1024, seal_grace_s: float = 5.0
+        self,
+        directory: Path,
+        *,
+        rotate_bytes: int = 16 * 1024 * 1024,
+        rotate_after_s: float = 10.0,
     ) -> None:
         self.directory = Path(directory)
         self.rotate_bytes = rotate_bytes
-        self.seal_grace_ns = int(seal_grace_s * 1e9)
+        self.rotate_after_ns = int(rotate_after_s * 1e9)
+        self._final: set[tuple[int, int]] = set()
+        """(device, inode) of sealed segments whose exclusive lock was granted once."""
 
     @property
     def active(self) -> Path:
@@ -176,10 +188,31 @@ class Spool:
         index = names.index(current.name)
         return segments[index + 1] if index + 1 < len(segments) else None
 
-    def _sealed_long_enough(self, path: Path) -> bool:
-        stamp = path.name[len(SEALED_PREFIX) : -len(SEALED_SUFFIX)]
-        sealed_ns = int(stamp) if stamp.isdigit() else 0
-        return time.time_ns() - sealed_ns > self.seal_grace_ns
+    def _final_now(self, path: Path) -> bool:
+        """Take ``path``'s exclusive lock once: True when no hook can write to it any more.
+
+        Only a sealed segment is ever locked (hooks take the shared lock on the active one and
+        never wait for it). Returns False while a hook is in the middle of its write.
+        """
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return False
+        key = (stat.st_dev, stat.st_ino)
+        if key in self._final:
+            return True
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)  # releases it; hooks that come later see the name moved
+        self._final.add(key)
+        return True
 
     def read(
         self, position: Position, *, max_records: int = 500, max_bytes: int = 4 * 1024 * 1024
@@ -193,7 +226,9 @@ class Spool:
 
         Returns:
             The records (and bad lines) in order, and the position after them. An incomplete
-            last line (a hook still writing) is left for the next read.
+            last line (a hook still writing) is left for the next read; in a sealed segment
+            that no hook can write to any more it is reported as a torn record. At the end of
+            a sealed segment the position moves to the next segment.
         """
         path = self.locate(position) if position.inode else None
         if path is None:
@@ -203,9 +238,11 @@ class Spool:
             path, position = self.locate(start), start
             if path is None:
                 return [], position
-        out: list[SpoolRecord | BadRecord] = []
         offset = position.offset
+        # Sealed and final: nothing can be appended, so what is there now is all there is.
+        final = path != self.active and self._final_now(path)
         with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             handle.seek(offset)
             buffer = handle.read(max_bytes)
             while buffer and b"\n" not in buffer:
@@ -213,6 +250,7 @@ class Spool:
                 if not more:
                     break
                 buffer += more
+        out: list[SpoolRecord | BadRecord] = []
         consumed = 0
         while len(out) < max_records:
             newline = buffer.find(b"\n", consumed)
@@ -220,36 +258,73 @@ class Spool:
                 break
             out.extend(_split_bad(path.name, offset + consumed, buffer[consumed:newline]))
             consumed = newline + 1
+        tail = buffer[consumed:]
+        at_eof = offset + len(buffer) >= size
+        if final and at_eof and len(out) < max_records and tail and b"\n" not in tail:
+            # A hook died mid-write and nobody can finish that line now: report, move past it.
+            reason = f"torn record: {len(tail)} bytes without a newline at the end"
+            out.append(BadRecord(path.name, offset + consumed, reason, tail[:_PREVIEW_BYTES]))
+            consumed = size - offset
         new = Position(inode=position.inode, offset=offset + consumed, segment=path.name)
-        if not out and path != self.active and self._sealed_long_enough(path):
-            following = self._next_segment(path)
-            if following is not None and path.stat().st_size <= new.offset:
-                return [], Position(following.stat().st_ino, 0, following.name)
+        if not out and final and new.offset >= size:
+            following = self._next_segment(path) or self._create_active()
+            return [], Position(following.stat().st_ino, 0, following.name)
         return out, new
 
-    def maybe_rotate(self, position: Position) -> Position:
-        """Seal the active segment if it was read to its end and is large; return the position.
+    def _create_active(self) -> Path:
+        """Create the (empty) active segment, as the next hook would, so reading can move on.
 
-        The position keeps pointing at the same file (same inode) under its new name.
+        Without it a fully read sealed segment would stay (undeletable) until the next hook.
+        """
+        fd = os.open(self.active, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.close(fd)
+        return self.active
+
+    def _first_record_ns(self, path: Path) -> int | None:
+        """Receive time of the first record of ``path`` (None if it has none yet)."""
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(64)
+        except OSError:
+            return None
+        parts = head.split(b"\t", 1)[0].split(b" ")
+        if len(parts) == 4 and parts[0] == RECORD_MAGIC and parts[1].isdigit():
+            return int(parts[1])
+        return None
+
+    def maybe_rotate(self, position: Position, *, now_ns: int | None = None) -> Position:
+        """Seal the active segment if part of it is committed and that part is large or old.
+
+        Args:
+            position: the committed position (only what is before it has been shipped).
+            now_ns: the current time (tests).
+
+        Returns:
+            The position, naming the same file (same inode) under its sealed name if sealed.
         """
         active = self.active
         try:
             stat = active.stat()
         except FileNotFoundError:
             return position
-        if stat.st_ino != position.inode or position.offset < max(self.rotate_bytes, 1):
-            return position
-        if stat.st_size > position.offset:
-            return position
+        if stat.st_ino != position.inode or position.offset <= 0:
+            return position  # nothing of the active segment has been shipped
+        if position.offset < self.rotate_bytes:
+            first = self._first_record_ns(active)
+            now = time.time_ns() if now_ns is None else now_ns
+            if first is None or now - first < self.rotate_after_ns:
+                return position
         sealed = self.directory / f"{SEALED_PREFIX}{time.time_ns():020d}{SEALED_SUFFIX}"
         os.rename(active, sealed)
+        with contextlib.suppress(OSError):
+            self._final_now(sealed)  # usually granted at once; else read() tries again
         return Position(position.inode, position.offset, sealed.name)
 
     def remove_consumed(self, position: Position) -> list[str]:
         """Delete sealed segments wholly before ``position`` (call after committing it)."""
         removed: list[str] = []
-        if position.inode == 0:
-            return removed
+        if position.inode == 0 or self.locate(position) is None:
+            return removed  # not knowing where we are, delete nothing
         for path in self.sealed():
             try:
                 if path.stat().st_ino == position.inode:
@@ -258,6 +333,13 @@ class Spool:
                 continue
             path.unlink(missing_ok=True)
             removed.append(path.name)
+        if removed:  # forget the deleted ones (an inode number can be reused)
+            left = set()
+            for path in self.sealed():
+                with contextlib.suppress(FileNotFoundError):
+                    stat = path.stat()
+                    left.add((stat.st_dev, stat.st_ino))
+            self._final &= left
         return removed
 
     def unread(self, position: Position) -> tuple[int, int]:

@@ -1,8 +1,10 @@
 """``omniclaude hooks status``: are Claude Code events flowing?
 
 Reads only local files: the spool (records not yet read by the emitter), the emitter's lock
-and committed state, its Kafka outbox (events waiting for the broker), the hook log, and the
-settings files the hooks may be installed in.
+and committed state, the data directory's process registry (every emitter, whoever started
+it, and what it is doing: the same entries ``omniclaude status`` and ``down`` read), its
+Kafka outbox (events waiting for the broker), the hook log, and the settings files the hooks
+may be installed in.
 """
 
 from __future__ import annotations
@@ -59,13 +61,36 @@ def _iso(ns: int | None) -> str | None:
     return None if ns is None else datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat()
 
 
-def spool_status(spool_dir: Path, *, settings_files: Iterable[Path] = ()) -> dict[str, Any]:
+def _emitters(data_dir: Path | None, spool_dir: Path) -> list[dict[str, Any]]:
+    """The registered emitters of ``spool_dir`` (empty without a data directory)."""
+    if data_dir is None:
+        return []
+    from omniclaude.stack.registry import registered
+
+    return [
+        e.to_json()
+        for e in registered(data_dir, role="emitter")
+        if e.spool_dir is None or Path(e.spool_dir) == spool_dir.absolute()
+    ]
+
+
+def spool_status(
+    spool_dir: Path, *, settings_files: Iterable[Path] = (), data_dir: Path | None = None
+) -> dict[str, Any]:
     """Collect the status of the spool in ``spool_dir``.
+
+    Args:
+        spool_dir: the spool.
+        settings_files: Claude Code settings files to look for our hooks in.
+        data_dir: the data directory whose process registry names the emitters.
 
     Returns:
         A JSON-ready dict: spool_dir, spool_records/bytes (not yet read by the emitter),
-        last_event_at (newest hook event received), emitter_running/pid, committed_at,
-        outbox_events, hook_errors, log_file, installed (settings file → events).
+        last_event_at (newest hook event received), emitter_running/pid/started_by/detail
+        (running: it holds the spool's lock or is registered, e.g. waiting for a broker),
+        emitters (every registered one), committed_at, outbox_events, hook_errors,
+        hook_refused (payloads refused because the spool was full), log_file, installed
+        (settings file → events).
     """
     from omniclaude.hooks.runner import EMITTER_OUTBOX
 
@@ -77,19 +102,20 @@ def spool_status(spool_dir: Path, *, settings_files: Iterable[Path] = ()) -> dic
     position = state.position if state is not None else Position(0, 0)
     unread_bytes, unread_records = spool.unread(position)
     lock = EmitterLock(spool_dir)
-    running = lock.held_by_other()
+    locked = lock.held_by_other()
+    emitters = _emitters(data_dir, spool_dir)
+    pid = lock.holder() if locked else (emitters[0]["pid"] if emitters else None)
+    current = next((e for e in emitters if e["pid"] == pid), None)
     newest = last_spooled_ns(spool)
     if newest is None and state is not None:
         newest = state.last_receive_ns
     log = spool_dir / LOG_FILE
     try:
-        errors = sum(
-            1
-            for line in log.read_text(errors="replace").splitlines()
-            if " dropped: " in line or " lost: " in line
-        )
+        lines = log.read_text(errors="replace").splitlines()
     except OSError:
-        errors = 0
+        lines = []
+    errors = sum(1 for line in lines if " dropped: " in line or " lost: " in line)
+    refused = sum(1 for line in lines if " payload refused: " in line)
     installed: dict[str, list[str]] = {}
     for path in settings_files:
         try:
@@ -101,12 +127,16 @@ def spool_status(spool_dir: Path, *, settings_files: Iterable[Path] = ()) -> dic
         "spool_records": unread_records,
         "spool_bytes": unread_bytes,
         "last_event_at": _iso(newest),
-        "emitter_running": running,
-        "emitter_pid": lock.holder() if running else None,
+        "emitter_running": locked or bool(emitters),
+        "emitter_pid": pid,
+        "emitter_started_by": current["started_by"] if current else None,
+        "emitter_detail": current["detail"] if current else None,
+        "emitters": emitters,
         "committed_at": _iso(state.committed_ns if state else None),
         "events_published": state.events if state else 0,
         "outbox_events": outbox_events(spool_dir / EMITTER_OUTBOX),
         "hook_errors": errors,
+        "hook_refused": refused,
         "log_file": str(log),
         "installed": installed,
     }

@@ -73,7 +73,7 @@ def child_specs(config: StackConfig, env: dict[str, str]) -> list[ChildSpec]:
         specs.append(
             ChildSpec(
                 name="emitter",
-                argv=omniclaude_argv("emitter"),
+                argv=omniclaude_argv("emitter", "--started-by", "stack"),
                 env=env,
                 log_file=logs / "emitter.log",
                 ready=alive_for(1.0),

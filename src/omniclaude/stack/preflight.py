@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
@@ -20,7 +22,7 @@ from omniclaude.errors import StackError
 from omniclaude.stack.children import stop_process
 from omniclaude.stack.config import StackConfig
 from omniclaude.stack.probes import port_free
-from omniclaude.stack.state import StackState, load_state, stack_dir
+from omniclaude.stack.state import ProcessRef, StackState, load_state, stack_dir
 
 __all__ = [
     "AlreadyRunningError",
@@ -50,14 +52,22 @@ class DataDirVersionError(StackError):
 class StackLock:
     """An exclusive lock on ``<data_dir>/stack/supervisor.lock``, held while a stack runs.
 
-    The kernel releases it when the holder dies, so a killed supervisor never leaves a stale
-    lock behind.
+    Taken before the supervisor touches anything of the data directory (state file, logs,
+    processes): a second ``up`` fails here and leaves the running stack alone. The kernel
+    releases it when the holder dies, so a killed supervisor never leaves a stale lock
+    behind. The file holds the holder's pid and creation time (:meth:`holder`), so ``status``
+    and ``down`` find the supervisor even without a state file.
     """
 
     def __init__(self, data_dir: Path) -> None:
         """Prepare (not take) the lock of the stack kept in ``data_dir``."""
         self.path = stack_dir(data_dir) / LOCK_FILE
         self._handle: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        """True while this object holds the lock."""
+        return self._handle is not None
 
     def acquire(self) -> None:
         """Take the lock.
@@ -70,16 +80,17 @@ class StackLock:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
             handle.close()
+            holder = self.holder()
             raise AlreadyRunningError(
                 f"a stack is already running from {self.path.parent.parent} (supervisor pid "
-                f"{holder}); see `omniclaude status`, or stop it with `omniclaude down`"
+                f"{holder.pid if holder else '?'}); see `omniclaude status`, or stop it with "
+                "`omniclaude down`"
             ) from None
+        me = ProcessRef.of(os.getpid())
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(json.dumps(asdict(me)) if me else str(os.getpid()))
         handle.flush()
         self._handle = handle
 
@@ -94,6 +105,15 @@ class StackLock:
                 return True
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         return False
+
+    def holder(self) -> ProcessRef | None:
+        """The supervisor holding the lock, as it wrote itself (None if unknown or gone)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            ref = ProcessRef(pid=int(data["pid"]), create_time=float(data["create_time"]))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        return ref if ref.alive() else None
 
     def release(self) -> None:
         """Release the lock (idempotent)."""

@@ -2,20 +2,24 @@
 
 Start, in order (each step waits for a real readiness check before the next):
 
-1. take the data directory's lock; stop leftovers of a stack whose supervisor was killed;
-   check the ports and the PostgreSQL data directory's version;
+1. take the data directory's lock — before anything else is touched, so a second ``up``
+   while a stack runs fails here and leaves that stack (its state file, its processes)
+   alone; stop leftovers of a stack whose supervisor was killed; check the ports and the
+   PostgreSQL data directory's version;
 2. PostgreSQL (embedded, persistent under ``<data_dir>/postgres``) — or the external
    ``OMNICLAUDE_DATABASE_URL``; create the ``omniclaude`` database; run the migrations;
 3. the Kafka broker (embedded Tansu, memory-only) — or the external
    ``OMNICLAUDE_KAFKA_BOOTSTRAP``; create the topics and their dead-letter topics;
 4. the viewer's ``read`` key; the consumer (``omniclaude consume``), the emitter
-   (``omniclaude emitter``) and the API with the viewer (``omniclaude api``), each a child
-   process with the environment pointing at this stack.
+   (``omniclaude emitter``; an emitter a hook started for this data directory is stopped
+   first, see :mod:`omniclaude.stack.registry`) and the API with the viewer
+   (``omniclaude api``), each a child process with the environment pointing at this stack.
 
 If any step fails, everything already started is stopped (in reverse order) and the error is
 recorded in the state file and raised: nothing is left half-started. Stop is the reverse of
 start: API, emitter, consumer (each finishes its batch), broker, then PostgreSQL with a fast
-shutdown (a clean checkpoint, no recovery at the next start).
+shutdown (a clean checkpoint, no recovery at the next start), then every other process
+registered for the data directory (an emitter a hook started meanwhile).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from omniclaude.stack.preflight import (
     previous_state,
     stop_leftovers,
 )
+from omniclaude.stack.registry import stop_registered
 from omniclaude.stack.services import (
     create_database,
     create_topics,
@@ -123,10 +128,12 @@ class Supervisor:
         """Start every component in order; return the state once all are ready.
 
         Raises:
+            AlreadyRunningError: a stack already runs from this data directory; nothing
+                was touched.
             StackError: one line saying what failed and what to do; everything already
                 started has been stopped again.
         """
-        self._lock.acquire()
+        self._lock.acquire()  # first: until we hold it, nothing of the data dir is ours
         self.state.supervisor = ProcessRef.of(os.getpid())
         try:
             self._preflight()
@@ -211,10 +218,17 @@ class Supervisor:
         return changed
 
     def stop(self) -> None:
-        """Stop everything in reverse order and remove the state file (idempotent)."""
-        if self.state.phase in (Phase.STOPPED, Phase.FAILED):
+        """Stop everything in reverse order and remove the state file (idempotent).
+
+        Does nothing unless this supervisor holds the data directory's lock: a start that
+        failed to take it must not touch the stack that holds it.
+        """
+        if not self._lock.held or self.state.phase in (Phase.STOPPED, Phase.FAILED):
             return
         self._teardown(Phase.STOPPED)
+        for entry in stop_registered(self.config.data_dir):
+            self.progress(f"{entry.role:<10} stopped (pid {entry.process.pid}, "
+                          f"started by {entry.started_by})")  # fmt: skip
         remove_state(self.config.data_dir)
         self._lock.release()
 
@@ -329,6 +343,10 @@ class Supervisor:
         if created:
             self.progress(f"created the viewer's read key in {self.state.viewer_key_file}")
         for spec in child_specs(self.config, self._child_env()):
+            if spec.name == "emitter":  # the stack's emitter takes the spool over
+                for entry in stop_registered(self.config.data_dir, role="emitter"):
+                    self.progress(f"stopped the emitter a {entry.started_by} started "
+                                  f"(pid {entry.process.pid}); the stack's takes over")  # fmt: skip
             component = self.state.component(spec.name)
             component.phase, component.log_file = Phase.STARTING, str(spec.log_file)
             started = time.monotonic()

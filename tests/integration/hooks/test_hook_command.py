@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import asyncpg
@@ -72,6 +74,49 @@ async def test_parallel_hooks_never_interleave_records(hook_rig: HookRig) -> Non
         "a record was torn by a concurrent hook"
     )
     assert len(records) == 40, "a concurrent record was lost"
+
+
+async def test_parallel_hooks_while_the_spool_is_sealed_nonstop_lose_nothing(
+    hook_rig: HookRig,
+) -> None:
+    """Sixty concurrent hooks while a reader seals, reads and deletes segments as fast as it
+    can: every record is read exactly once and intact, and no segment is left behind."""
+    s = Session()
+    payloads = [
+        s.post("Read", {"file_path": f"/f{i}"}, "y" * 4096, s.tool_id(), 1) for i in range(60)
+    ]
+    spool = Spool(hook_rig.spool, rotate_bytes=1)
+    seen: list[SpoolRecord] = []
+    seals = 0
+    done = threading.Event()
+
+    def reader() -> None:  # in a thread: it seals while the hook processes write
+        nonlocal seals
+        position = spool.start()
+        while True:
+            finished = done.is_set()
+            records, position = spool.read(position, max_records=1000, max_bytes=1 << 24)
+            assert all(isinstance(r, SpoolRecord) for r in records), f"torn: {records}"
+            seen.extend(r for r in records if isinstance(r, SpoolRecord))
+            spool.remove_consumed(position)  # as after a commit
+            rotated = spool.maybe_rotate(position)
+            seals += rotated != position
+            position = rotated
+            if finished and not records and not spool.sealed():
+                return
+            time.sleep(0.001)
+
+    task = asyncio.create_task(asyncio.to_thread(reader))
+    try:
+        await hook_rig.hooks(payloads, parallel=True)
+    finally:
+        done.set()
+    await asyncio.wait_for(task, 60)
+    keys = [r.key for r in seen]
+    assert len(keys) == len(set(keys)), "a record was read twice"
+    assert len(keys) == len(payloads), f"{len(payloads) - len(keys)} record(s) lost in sealing"
+    assert seals >= 2, f"sealing was not exercised ({seals} seals)"
+    assert spool.sealed() == [], "a sealed segment was left behind"
 
 
 @pytest.mark.parametrize("launcher", [True, False], ids=["launcher", "console-script"])

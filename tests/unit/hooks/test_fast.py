@@ -223,3 +223,35 @@ def test_spawn_failure_is_logged(spool: Path, monkeypatch: pytest.MonkeyPatch) -
         "could not start the emitter: OSError: no fork for you"
         in (spool / fast.LOG_FILE).read_text()
     )
+
+
+def test_a_full_spool_refuses_logs_and_counts_never_silently(
+    spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past OMNICLAUDE_SPOOL_MAX_BYTES a payload is refused whole, logged, counted by status,
+    and the hook still starts the emitter (which drains the spool)."""
+    from omniclaude.hooks.status import spool_status
+
+    spawned: list[str] = []
+    monkeypatch.setenv(fast.MAX_SPOOL_ENV, "200")
+    monkeypatch.setenv(fast.AUTOSTART_ENV, "1")
+    monkeypatch.setattr(fast, "_spawn_emitter", lambda d, _env: spawned.append(d) or 4242)
+    assert run_main(monkeypatch, b'{"n": "' + b"a" * 100 + b'"}') == 0
+    held = (spool / fast.SPOOL_FILE).read_bytes()
+    assert run_main(monkeypatch, b'{"n": "' + b"b" * 100 + b'"}') == 0
+    assert (spool / fast.SPOOL_FILE).read_bytes() == held, "a refused payload was written"
+    log = (spool / fast.LOG_FILE).read_text()
+    assert "payload refused: the spool is full" in log
+    assert fast.MAX_SPOOL_ENV in log
+    assert spool_status(spool)["hook_refused"] == 1
+    assert spawned == [str(spool)], "a full spool did not start the emitter"
+
+
+def test_an_invalid_spool_cap_is_logged_and_the_default_used(
+    spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cap that is not a positive integer is reported; the payload is still spooled."""
+    monkeypatch.setenv(fast.MAX_SPOOL_ENV, "-5")
+    assert run_main(monkeypatch, b'{"a": 1}') == 0
+    assert (spool / fast.SPOOL_FILE).exists()
+    assert f"{fast.MAX_SPOOL_ENV} must be a positive number" in (spool / fast.LOG_FILE).read_text()

@@ -150,3 +150,35 @@ async def test_run_emitter_leaves_a_running_emitter_alone(tmp_path: Path) -> Non
     finally:
         lock.release()
     assert code == 0
+
+
+async def test_an_emitter_waiting_for_a_broker_holds_the_lock_and_is_registered(
+    tmp_path: Path,
+) -> None:
+    """Without a broker the emitter already holds the spool's lock (no second one starts),
+    hooks status and the registry both say it runs and why it waits, and it idles out."""
+    from omniclaude.hooks.status import spool_status
+    from omniclaude.stack.registry import registered
+
+    spool = tmp_path / "spool"
+    conf = settings(tmp_path)
+    task = asyncio.create_task(
+        run_emitter(conf, spool_dir=spool, idle_exit_s=3.0, started_by="hook",
+                    make_sink=lambda _: pytest.fail("built a sink without a broker"))
+    )  # fmt: skip
+    lock = EmitterLock(spool)
+    deadline = time.monotonic() + 5
+    while not (lock.path.exists() and lock.held_by_other()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    try:
+        assert lock.held_by_other(), "the emitter waits for a broker without holding the lock"
+        [entry] = registered(conf.data_dir, role="emitter")
+        assert entry.started_by == "hook"
+        status = spool_status(spool, data_dir=conf.data_dir)
+        assert status["emitter_running"] is True
+        assert status["emitter_started_by"] == "hook"
+        assert status["emitter_detail"] == "waiting for a Kafka broker"
+    finally:
+        assert await asyncio.wait_for(task, 10) == 0, "it did not idle out without a broker"
+    assert not lock.held_by_other()
+    assert registered(conf.data_dir) == [], "the registry entry outlived the emitter"

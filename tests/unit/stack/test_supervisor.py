@@ -15,8 +15,8 @@ from omniclaude.settings import Settings
 from omniclaude.stack.children import Child, ChildSpec
 from omniclaude.stack.components import alive_for
 from omniclaude.stack.config import StackConfig
-from omniclaude.stack.preflight import StackLock
-from omniclaude.stack.state import Phase, load_state
+from omniclaude.stack.preflight import AlreadyRunningError, StackLock
+from omniclaude.stack.state import Phase, ProcessRef, StackState, load_state, save_state
 from omniclaude.stack.supervisor import Supervisor
 
 
@@ -100,3 +100,24 @@ def test_alive_for_passes_after_its_time() -> None:
     assert probe()
     slow = alive_for(3600)
     assert not slow()
+
+
+def test_a_second_start_never_touches_the_running_stack(tmp_path: Path) -> None:
+    """While another supervisor holds the lock, run() fails and leaves its state file as it is."""
+    running = StackLock(tmp_path)
+    running.acquire()  # the first stack (a lock is per open file, so this stands for it)
+    try:
+        state = StackState(data_dir=str(tmp_path), supervisor=ProcessRef.of(os.getpid()))
+        state.phase = Phase.RUNNING
+        state.component("api").phase = Phase.RUNNING
+        path = save_state(state)
+        before = path.read_bytes()
+        lines: list[str] = []
+        second = Supervisor(_config(tmp_path), progress=lines.append)
+        with pytest.raises(AlreadyRunningError, match="already running"):
+            second.run()
+        second.stop()
+        assert path.read_bytes() == before, "the second start rewrote the running stack's state"
+        assert lines == [], f"the second start did something: {lines}"
+    finally:
+        running.release()
