@@ -223,3 +223,77 @@ async def test_a_component_that_fails_to_start_stops_the_rest(data_dir: Path) ->
     status = json.loads(omniclaude("status", "--json", "--data-dir", str(data_dir)).stdout)
     assert status["phase"] == "failed"
     assert "emitter" in status["error"]
+
+
+def _status(data_dir: Path) -> dict[str, Any]:
+    result = omniclaude("status", "--json", "--data-dir", str(data_dir))
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+async def test_second_up_never_touches_the_running_stack(data_dir: Path) -> None:
+    """A second up, foreground then detached, fails with the reason and leaves the first
+    stack fully manageable: status still shows it, down still stops all of it."""
+    started = omniclaude("up", "--detach", "--data-dir", str(data_dir), *PORT_OPTIONS)
+    assert started.returncode == 0, started.stdout + started.stderr
+    before = _status(data_dir)
+    for mode in ([], ["--detach"]):
+        again = omniclaude("up", *mode, "--data-dir", str(data_dir), *PORT_OPTIONS)
+        assert again.returncode == 1, f"second up {mode}: {again.stdout}{again.stderr}"
+        assert "already running" in again.stderr, again.stderr
+        assert f"supervisor pid {before['supervisor_pid']}" in again.stderr, again.stderr
+        after = _status(data_dir)
+        assert after["running"] is True, f"second up {mode} made status lose the stack"
+        assert after["supervisor_pid"] == before["supervisor_pid"]
+        assert {n: c["pid"] for n, c in after["components"].items()} == {
+            n: c["pid"] for n, c in before["components"].items()
+        }, f"second up {mode} changed the recorded processes"
+    refs = recorded_processes(data_dir)
+    stopped = omniclaude("down", "--data-dir", str(data_dir))
+    assert stopped.returncode == 0, stopped.stderr
+    assert "OmniClaude stopped" in stopped.stdout, stopped.stdout
+    await assert_nothing_left(data_dir, refs)
+
+
+async def _hook_started_emitter(data_dir: Path) -> ProcessRef:
+    """Run the hook as Claude Code would, with the stack down; return the emitter it started."""
+    env = cli_env(OMNICLAUDE_DATA_DIR=str(data_dir), OMNICLAUDE_HOOK_AUTOSTART="1")
+    payload = json.dumps({"session_id": "s1", "hook_event_name": "SessionStart", "cwd": "/w"})
+    run = subprocess.run(
+        omniclaude_argv("hook"), input=payload, env=env, capture_output=True, text=True,
+        timeout=30, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+
+    async def registered_emitter() -> ProcessRef | None:
+        processes = _status(data_dir)["processes"]
+        hooked = [p for p in processes if p["role"] == "emitter" and p["started_by"] == "hook"]
+        return ProcessRef.of(hooked[0]["pid"]) if hooked else None
+
+    ref = await wait_for(registered_emitter, what="the hook-started emitter", timeout_s=60)
+    hooks = omniclaude("hooks", "status", "--json", env=env)
+    report = json.loads(hooks.stdout)
+    assert report["emitter_running"] is True, "hooks status says the emitter is not running"
+    assert report["emitter_pid"] == ref.pid
+    return ref
+
+
+async def test_down_stops_every_process_of_the_data_dir(data_dir: Path) -> None:
+    """An emitter a hook started while the stack was down is listed by status and stopped by
+    down; with one running, up takes the spool over; no process of the data dir survives."""
+    first = await _hook_started_emitter(data_dir)
+    stopped = omniclaude("down", "--data-dir", str(data_dir))
+    assert stopped.returncode == 0, stopped.stderr
+    assert "OmniClaude stopped" in stopped.stdout, stopped.stdout
+    await assert_nothing_left(data_dir, [first])
+
+    second = await _hook_started_emitter(data_dir)
+    started = omniclaude("up", "--detach", "--data-dir", str(data_dir), *PORT_OPTIONS)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert not second.alive(), "up left the hook-started emitter running beside its own"
+    report = _status(data_dir)
+    assert report["components"]["emitter"]["state"] == "running"
+    assert report["processes"] == [], f"unexpected processes: {report['processes']}"
+    refs = recorded_processes(data_dir)
+    assert omniclaude("down", "--data-dir", str(data_dir)).returncode == 0
+    await assert_nothing_left(data_dir, [*refs, first, second])

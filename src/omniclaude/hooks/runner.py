@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from omniclaude.hooks.emitter import Emitter, EmitterAlreadyRunningError, EmitterLock
+from omniclaude.hooks.fast import SPAWN_MARKER
 from omniclaude.hooks.mapping import Mapper, RouteFn
 from omniclaude.hooks.shaping import Shaper
 from omniclaude.settings import Settings
@@ -215,6 +216,10 @@ async def run_emitter(
                 return 0
         elif not await _take_lock(lock, stop, reg):
             return 0
+        # Holding the lock, this emitter is what hooks check: the marker that kept a burst of
+        # hooks from starting several is done, and the next hook after this one exits may
+        # start a new emitter at once.
+        (spool_dir / SPAWN_MARKER).unlink(missing_ok=True)
         try:
             reg.update("waiting for a Kafka broker")
             target = await _wait_for_broker(settings, stop, idle_exit_s)
