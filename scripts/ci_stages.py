@@ -1,8 +1,8 @@
 """Run the CI stages in the spec's order, time each, and stop at the first failure.
 
-Stages: lint, types, security, unit (coverage gate), integration, system, load+chaos
-(reduced). Pytest's exit code 5 (no tests collected) fails a stage like any other non-zero
-code: a stage that tests nothing must never pass silently.
+Stages: lint, types, security, unit (coverage gate), wheel (the built wheel alone in a clean
+venv), integration, system, load+chaos (reduced). Pytest's exit code 5 (no tests collected)
+fails a stage like any other non-zero code: a stage that tests nothing must never pass silently.
 
 Usage: python scripts/ci_stages.py [STAGE ...]     (default: every stage)
 Set OMNICLAUDE_CI_FLAKY_RUNS=3 to rerun the integration stage three times and report any test
@@ -36,6 +36,9 @@ STAGES: dict[str, list[list[str]]] = {
          f"--cov-report=xml:{OUT}/coverage.xml", "--cov-fail-under=80",
          f"--junitxml={OUT}/unit.xml"],
     ],
+    # The built wheel alone in a fresh venv (runtime deps pinned by constraints.txt): db upgrade
+    # against a real PostgreSQL, every command's --help, the hook. Nothing from the dev extras.
+    "wheel": [[*PYTEST, "tests/wheel", f"--junitxml={OUT}/wheel.xml"]],
     "integration": [[*PYTEST, "tests/integration", f"--junitxml={OUT}/integration.xml"]],
     "system": [[*PYTEST, "tests/system", f"--junitxml={OUT}/system.xml"]],
     "load-chaos": [[*PYTEST, "tests/load", "tests/chaos", f"--junitxml={OUT}/load-chaos.xml"]],

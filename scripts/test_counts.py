@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = (
     ("unit", "tests/unit", "unit"),
+    ("wheel", "tests/wheel", "wheel"),
     ("integration", "tests/integration", "integration"),
     ("system", "tests/system", "system"),
     ("load", "tests/load", "load-chaos"),

@@ -49,6 +49,7 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MAX_SPOOL_ENV",
     "RECORD_MAGIC",
+    "SPAWN_MARKER",
     "SPOOL_FILE",
     "SpoolFullError",
     "append_record",
@@ -371,15 +372,28 @@ def _read_stdin() -> bytes:
     return stream.buffer.read(MAX_PAYLOAD_BYTES + 1)
 
 
-def main(argv: list[str]) -> int:  # noqa: ARG001 - Claude Code passes no arguments
+_USAGE = """Usage: omniclaude hook
+
+  Record one Claude Code hook payload (a JSON object on standard input) in the spool
+  ($OMNICLAUDE_SPOOL_DIR, else $OMNICLAUDE_DATA_DIR/spool), start the emitter if none runs,
+  and exit 0 whatever happens (problems go to hook.log in the spool directory).
+  Install it with `omniclaude hooks install`.
+"""
+
+
+def main(argv: list[str]) -> int:
     """Record the payload on standard input; return 0 whatever happens.
 
     Args:
-        argv: command-line arguments after ``hook`` (unused; accepted for the dispatcher).
+        argv: command-line arguments after ``hook``: Claude Code passes none; ``--help``
+            prints the usage (nothing else is read).
 
     Returns:
         Always 0: a hook must never fail Claude Code.
     """
+    if argv and argv[0] in {"--help", "-h"}:
+        sys.stdout.write(_USAGE)
+        return 0
     receive_ns = time.time_ns()
     environ = os.environ
     directory = resolve_spool_dir(environ)

@@ -255,3 +255,12 @@ def test_an_invalid_spool_cap_is_logged_and_the_default_used(
     assert run_main(monkeypatch, b'{"a": 1}') == 0
     assert (spool / fast.SPOOL_FILE).exists()
     assert f"{fast.MAX_SPOOL_ENV} must be a positive number" in (spool / fast.LOG_FILE).read_text()
+
+
+def test_help_prints_the_usage_and_reads_nothing(
+    spool: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`omniclaude hook --help` says what the hook does and spools nothing."""
+    assert fast.main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("Usage: omniclaude hook")
+    assert not spool.exists()
