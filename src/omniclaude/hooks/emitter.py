@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from omniclaude.errors import OmniClaudeError
 from omniclaude.events import EventBase
-from omniclaude.hooks.fast import LOCK_FILE
+from omniclaude.hooks.fast import LOCK_FILE, flock_free
 from omniclaude.hooks.mapping import Mapper
 from omniclaude.hooks.payloads import PayloadError, parse_payload
 from omniclaude.hooks.spool import BadRecord, Position, Spool
@@ -174,19 +174,7 @@ class EmitterLock:
 
     def held_by_other(self) -> bool:
         """Return True when some other process holds the lock (an emitter is running)."""
-        if self._fd is not None:
-            return False
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        return self._fd is None and flock_free(str(self.path)) is False
 
     def holder(self) -> int | None:
         """The pid written in the lock file (meaningful while the lock is held)."""

@@ -55,6 +55,7 @@ __all__ = [
     "append_record",
     "check_payload",
     "encode_record",
+    "flock_free",
     "main",
     "resolve_spool_dir",
 ]
@@ -204,15 +205,46 @@ def _open_private(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_CLOEXEC, _FILE_MODE)
 
 
+def _open_append(directory: str, path: str) -> int:
+    """Open ``path`` (in ``directory``, created 0700 if missing) for appending, mode 0600."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    try:
+        return _open_private(path, flags)
+    except FileNotFoundError:
+        os.makedirs(directory, mode=_DIR_MODE, exist_ok=True)
+        return _open_private(path, flags)
+
+
+def flock_free(path: str, *, create: bool = False) -> bool | None:
+    """Take and release ``path``'s exclusive ``flock`` without waiting.
+
+    Args:
+        path: the file.
+        create: create it (mode 0600) if missing.
+
+    Returns:
+        True when nobody held a lock on it, False while someone does, None when there is no
+        such file.
+    """
+    import fcntl
+
+    try:
+        fd = _open_private(path, os.O_RDONLY | (os.O_CREAT if create else 0))
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing releases the lock if we took it
+    return True
+
+
 def _append(directory: str, name: str, data: bytes) -> None:
     """Append ``data`` with one write on an O_APPEND descriptor, creating the dir if needed."""
     path = os.path.join(directory, name)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-    try:
-        fd = _open_private(path, flags)
-    except FileNotFoundError:
-        os.makedirs(directory, mode=_DIR_MODE, exist_ok=True)
-        fd = _open_private(path, flags)
+    fd = _open_append(directory, path)
     try:
         written = os.write(fd, data)
     finally:
@@ -251,13 +283,8 @@ def append_record(directory: str, record: bytes, max_spool_bytes: int) -> None:
     import fcntl
 
     path = os.path.join(directory, SPOOL_FILE)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
     for _ in range(_MAX_REOPENS):
-        try:
-            fd = _open_private(path, flags)
-        except FileNotFoundError:
-            os.makedirs(directory, mode=_DIR_MODE, exist_ok=True)
-            fd = _open_private(path, flags)
+        fd = _open_append(directory, path)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -312,16 +339,7 @@ def _log(directory: str, message: str) -> None:
 
 def _emitter_running(directory: str) -> bool:
     """Return True when the emitter's lock is held (by a live emitter)."""
-    import fcntl
-
-    fd = _open_private(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing releases the lock if we took it
-    return False
+    return flock_free(os.path.join(directory, LOCK_FILE), create=True) is False
 
 
 def _spawned_recently(directory: str, now_ns: int) -> bool:

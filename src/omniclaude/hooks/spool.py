@@ -21,14 +21,19 @@ A record that does not parse (a torn write after a crash, a foreign line) is ret
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from omniclaude.hooks.fast import RECORD_MAGIC, SEALED_PREFIX, SEALED_SUFFIX, SPOOL_FILE
+from omniclaude.hooks.fast import (
+    RECORD_MAGIC,
+    SEALED_PREFIX,
+    SEALED_SUFFIX,
+    SPOOL_FILE,
+    flock_free,
+)
 
 __all__ = [
     "BadRecord",
@@ -201,16 +206,8 @@ class Spool:
         key = (stat.st_dev, stat.st_ino)
         if key in self._final:
             return True
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        if not flock_free(str(path)):  # released at once: later hooks see the name moved
             return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)  # releases it; hooks that come later see the name moved
         self._final.add(key)
         return True
 
