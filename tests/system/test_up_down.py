@@ -297,3 +297,35 @@ async def test_down_stops_every_process_of_the_data_dir(data_dir: Path) -> None:
     refs = recorded_processes(data_dir)
     assert omniclaude("down", "--data-dir", str(data_dir)).returncode == 0
     await assert_nothing_left(data_dir, [*refs, first, second])
+
+
+async def test_ctrl_c_stops_a_hook_started_emitter(data_dir: Path) -> None:
+    """With `up --no-emitter` a hook starts its own emitter; Ctrl-C on up stops it too."""
+    log = data_dir.parent / "up.out"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            omniclaude_argv("up", "--no-emitter", "--data-dir", str(data_dir), *PORT_OPTIONS),
+            env=cli_env(), stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+
+        async def ready() -> bool:
+            assert process.poll() is None, f"up exited early: {log.read_text()}"
+            return "OmniClaude is up" in log.read_text()
+
+        await wait_for(ready, what="the foreground stack to be up", timeout_s=180, interval_s=0.2)
+        emitter = await _hook_started_emitter(data_dir)
+        refs = [*recorded_processes(data_dir), emitter]
+        process.send_signal(signal.SIGINT)
+
+        async def exited() -> bool:
+            return process.poll() is not None
+
+        await wait_for(exited, what="up to exit after Ctrl-C", timeout_s=90, interval_s=0.2)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, log.read_text()
+    assert "started by hook" in log.read_text(), "up did not say it stopped the hook's emitter"
+    await assert_nothing_left(data_dir, refs)

@@ -18,8 +18,8 @@ Start, in order (each step waits for a real readiness check before the next):
 If any step fails, everything already started is stopped (in reverse order) and the error is
 recorded in the state file and raised: nothing is left half-started. Stop is the reverse of
 start: API, emitter, consumer (each finishes its batch), broker, then PostgreSQL with a fast
-shutdown (a clean checkpoint, no recovery at the next start), then every other process
-registered for the data directory (an emitter a hook started meanwhile).
+shutdown (a clean checkpoint, no recovery at the next start); before all of them, every other
+process registered for the data directory (an emitter a hook started meanwhile).
 """
 
 from __future__ import annotations
@@ -225,10 +225,13 @@ class Supervisor:
         """
         if not self._lock.held or self.state.phase in (Phase.STOPPED, Phase.FAILED):
             return
-        self._teardown(Phase.STOPPED)
-        for entry in stop_registered(self.config.data_dir):
+        # Other producers of the data dir first (an emitter a hook started): like our own
+        # emitter, they hand their last events over while the broker and consumer still run.
+        ours = frozenset(c.ref.pid for c in self._children.values() if c.ref is not None)
+        for entry in stop_registered(self.config.data_dir, exclude=ours):
             self.progress(f"{entry.role:<10} stopped (pid {entry.process.pid}, "
                           f"started by {entry.started_by})")  # fmt: skip
+        self._teardown(Phase.STOPPED)
         remove_state(self.config.data_dir)
         self._lock.release()
 
