@@ -14,7 +14,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +157,32 @@ async def test_up_detach_status_down_leaves_nothing(data_dir: Path) -> None:
     assert json.loads(after.stdout)["running"] is False
 
 
-async def test_ctrl_c_stops_the_foreground_stack_cleanly(data_dir: Path) -> None:
-    """Ctrl-C (SIGINT) on a foreground up stops every component and PostgreSQL cleanly."""
+@dataclass
+class ForegroundUp:
+    """A foreground ``omniclaude up`` (as ``make run`` starts it) that is ready."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    async def ctrl_c(self) -> str:
+        """Send SIGINT, wait (bounded) for up to exit 0; return its output."""
+        self.process.send_signal(signal.SIGINT)
+
+        async def exited() -> bool:
+            return self.process.poll() is not None
+
+        await wait_for(exited, what="up to exit after Ctrl-C", timeout_s=90, interval_s=0.2)
+        assert self.process.returncode == 0, self.log.read_text()
+        return self.log.read_text()
+
+
+@contextlib.asynccontextmanager
+async def foreground_up(data_dir: Path, *extra: str) -> AsyncIterator[ForegroundUp]:
+    """Start ``omniclaude up`` in the foreground and wait until it is ready; kill it after."""
     log = data_dir.parent / "up.out"
     with log.open("w") as out:
         process = subprocess.Popen(
-            omniclaude_argv("up", "--data-dir", str(data_dir), *PORT_OPTIONS),
+            omniclaude_argv("up", *extra, "--data-dir", str(data_dir), *PORT_OPTIONS),
             env=cli_env(), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -171,19 +192,19 @@ async def test_ctrl_c_stops_the_foreground_stack_cleanly(data_dir: Path) -> None
             return "OmniClaude is up" in log.read_text()
 
         await wait_for(ready, what="the foreground stack to be up", timeout_s=180, interval_s=0.2)
-        refs = recorded_processes(data_dir)
-        process.send_signal(signal.SIGINT)
-
-        async def exited() -> bool:
-            return process.poll() is not None
-
-        await wait_for(exited, what="up to exit after Ctrl-C", timeout_s=90, interval_s=0.2)
+        yield ForegroundUp(process, log)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 0, log.read_text()
-    assert "OmniClaude stopped." in log.read_text()
+
+
+async def test_ctrl_c_stops_the_foreground_stack_cleanly(data_dir: Path) -> None:
+    """Ctrl-C (SIGINT) on a foreground up stops every component and PostgreSQL cleanly."""
+    async with foreground_up(data_dir) as up:
+        refs = recorded_processes(data_dir)
+        output = await up.ctrl_c()
+    assert "OmniClaude stopped." in output
     await assert_nothing_left(data_dir, refs)
     assert pg_shut_down_cleanly(data_dir), "PostgreSQL was not shut down cleanly"
     assert load_state(data_dir) is None, "the state file outlived the stack"
@@ -301,31 +322,9 @@ async def test_down_stops_every_process_of_the_data_dir(data_dir: Path) -> None:
 
 async def test_ctrl_c_stops_a_hook_started_emitter(data_dir: Path) -> None:
     """With `up --no-emitter` a hook starts its own emitter; Ctrl-C on up stops it too."""
-    log = data_dir.parent / "up.out"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            omniclaude_argv("up", "--no-emitter", "--data-dir", str(data_dir), *PORT_OPTIONS),
-            env=cli_env(), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-
-        async def ready() -> bool:
-            assert process.poll() is None, f"up exited early: {log.read_text()}"
-            return "OmniClaude is up" in log.read_text()
-
-        await wait_for(ready, what="the foreground stack to be up", timeout_s=180, interval_s=0.2)
+    async with foreground_up(data_dir, "--no-emitter") as up:
         emitter = await _hook_started_emitter(data_dir)
         refs = [*recorded_processes(data_dir), emitter]
-        process.send_signal(signal.SIGINT)
-
-        async def exited() -> bool:
-            return process.poll() is not None
-
-        await wait_for(exited, what="up to exit after Ctrl-C", timeout_s=90, interval_s=0.2)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, log.read_text()
-    assert "started by hook" in log.read_text(), "up did not say it stopped the hook's emitter"
+        output = await up.ctrl_c()
+    assert "started by hook" in output, "up did not say it stopped the hook's emitter"
     await assert_nothing_left(data_dir, refs)
