@@ -113,6 +113,7 @@ class TopicSettings(BaseModel):
     manifest_injections: str = "intelligence-events"
     executions: str = "agent-execution-logs"
     transformations: str = "agent-transformations"
+    llm_calls: str = "agent-llm-calls"
     partitions: int = Field(default=3, ge=1, le=1024)
     dead_letter_suffix: str = "-dlq"
 

@@ -242,6 +242,7 @@ class TraceResponse(BaseModel):
     manifest_injections: list[dict[str, Any]]
     transformations: list[dict[str, Any]]
     actions: list[dict[str, Any]]
+    llm_calls: list[dict[str, Any]] = Field(default_factory=list)
     timeline: list[dict[str, Any]]
     children: list[dict[str, Any]]
 

@@ -28,7 +28,7 @@ import pydantic_core
 from pydantic import ValidationError
 
 from omniclaude.errors import EventValidationError
-from omniclaude.events import CATALOG, Event, EventBase, decode_mapping
+from omniclaude.events import CATALOG, Event, EventBase, TimedEvent, decode_mapping
 
 __all__ = ["EVENT_ID_NAMESPACE", "RecordLike", "decode_record", "decode_value", "derived_event_id"]
 
@@ -148,4 +148,7 @@ def decode_record(record: RecordLike, *, default_type: str | None) -> Event:
         when = _record_time(record.timestamp)
         if when is not None:
             update["timestamp"] = when
+            if isinstance(event, TimedEvent) and "started_at" not in provided:
+                # The start was filled from the (absent) timestamp: keep its distance to it.
+                update["started_at"] = when - (event.timestamp - event.start)
     return event.model_copy(update=update)

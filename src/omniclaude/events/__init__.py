@@ -1,7 +1,7 @@
 """Event contracts: pure data, no I/O. One model per event type, one catalogue, one codec."""
 
 from omniclaude.events.actions import ActionType, AgentAction
-from omniclaude.events.base import EventBase, JsonObject, ProducerInfo, utc_now
+from omniclaude.events.base import EventBase, JsonObject, ProducerInfo, TimedEvent, utc_now
 from omniclaude.events.catalog import (
     CATALOG,
     EXECUTION_SUMMARY_TABLE,
@@ -21,12 +21,14 @@ from omniclaude.events.executions import (
     ExecutionStarted,
     ExecutionStatus,
 )
+from omniclaude.events.llm import COST_SOURCE_RANK, CostSource, LlmCall, llm_call_id
 from omniclaude.events.manifests import ManifestInjection, ManifestSection
 from omniclaude.events.routing import AgentAlternative, RoutingDecision
 from omniclaude.events.transformations import AgentTransformation, TransformationPhase
 
 __all__ = [
     "CATALOG",
+    "COST_SOURCE_RANK",
     "EXECUTION_SUMMARY_TABLE",
     "STATUS_RANK",
     "TOPICS",
@@ -34,6 +36,7 @@ __all__ = [
     "AgentAction",
     "AgentAlternative",
     "AgentTransformation",
+    "CostSource",
     "Event",
     "EventBase",
     "EventKind",
@@ -43,10 +46,12 @@ __all__ = [
     "ExecutionStarted",
     "ExecutionStatus",
     "JsonObject",
+    "LlmCall",
     "ManifestInjection",
     "ManifestSection",
     "ProducerInfo",
     "RoutingDecision",
+    "TimedEvent",
     "TopicSpec",
     "TransformationPhase",
     "decode",
@@ -54,6 +59,7 @@ __all__ = [
     "dumps",
     "encode",
     "kind_of",
+    "llm_call_id",
     "loads",
     "topic_spec",
     "utc_now",

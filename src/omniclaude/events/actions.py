@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from omniclaude.events.base import EventBase, JsonObject
+from omniclaude.events.base import JsonObject, TimedEvent
 
 __all__ = ["ActionType", "AgentAction"]
 
@@ -21,8 +21,11 @@ class ActionType(StrEnum):
     SUCCESS = "success"
 
 
-class AgentAction(EventBase):
-    """One thing an agent did, linked to its execution by ``correlation_id``."""
+class AgentAction(TimedEvent):
+    """One thing an agent did, linked to its execution by ``correlation_id``.
+
+    Timed (see :class:`~omniclaude.events.base.TimedEvent`): ``started_at`` → ``timestamp``.
+    """
 
     event_type: Literal["agent_action"] = "agent_action"
     action_type: ActionType

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
@@ -16,12 +16,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    field_validator,
+    model_validator,
 )
 from pydantic_core import to_jsonable_python
 
 from omniclaude._version import __version__
 
-__all__ = ["EventBase", "JsonObject", "ProducerInfo", "Timestamp", "utc_now"]
+__all__ = ["EventBase", "JsonObject", "ProducerInfo", "TimedEvent", "Timestamp", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -98,7 +100,10 @@ class EventBase(BaseModel):
     correlation_id: uuid.UUID = Field(
         description="Id of the execution (trace) this event belongs to.",
     )
-    timestamp: Timestamp = Field(default_factory=utc_now, description="When it happened.")
+    timestamp: Timestamp = Field(
+        default_factory=utc_now,
+        description="When it happened; for a timed event (one with started_at), when it ended.",
+    )
     producer: ProducerInfo = Field(default_factory=ProducerInfo.current)
     schema_version: int = Field(
         default=1, ge=1, description="Version of this event type's contract; bump on change."
@@ -107,3 +112,51 @@ class EventBase(BaseModel):
     def extra_fields(self) -> dict[str, Any]:
         """Return the fields this version of the model does not know (kept verbatim)."""
         return dict(self.__pydantic_extra__ or {})
+
+
+class TimedEvent(EventBase):
+    """An event about something that took time (a tool call, a routing, an LLM call...).
+
+    The one meaning of time, on every path: ``timestamp`` is when it **ended** (when the
+    record was complete) and ``started_at`` when it **began**; the reader draws the span
+    ``started_at`` → ``timestamp`` and never guesses. ``duration_ms`` (or the type's own
+    duration field) is what the producer measured, which may be shorter than the span (a
+    Claude Code tool's run time excludes its permission wait).
+
+    A producer that sends no ``started_at`` states the older convention, a record written
+    when the work ended: ``started_at`` is then ``timestamp`` minus the duration (zero when
+    there is none), filled here once, so every stored row holds both.
+    """
+
+    DURATION_FIELD: ClassVar[str] = "duration_ms"
+    """The field holding the producer's measured duration in milliseconds."""
+
+    started_at: Timestamp | None = Field(
+        default=None,
+        description="When it began (default: timestamp minus the duration).",
+    )
+
+    @field_validator("started_at")
+    @classmethod
+    def _not_after_the_end(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        end = info.data.get("timestamp")
+        if value is not None and isinstance(end, datetime) and value > end:
+            raise ValueError(
+                f"{value.isoformat()} is after timestamp {end.isoformat()} "
+                "(timestamp is when it ended)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _fill_started_at(self) -> Self:
+        if self.started_at is None:
+            duration = getattr(self, self.DURATION_FIELD, None) or 0.0
+            # Frozen model: set once, during validation, before anyone can read it.
+            start = self.timestamp - timedelta(milliseconds=duration)
+            object.__setattr__(self, "started_at", start)
+        return self
+
+    @property
+    def start(self) -> datetime:
+        """``started_at`` (always set once the event is built)."""
+        return self.started_at or self.timestamp

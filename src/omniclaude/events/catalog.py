@@ -16,6 +16,7 @@ from omniclaude.events.executions import (
     ExecutionProgress,
     ExecutionStarted,
 )
+from omniclaude.events.llm import LlmCall
 from omniclaude.events.manifests import ManifestInjection
 from omniclaude.events.routing import RoutingDecision
 from omniclaude.events.transformations import AgentTransformation
@@ -40,6 +41,7 @@ Event = (
     | RoutingDecision
     | ManifestInjection
     | AgentTransformation
+    | LlmCall
 )
 """Any event the system carries."""
 
@@ -88,6 +90,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
         "agent_transformation_events",
         "agent_transformation",
     ),
+    TopicSpec("llm_calls", "agent-llm-calls", "agent_llm_calls", "llm_call"),
 )
 
 _BY_KEY = {spec.key: spec for spec in TOPICS}
@@ -101,6 +104,7 @@ CATALOG: Final[tuple[EventKind, ...]] = (
     EventKind("routing_decision", RoutingDecision, _BY_KEY["routing_decisions"]),
     EventKind("manifest_injection", ManifestInjection, _BY_KEY["manifest_injections"]),
     EventKind("agent_transformation", AgentTransformation, _BY_KEY["transformations"]),
+    EventKind("llm_call", LlmCall, _BY_KEY["llm_calls"]),
 )
 
 _BY_TYPE = {kind.event_type: kind for kind in CATALOG}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from omniclaude.events.base import EventBase, JsonObject
+from omniclaude.events.base import JsonObject, TimedEvent
 
 __all__ = ["ManifestInjection", "ManifestSection"]
 
@@ -24,8 +24,13 @@ class ManifestSection(BaseModel):
     query_time_ms: float | None = Field(default=None, ge=0)
 
 
-class ManifestInjection(EventBase):
-    """What context was injected into an agent, how big it was and how long it took."""
+class ManifestInjection(TimedEvent):
+    """What context was injected into an agent, how big it was and how long it took.
+
+    Timed: it ends at ``timestamp`` and began at ``started_at`` (``total_query_time_ms``).
+    """
+
+    DURATION_FIELD: ClassVar[str] = "total_query_time_ms"
 
     event_type: Literal["manifest_injection"] = "manifest_injection"
     agent_name: str = Field(min_length=1, max_length=256)

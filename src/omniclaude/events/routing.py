@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from omniclaude.events.base import EventBase, JsonObject
+from omniclaude.events.base import JsonObject, TimedEvent
 
 __all__ = ["AgentAlternative", "RoutingDecision"]
 
@@ -22,8 +22,10 @@ class AgentAlternative(BaseModel):
     reason: str | None = None
 
 
-class RoutingDecision(EventBase):
-    """The router's choice of agent for one user request."""
+class RoutingDecision(TimedEvent):
+    """The router's choice of agent for one user request (timed: ``routing_time_ms``)."""
+
+    DURATION_FIELD: ClassVar[str] = "routing_time_ms"
 
     event_type: Literal["routing_decision"] = "routing_decision"
     user_request: str

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from omniclaude.events.base import EventBase
+from omniclaude.events.base import TimedEvent
 
 __all__ = ["AgentTransformation", "TransformationPhase"]
 
@@ -21,8 +21,11 @@ class TransformationPhase(StrEnum):
     FAILED = "transformation_failed"
 
 
-class AgentTransformation(EventBase):
-    """An agent handing over to another: from, to, why, and how sure the router was."""
+class AgentTransformation(TimedEvent):
+    """An agent handing over to another: from, to, why, and how sure the router was.
+
+    Timed: ``started_at`` → ``timestamp`` (``duration_ms`` as measured).
+    """
 
     event_type: Literal["agent_transformation"] = "agent_transformation"
     phase: TransformationPhase = TransformationPhase.COMPLETE

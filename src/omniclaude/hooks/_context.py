@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from omniclaude.events import (
@@ -21,7 +20,7 @@ from omniclaude.events import (
     ExecutionStatus,
 )
 from omniclaude.hooks.pairing import OpenCall, ToolPairing
-from omniclaude.hooks.payloads import HookPayload
+from omniclaude.hooks.payloads import HookPayload, ns_to_datetime
 from omniclaude.hooks.sessions import (
     AGENT_NAME,
     AgentState,
@@ -40,9 +39,8 @@ RouteFn = Callable[[str], dict[str, Any]]
 """Routes a prompt: returns :class:`RoutingDecision` fields (selected_agent, confidence...)."""
 
 
-def ts(ns: int) -> datetime:
-    """Return ``ns`` (nanoseconds since the epoch) as an aware UTC datetime."""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+ts = ns_to_datetime
+"""``ns`` (nanoseconds since the epoch) as an aware UTC datetime."""
 
 
 def project_name(path: str | None) -> str | None:
@@ -219,9 +217,10 @@ class MappingContext:
         details: dict[str, Any],
         prompt_id: str | None,
         duration_ms: float | None = None,
-        timestamp_ns: int | None = None,
+        started_ns: int | None = None,
         tool_use_id: str | None = None,
     ) -> AgentAction:
+        """An action recorded when ``p`` arrived (its end); it began at ``started_ns``."""
         details = {"hook_event": p.event, **details}
         if p.data.get("permission_mode") is not None:
             details["permission_mode"] = p.data["permission_mode"]
@@ -231,7 +230,8 @@ class MappingContext:
         return AgentAction(
             event_id=event_id,
             correlation_id=correlation_id,
-            timestamp=ts(timestamp_ns if timestamp_ns is not None else p.received_ns),
+            timestamp=p.received_at,
+            started_at=ts(started_ns if started_ns is not None else p.received_ns),
             action_type=action_type,
             action_name=name[:512],
             action_details=self._shaper.details(details),
@@ -255,6 +255,7 @@ class MappingContext:
                     event_id=derive_id("tool-unfinished", call.key),
                     correlation_id=call.correlation_id,
                     timestamp=ts(call.received_ns),
+                    started_at=ts(call.received_ns),
                     action_type=ActionType.TOOL_CALL,
                     action_name=call.tool_name[:512],
                     action_details=self._shaper.details(

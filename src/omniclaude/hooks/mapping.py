@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
@@ -204,12 +205,15 @@ class Mapper(MappingContext):
         for name in ("user_request", "reasoning"):
             if isinstance(fields.get(name), str):
                 fields[name] = self._shaper.text(fields[name])
+        # Routed as the prompt arrived: the decision starts with the prompt, never before it.
+        took = timedelta(milliseconds=float(fields.get("routing_time_ms") or 0.0))
         fields.update(
             event_id=derive_id("routing", cid),
             correlation_id=cid,
             parent_correlation_id=parent,
             session_id=p.session_id,
-            timestamp=p.received_at,
+            started_at=p.received_at,
+            timestamp=p.received_at + took,
             user_request=shown,
         )
         return RoutingDecision(**fields)
@@ -307,9 +311,10 @@ class Mapper(MappingContext):
         duration, source = p.duration_ms, "payload"
         if duration is None and call is not None:
             duration, source = max(0.0, (p.received_ns - call.received_ns) / 1e6), "hook_times"
-        start_ns = call.received_ns if call is not None else p.received_ns
+        # Timed (omniclaude.events.TimedEvent): the bar spans PreToolUse → PostToolUse.
+        start_ns = min(call.received_ns, p.received_ns) if call is not None else p.received_ns
         if call is None and duration is not None:
-            start_ns = p.received_ns - int(duration * 1e6)
+            start_ns = p.received_ns - int(duration * 1e6)  # no PreToolUse seen: run time back
         failed = p.event == "PostToolUseFailure"
         if "tool_input" in p.data:
             tool_input, input_info = self._shaper.trim(p.data["tool_input"])
@@ -346,7 +351,7 @@ class Mapper(MappingContext):
                 p, s, event_id=event_id, correlation_id=cid,
                 action_type=ActionType.ERROR if failed else ActionType.TOOL_CALL,
                 name=p.tool_name, details=details, prompt_id=prompt_id, duration_ms=duration,
-                timestamp_ns=start_ns, tool_use_id=use_id,
+                started_ns=start_ns, tool_use_id=use_id,
             )
         )  # fmt: skip
 

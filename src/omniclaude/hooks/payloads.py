@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from omniclaude.errors import EventValidationError
@@ -25,6 +25,7 @@ __all__ = [
     "TOOL_EVENTS",
     "HookPayload",
     "PayloadError",
+    "ns_to_datetime",
     "parse_payload",
 ]
 
@@ -87,6 +88,17 @@ COMMON_FIELDS: Final[frozenset[str]] = frozenset(
 """Fields every payload may carry; the rest are the event's own."""
 
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """Return ``ns`` (nanoseconds since the epoch) as an aware UTC datetime (to the µs).
+
+    Exact integer arithmetic (no float), so two times in order stay in order.
+    """
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
 class PayloadError(EventValidationError):
     """A spool record is not a usable hook payload (not JSON, not an object)."""
 
@@ -117,7 +129,7 @@ class HookPayload:
     @property
     def received_at(self) -> datetime:
         """The receive time, timezone-aware UTC."""
-        return datetime.fromtimestamp(self.received_ns / 1e9, tz=UTC)
+        return ns_to_datetime(self.received_ns)
 
     @property
     def event(self) -> str:

@@ -44,7 +44,7 @@ EMITTER_OUTBOX: Final = "emitter-outbox.sqlite3"
 _DISCOVERY_INTERVAL_S: Final = 3.0
 _ROUTING_FIELDS_EXCLUDED: Final = frozenset(
     {"event_id", "event_type", "correlation_id", "timestamp", "producer", "schema_version",
-     "user_request", "session_id", "parent_correlation_id", "context_snapshot"}
+     "user_request", "session_id", "parent_correlation_id", "context_snapshot", "started_at"}
 )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from omniclaude.errors import EventValidationError
-from omniclaude.events import ActionType, AgentAction
+from omniclaude.events import ActionType, AgentAction, utc_now
 from omniclaude.publishing.context import resolve_correlation_id
 from omniclaude.publishing.emitter import Emitter, build_event
 from omniclaude.publishing.execution_logger import AgentExecutionLogger, describe_error
@@ -106,7 +106,9 @@ class ActionLogger(Emitter):
             details: JSON-like details (UUIDs, datetimes, Decimals are converted).
             action_name: defaults to the action type.
             duration_ms: how long the action took.
-            **fields: other :class:`AgentAction` fields (``tool_use_id``, ``session_id``, ...).
+            **fields: other :class:`AgentAction` fields (``tool_use_id``, ``session_id``,
+                ``started_at``...). The action's ``timestamp`` (default: now) is when it
+                ended; without ``started_at`` it began ``duration_ms`` before that.
 
         Returns:
             The action sent.
@@ -249,6 +251,9 @@ class ActionLogger(Emitter):
         """
         cid = resolve_correlation_id(correlation_id)
         call = ToolCall(_name(tool_name, "tool_name"), _details(params, "params"), cid)
+        # The one meaning of time: the action starts when the block starts and its
+        # timestamp is when the block ended (see omniclaude.events.TimedEvent).
+        started_at = utc_now()
         started = time.perf_counter()
         try:
             yield call
@@ -260,11 +265,14 @@ class ActionLogger(Emitter):
                     exc,
                     {"tool_name": call.tool_name, "params": call.params},
                     duration_ms=call.duration_ms,
+                    started_at=started_at,
+                    timestamp=max(utc_now(), started_at),
                 )
             except Exception:  # noqa: BLE001 - never mask the body's exception with a logging failure
                 _log.exception("could not log the failure of tool call %s", call.tool_name)
             raise
         call.duration_ms = (time.perf_counter() - started) * 1000
         call.action = await self.log_tool_call(
-            cid, call.tool_name, call.params, call.result, call.duration_ms
-        )
+            cid, call.tool_name, call.params, call.result, call.duration_ms,
+            started_at=started_at, timestamp=max(utc_now(), started_at),
+        )  # fmt: skip

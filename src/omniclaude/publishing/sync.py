@@ -208,8 +208,11 @@ class SyncActionLogger:
         """Measure a tool call; log it on exit, or an ``error`` action if the body raises."""
         import time
 
+        from omniclaude.events import utc_now
+
         cid = resolve_correlation_id(correlation_id)
         call = _SyncToolCall()
+        started_at = utc_now()  # started_at → timestamp (the end), as the async one does
         started = time.perf_counter()
         try:
             yield call
@@ -217,11 +220,15 @@ class SyncActionLogger:
             duration = (time.perf_counter() - started) * 1000
             self.log_error(
                 cid, exc, {"tool_name": tool_name, "params": dict(params or {})},
-                duration_ms=duration,
+                duration_ms=duration, started_at=started_at,
+                timestamp=max(utc_now(), started_at),
             )  # fmt: skip
             raise
         duration = (time.perf_counter() - started) * 1000
-        self.log_tool_call(cid, tool_name, params, call.result, duration)
+        self.log_tool_call(
+            cid, tool_name, params, call.result, duration,
+            started_at=started_at, timestamp=max(utc_now(), started_at),
+        )  # fmt: skip
 
 
 class _SyncToolCall:

@@ -47,25 +47,35 @@ _SUMMARY_COLUMNS = (
 )
 _ACTION_COLUMNS = (
     "event_id, correlation_id, agent_name, action_type, action_name, action_details, "
-    "duration_ms, session_id, prompt_id, tool_use_id, created_at"
+    "duration_ms, session_id, prompt_id, tool_use_id, started_at, created_at"
 )
 _ROUTING_COLUMNS = (
     "event_id, correlation_id, parent_correlation_id, user_request, selected_agent, "
     "confidence_score, routing_strategy, trigger_confidence, context_confidence, "
     "capability_confidence, historical_confidence, alternatives, reasoning, matched_triggers, "
-    "matched_capabilities, routing_time_ms, cache_hit, is_fallback, context_snapshot, created_at"
+    "matched_capabilities, routing_time_ms, cache_hit, is_fallback, context_snapshot, "
+    "started_at, created_at"
 )
 _MANIFEST_COLUMNS = (
     "event_id, correlation_id, routing_decision_id, agent_name, manifest_version, "
     "generation_source, is_fallback, sections_included, sections, query_times, "
-    "total_query_time_ms, manifest_size_bytes, warnings, query_failures, created_at"
+    "total_query_time_ms, manifest_size_bytes, warnings, query_failures, started_at, created_at"
 )
 _TRANSFORMATION_COLUMNS = (
     "event_id, event_type, correlation_id, source_agent, target_agent, transformation_reason, "
     "routing_confidence, routing_strategy, user_request, transformation_duration_ms, success, "
-    "error_message, error_type, parent_event_id, created_at"
+    "error_message, error_type, parent_event_id, started_at, created_at"
 )
-_LIFECYCLE_COLUMNS = "event_id, correlation_id, event_type, agent_name, status, payload, created_at"
+_LLM_COLUMNS = (
+    "event_id, correlation_id, session_id, prompt_id, claude_agent_id, agent_name, is_sidechain, "
+    "provider, model, input_tokens, output_tokens, cache_creation_input_tokens, "
+    "cache_read_input_tokens, total_tokens, stop_reason, request_id, message_id, tool_use_ids, "
+    "duration_ms, cost_usd, cost_source, pricing_source, source, started_at, created_at"
+)
+_LIFECYCLE_COLUMNS = (
+    "event_id, correlation_id, event_type, agent_name, status, payload, "
+    "created_at AS started_at, created_at"
+)
 
 # Statements built once from the constants above; every value is a parameter.
 _GET_EXECUTION = (
@@ -90,18 +100,20 @@ _LIST_EXECUTIONS = (
 )
 _SECTIONS = {
     name: f"SELECT {columns} FROM {table} WHERE correlation_id = $1 "  # noqa: S608 - constants
-    "ORDER BY created_at, event_id"
+    "ORDER BY started_at, created_at, event_id"
     for name, columns, table in (
         ("lifecycle", _LIFECYCLE_COLUMNS, "agent_execution_events"),
         ("routing_decisions", _ROUTING_COLUMNS, "agent_routing_decisions"),
         ("manifest_injections", _MANIFEST_COLUMNS, "agent_manifest_injections"),
         ("transformations", _TRANSFORMATION_COLUMNS, "agent_transformation_events"),
         ("actions", _ACTION_COLUMNS, "agent_actions"),
+        ("llm_calls", _LLM_COLUMNS, "agent_llm_calls"),
     )
 }
 """The per-table sections of a trace, in the order the trace lists them."""
 _TIMELINE = (
-    "SELECT created_at, source, event_id, kind, agent_name, details FROM get_complete_trace($1)"
+    "SELECT started_at, created_at, source, event_id, kind, agent_name, details "
+    "FROM get_complete_trace($1)"
 )
 _SUCCESS_RATES = (
     "SELECT agent_name, count(*) AS finished, "
@@ -227,9 +239,10 @@ async def get_trace(
     """Return the complete trace of one execution, children nested, or None if nothing is known.
 
     The trace holds the execution summary, its lifecycle events, routing decisions, manifest
-    injections, transformations and actions (each in time order), a merged ``timeline`` of all
-    of them (from ``get_complete_trace``), and ``children``: the traces of child executions,
-    nested up to ``max_depth`` levels.
+    injections, transformations, actions and LLM calls (each in the order they began), a merged
+    ``timeline`` of all of them (from ``get_complete_trace``), and ``children``: the traces of
+    child executions, nested up to ``max_depth`` levels. Every row has ``started_at`` (when it
+    began) and ``created_at`` (when it ended; a point event has both equal).
     """
     execution = await get_execution(db, correlation_id)
     trace: dict[str, Any] = {"correlation_id": str(correlation_id), "execution": execution}

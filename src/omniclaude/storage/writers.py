@@ -32,6 +32,7 @@ from omniclaude.events import (
     EventBase,
     ExecutionCompleted,
     ExecutionFailed,
+    LlmCall,
     ManifestInjection,
     RoutingDecision,
     kind_of,
@@ -134,7 +135,7 @@ def _action_row(e: EventBase) -> tuple[Any, ...]:
         e.event_id, e.correlation_id, e.agent_name, e.action_type.value, e.action_name,
         e.action_details, e.debug_mode, e.duration_ms, e.session_id, e.prompt_id, e.tool_use_id,
         e.project_path, e.project_name, e.working_directory, e.schema_version, _producer(e),
-        _meta(e), e.timestamp,
+        _meta(e), e.start, e.timestamp,
     )  # fmt: skip
 
 
@@ -166,7 +167,7 @@ def _routing_row(e: EventBase) -> tuple[Any, ...]:
         _score(e.capability_confidence), _score(e.historical_confidence), alternatives,
         len(alternatives), e.reasoning, list(e.matched_triggers), list(e.matched_capabilities),
         e.routing_time_ms, e.cache_hit, e.is_fallback, e.schema_version, _producer(e), _meta(e),
-        e.timestamp,
+        e.start, e.timestamp,
     )  # fmt: skip
 
 
@@ -181,7 +182,7 @@ def _manifest_row(e: EventBase) -> tuple[Any, ...]:
         e.event_id, e.correlation_id, e.session_id, e.routing_decision_id, e.agent_name,
         e.manifest_version, e.generation_source, e.is_fallback, [s.name for s in e.sections],
         sections, query_times, e.total_query_time_ms, size, list(e.warnings), e.query_failures,
-        e.schema_version, _producer(e), _meta(e), e.timestamp,
+        e.schema_version, _producer(e), _meta(e), e.start, e.timestamp,
     )  # fmt: skip
 
 
@@ -191,8 +192,60 @@ def _transformation_row(e: EventBase) -> tuple[Any, ...]:
         e.event_id, e.phase.value, e.correlation_id, e.session_id, e.source_agent,
         e.target_agent, e.transformation_reason, _score(e.confidence), e.routing_strategy,
         e.user_request, e.duration_ms, e.success, e.error_message, e.error_type,
-        e.parent_event_id, e.schema_version, _producer(e), _meta(e), e.timestamp,
+        e.parent_event_id, e.schema_version, _producer(e), _meta(e), e.start, e.timestamp,
     )  # fmt: skip
+
+
+_COST_DIGITS = Decimal("0.0000000001")
+
+
+def _cost(value: float | None) -> Decimal | None:
+    """Round a USD cost to the ``numeric(20, 10)`` column's precision."""
+    return None if value is None else Decimal(repr(value)).quantize(_COST_DIGITS)
+
+
+def _llm_row(e: EventBase) -> tuple[Any, ...]:
+    assert isinstance(e, LlmCall)  # noqa: S101
+    meta = {**e.metadata, **_meta(e)} if e.metadata else _meta(e)
+    return (
+        e.event_id, e.correlation_id, e.session_id, e.prompt_id, e.claude_agent_id,
+        e.agent_name, e.is_sidechain, e.provider, e.model, e.input_tokens, e.output_tokens,
+        e.cache_creation_input_tokens, e.cache_read_input_tokens, e.usage, e.stop_reason,
+        e.request_id, e.message_id, list(e.tool_use_ids), e.duration_ms, _cost(e.cost_usd),
+        e.cost_source.value, e.pricing_source, e.source, e.project_path, e.project_name,
+        e.schema_version, _producer(e), meta, e.start, e.timestamp,
+    )  # fmt: skip
+
+
+# The same response told again (a redelivery, a transcript re-read, OTel after the
+# transcript): a better cost replaces a worse one, and ids the first telling lacked are
+# filled in; anything else leaves the row as it is (no update, no churn).
+_BETTER = "omniclaude_cost_rank(EXCLUDED.cost_source) > omniclaude_cost_rank(t.cost_source)"
+_LLM_ON_CONFLICT = """ON CONFLICT (event_id) DO UPDATE SET
+    input_tokens = CASE WHEN {better} THEN EXCLUDED.input_tokens ELSE t.input_tokens END,
+    output_tokens = CASE WHEN {better} THEN EXCLUDED.output_tokens ELSE t.output_tokens END,
+    cache_creation_input_tokens = CASE WHEN {better}
+        THEN EXCLUDED.cache_creation_input_tokens ELSE t.cache_creation_input_tokens END,
+    cache_read_input_tokens = CASE WHEN {better}
+        THEN EXCLUDED.cache_read_input_tokens ELSE t.cache_read_input_tokens END,
+    cost_usd = CASE WHEN {better} THEN EXCLUDED.cost_usd ELSE t.cost_usd END,
+    cost_source = CASE WHEN {better} THEN EXCLUDED.cost_source ELSE t.cost_source END,
+    pricing_source = CASE WHEN {better} THEN EXCLUDED.pricing_source ELSE t.pricing_source END,
+    duration_ms = CASE WHEN {better}
+        THEN coalesce(EXCLUDED.duration_ms, t.duration_ms) ELSE t.duration_ms END,
+    message_id = coalesce(t.message_id, EXCLUDED.message_id),
+    request_id = coalesce(t.request_id, EXCLUDED.request_id),
+    stop_reason = coalesce(t.stop_reason, EXCLUDED.stop_reason),
+    tool_use_ids = CASE WHEN cardinality(t.tool_use_ids) = 0
+        THEN EXCLUDED.tool_use_ids ELSE t.tool_use_ids END,
+    metadata = EXCLUDED.metadata || t.metadata
+ WHERE {better}
+    OR (t.message_id IS NULL AND EXCLUDED.message_id IS NOT NULL)
+    OR (t.request_id IS NULL AND EXCLUDED.request_id IS NOT NULL)
+    OR (t.stop_reason IS NULL AND EXCLUDED.stop_reason IS NOT NULL)
+    OR (cardinality(t.tool_use_ids) = 0 AND cardinality(EXCLUDED.tool_use_ids) > 0)""".replace(
+    "{better}", _BETTER
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,14 +255,16 @@ class TableWriter:
     table: str
     columns: tuple[str, ...]
     row: Callable[[EventBase], tuple[Any, ...]]
+    on_conflict: str = "ON CONFLICT (event_id) DO NOTHING"
+    """What a second telling of a stored event does (the row is aliased ``t``)."""
 
     @property
     def insert_sql(self) -> str:
         """The idempotent parameterised INSERT (identifiers are constants of this module)."""
         placeholders = ", ".join(f"${i}" for i in range(1, len(self.columns) + 1))
         return (
-            f"INSERT INTO {self.table} ({', '.join(self.columns)}) "  # noqa: S608 - constants
-            f"VALUES ({placeholders}) ON CONFLICT (event_id) DO NOTHING"
+            f"INSERT INTO {self.table} AS t ({', '.join(self.columns)}) "  # noqa: S608 - constants
+            f"VALUES ({placeholders}) {self.on_conflict}"
         )
 
     async def write(self, conn: Any, events: Sequence[EventBase]) -> None:
@@ -235,7 +290,7 @@ WRITERS: dict[str, TableWriter] = {
             ("event_id", "correlation_id", "agent_name", "action_type", "action_name",
              "action_details", "debug_mode", "duration_ms", "session_id", "prompt_id",
              "tool_use_id", "project_path", "project_name", "working_directory",
-             "schema_version", "producer", "metadata", "created_at"),
+             "schema_version", "producer", "metadata", "started_at", "created_at"),
             _action_row,
         ),
         TableWriter(
@@ -252,7 +307,7 @@ WRITERS: dict[str, TableWriter] = {
              "context_confidence", "capability_confidence", "historical_confidence",
              "alternatives", "alternatives_count", "reasoning", "matched_triggers",
              "matched_capabilities", "routing_time_ms", "cache_hit", "is_fallback",
-             "schema_version", "producer", "metadata", "created_at"),
+             "schema_version", "producer", "metadata", "started_at", "created_at"),
             _routing_row,
         ),
         TableWriter(
@@ -261,7 +316,7 @@ WRITERS: dict[str, TableWriter] = {
              "manifest_version", "generation_source", "is_fallback", "sections_included",
              "sections", "query_times", "total_query_time_ms", "manifest_size_bytes",
              "warnings", "query_failures", "schema_version", "producer", "metadata",
-             "created_at"),
+             "started_at", "created_at"),
             _manifest_row,
         ),
         TableWriter(
@@ -270,8 +325,19 @@ WRITERS: dict[str, TableWriter] = {
              "target_agent", "transformation_reason", "routing_confidence",
              "routing_strategy", "user_request", "transformation_duration_ms", "success",
              "error_message", "error_type", "parent_event_id", "schema_version", "producer",
-             "metadata", "created_at"),
+             "metadata", "started_at", "created_at"),
             _transformation_row,
+        ),
+        TableWriter(
+            "agent_llm_calls",
+            ("event_id", "correlation_id", "session_id", "prompt_id", "claude_agent_id",
+             "agent_name", "is_sidechain", "provider", "model", "input_tokens", "output_tokens",
+             "cache_creation_input_tokens", "cache_read_input_tokens", "usage", "stop_reason",
+             "request_id", "message_id", "tool_use_ids", "duration_ms", "cost_usd",
+             "cost_source", "pricing_source", "source", "project_path", "project_name",
+             "schema_version", "producer", "metadata", "started_at", "created_at"),
+            _llm_row,
+            _LLM_ON_CONFLICT,
         ),
     )
 }  # fmt: skip

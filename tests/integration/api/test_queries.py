@@ -88,8 +88,8 @@ async def test_get_trace_nests_children_and_orders_the_timeline(postgres_connect
     assert trace is not None
     assert trace["execution"]["status"] == "success"
     assert trace["manifest_injections"][0]["routing_decision_id"] == str(decision.event_id)
-    stamps = [row["created_at"] for row in trace["timeline"]]
-    assert stamps == sorted(stamps)
+    stamps = [row["started_at"] for row in trace["timeline"]]
+    assert stamps == sorted(stamps), "the timeline is not in the order things began"
     assert {r["source"] for r in trace["timeline"]} >= {
         "execution",
         "action",

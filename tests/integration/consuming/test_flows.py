@@ -36,12 +36,14 @@ async def _count(conn: asyncpg.Connection, table: str, correlation_id: uuid.UUID
     "topic:agent-routing-decisions",
     "topic:agent-transformations",
     "topic:intelligence-events",
+    "topic:agent-llm-calls",
     "table:agent_actions",
     "table:agent_routing_decisions",
     "table:agent_manifest_injections",
     "table:agent_execution_events",
     "table:agent_execution_logs",
     "table:agent_transformation_events",
+    "table:agent_llm_calls",
 )
 async def test_every_topic_lands_in_its_table(
     ingest_service: IngestService,

@@ -20,6 +20,7 @@ from tests.unit.storage.samples import sample_events
     "table:agent_routing_decisions",
     "table:agent_manifest_injections",
     "table:agent_transformation_events",
+    "table:agent_llm_calls",
     "event:agent_action",
     "event:execution_started",
     "event:execution_progress",
@@ -28,6 +29,7 @@ from tests.unit.storage.samples import sample_events
     "event:routing_decision",
     "event:manifest_injection",
     "event:agent_transformation",
+    "event:llm_call",
 )
 async def test_every_event_type_is_stored_and_read_back(
     postgres_connection: asyncpg.Connection,
@@ -117,14 +119,15 @@ async def test_spec_join_routing_with_manifests(postgres_connection: asyncpg.Con
 
 
 async def test_complete_trace_is_ordered_in_time(postgres_connection: asyncpg.Connection) -> None:
-    """get_complete_trace() returns every row of a trace in time order."""
+    """get_complete_trace() returns every row of a trace in the order things began."""
     cid = uuid.uuid4()
     events = [e for e in sample_events(cid) if e.correlation_id == cid]
     await write_events(postgres_connection, events)
     rows = await postgres_connection.fetch("SELECT * FROM get_complete_trace($1)", cid)
     assert {r["event_id"] for r in rows} == {e.event_id for e in events}
-    times = [r["created_at"] for r in rows]
+    times = [r["started_at"] for r in rows]
     assert times == sorted(times)
+    assert all(r["started_at"] <= r["created_at"] for r in rows), "a row ends before it began"
 
 
 async def test_execution_status_never_moves_backwards(

@@ -83,6 +83,16 @@ def test_a_missing_timestamp_is_the_records_time() -> None:
     assert event.timestamp == datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def test_a_missing_timestamp_moves_the_derived_start_with_it() -> None:
+    """A bare timed action without times ends at the record's time and starts its duration before."""
+    body = json.loads(bare_action(str(uuid.uuid4()), duration_ms=1500))
+    del body["timestamp"]
+    event = decode_record(record(json.dumps(body).encode()), default_type="agent_action")
+    assert isinstance(event, AgentAction)
+    assert event.timestamp == datetime(2026, 1, 1, tzinfo=UTC)
+    assert event.start == datetime(2025, 12, 31, 23, 59, 58, 500000, tzinfo=UTC)
+
+
 def test_another_type_on_the_topic_is_decoded_as_that_type() -> None:
     """An envelope naming its event_type wins over the topic's default type."""
     decision = RoutingDecision(

@@ -361,3 +361,36 @@ def test_agent_tool_response_records_async_launch() -> None:
         "async_launched": True,
         "agent_id": "ag5",
     }
+
+
+def test_a_tool_bar_spans_pre_tool_use_to_post_tool_use() -> None:
+    """A call starts when PreToolUse arrived and ends when PostToolUse did (never before)."""
+    s = Session()
+    use_id = s.tool_id()
+    items = [
+        s.start(),
+        s.prompt("test"),
+        s.pre("Bash", {"command": "pytest -x"}, use_id),
+        s.post("Bash", {"command": "pytest -x"}, {"stdout": ""}, use_id, duration_ms=2),
+    ]
+    payloads = payloads_of(items, step_ns=400 * MS)
+    mapper = new_mapper()
+    events = [e for p in payloads for e in mapper.map(p)]  # fmt: skip
+    (call,) = actions(events, "tool_call")
+    assert call.started_at == payloads[2].received_at, "the call does not start at PreToolUse"
+    assert call.timestamp == payloads[3].received_at, "the call does not end at PostToolUse"
+    assert call.duration_ms == 2, "the tool's own run time was not kept"
+    prompt = next(e for e in events if isinstance(e, ExecutionStarted) and e.user_prompt)
+    assert prompt.timestamp <= call.start, "the call starts before its prompt"
+
+
+def test_a_result_without_its_pre_tool_use_starts_its_run_time_earlier() -> None:
+    """PostToolUse alone (hooks installed mid-call): the bar is its duration, ending at Post."""
+    s = Session()
+    use_id = s.tool_id()
+    items = [s.start(), s.prompt("go"), s.post("Read", {"file_path": "/a"}, "x", use_id,
+                                               duration_ms=30)]  # fmt: skip
+    payloads = payloads_of(items)
+    (call,) = actions([e for p in payloads for e in new_mapper().map(p)], "tool_call")
+    assert call.timestamp == payloads[2].received_at
+    assert (call.timestamp - call.start).total_seconds() * 1000 == pytest.approx(30)

@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from omniclaude.cli import dlq as dlq_cli
+from omniclaude.events import TOPICS
 from omniclaude.publishing.dlq import dead_letter_topics, local_dead_letters
 from omniclaude.publishing.outbox import DeadLetter, Outbox
 from omniclaude.settings import TopicSettings
@@ -69,7 +70,7 @@ def test_dead_letter_topics_follow_the_catalogue() -> None:
     """One dead-letter topic per topic family, prefixed and suffixed."""
     topics = dead_letter_topics(TopicSettings(), "p.")
     assert topics["p.agent-actions-dlq"] == "p.agent-actions"
-    assert len(topics) == 5
+    assert len(topics) == len(TOPICS)
 
 
 def test_missing_outbox_has_no_dead_letters(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from omniclaude.events import TOPICS
 from omniclaude.settings import Settings
 from omniclaude.stack import components
 from omniclaude.stack import supervisor as sup
@@ -133,7 +134,7 @@ def test_start_runs_every_step_in_order_and_stop_reverses_it(
         assert state.viewer_url == f"{state.api_url}/viewer/"
         assert fakes["database"] == ["omniclaude"]
         assert fakes["migrate"][0].endswith("/omniclaude")
-        assert len(fakes["topics"][0]) == 10
+        assert len(fakes["topics"][0]) == 2 * len(TOPICS)  # each topic and its dead letters
         saved = load_state(tmp_path)
         assert saved is not None
         assert saved.phase is Phase.RUNNING

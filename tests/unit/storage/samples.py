@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from omniclaude.events import (
@@ -14,8 +14,10 @@ from omniclaude.events import (
     ExecutionFailed,
     ExecutionProgress,
     ExecutionStarted,
+    LlmCall,
     ManifestInjection,
     RoutingDecision,
+    llm_call_id,
 )
 
 
@@ -46,4 +48,13 @@ def sample_events(correlation_id: uuid.UUID) -> list[EventBase]:
         AgentTransformation(correlation_id=correlation_id, source_agent="polymorphic-agent",
                             target_agent="agent-test", transformation_reason="specialise",
                             confidence=Decimal("0.75")),
+        LlmCall(event_id=llm_call_id(request_id=f"req_{marker.hex}", message_id="msg_1"),
+                correlation_id=correlation_id, model="claude-sonnet-4-5", provider="anthropic",
+                input_tokens=12, output_tokens=345, cache_creation_input_tokens=1000,
+                cache_read_input_tokens=20000, usage={"service_tier": "standard"},
+                stop_reason="tool_use", request_id=f"req_{marker.hex}", message_id="msg_1",
+                tool_use_ids=["toolu_1", "toolu_2"], duration_ms=2500.0,
+                cost_usd=0.0123456789, cost_source="estimate", pricing_source="test table",
+                source="transcript", session_id="s-1", timestamp=when,
+                started_at=when - timedelta(seconds=2.5), metadata={"git_branch": "main"}),
     ]  # fmt: skip

@@ -90,9 +90,14 @@ def test_extra_fields_go_to_metadata() -> None:
 
 
 def test_insert_sql_is_idempotent_and_parameterised() -> None:
-    """Every insert is ON CONFLICT (event_id) DO NOTHING with one placeholder per column."""
+    """Every insert is idempotent on event_id, with one placeholder per column.
+
+    Only LLM calls update on conflict (a better cost replaces an estimate); the rest do nothing.
+    """
     for writer in WRITERS.values():
-        assert writer.insert_sql.endswith("ON CONFLICT (event_id) DO NOTHING")
+        expected = "DO UPDATE SET" if writer.table == "agent_llm_calls" else "DO NOTHING"
+        assert writer.insert_sql.count("ON CONFLICT (event_id) ") == 1
+        assert f"ON CONFLICT (event_id) {expected}" in writer.insert_sql
         assert f"${len(writer.columns)})" in writer.insert_sql
 
 

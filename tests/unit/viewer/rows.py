@@ -58,7 +58,7 @@ def action_row(
     duration_ms: float | None = 10,
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One ``agent_actions`` row (its timestamp is when the call ended)."""
+    """One ``agent_actions`` row: ``started_at`` → ``created_at`` (when the call ended)."""
     return {
         "event_id": uuid.uuid4(),
         "correlation_id": cid,
@@ -70,6 +70,7 @@ def action_row(
         "tool_use_id": None,
         "session_id": "s-1",
         "prompt_id": None,
+        "started_at": at(end_ms - (duration_ms or 0)),
         "created_at": at(end_ms),
     }
 
@@ -92,6 +93,7 @@ def routing_row(
         "matched_capabilities": [],
         "cache_hit": False,
         "is_fallback": False,
+        "started_at": at(end_ms - 1.5),
         "created_at": at(end_ms),
     }
 
@@ -115,6 +117,7 @@ def manifest_row(cid: uuid.UUID, *, end_ms: float = 8) -> dict[str, Any]:
         "manifest_size_bytes": 520,
         "warnings": [],
         "query_failures": {},
+        "started_at": at(end_ms - 5.0),
         "created_at": at(end_ms),
     }
 
@@ -134,6 +137,7 @@ def transformation_row(cid: uuid.UUID, *, phase: str = "transformation_complete"
         "success": phase != "transformation_failed",
         "error_message": None,
         "error_type": None,
+        "started_at": at(40),
         "created_at": at(60),
     }
 

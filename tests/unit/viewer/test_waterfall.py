@@ -179,3 +179,16 @@ def test_orphan_children_beyond_the_depth_limit_are_still_shown() -> None:
     )
     labels = [s.label for s in build_waterfall(trace).spans]
     assert "lost" in labels, "an execution of the tree was dropped"
+
+
+def test_a_bar_is_drawn_from_its_stored_start_to_its_stored_end() -> None:
+    """The waterfall reads started_at → created_at and never derives one from the duration."""
+    from tests.unit.viewer.rows import at
+
+    cid = uuid.uuid4()
+    # A Claude Code tool: 3 ms of run time, but PreToolUse → PostToolUse took 400 ms.
+    call = {**action_row(cid, end_ms=450, duration_ms=3), "started_at": at(50)}
+    waterfall = build_waterfall(trace_of(cid, executions=[execution_row(cid)], actions=[call]))
+    span = next(s for s in waterfall.spans if s.source == "action")
+    assert (span.start, span.end) == (at(50), at(450))
+    assert span.duration_ms == pytest.approx(400)

@@ -24,8 +24,9 @@ router = APIRouter(tags=["traces"], responses=ERROR_RESPONSES)
 )
 async def get_trace(correlation_id: uuid.UUID, pool: Pool, _: ReadKey) -> dict[str, Any]:
     """The complete trace: the execution, its lifecycle, routing decisions, manifest
-    injections, transformations and actions (each in time order), a merged ``timeline``, and
-    the child executions' traces nested under ``children``. Needs ``read``."""
+    injections, transformations, actions and LLM calls (each in the order they began; every
+    row has ``started_at`` and ``created_at``, when it ended), a merged ``timeline``, and the
+    child executions' traces nested under ``children``. Needs ``read``."""
     trace = await queries.get_trace(pool, correlation_id)
     if trace is None:
         raise http_error(404, "correlation_id", f"nothing recorded for {correlation_id}")

@@ -142,33 +142,42 @@ SELECT l.*, t.depth
 
 _ACTIONS_SQL = """
 SELECT event_id, correlation_id, agent_name, action_type, action_name, action_details,
-       duration_ms, tool_use_id, session_id, prompt_id, created_at
+       duration_ms, tool_use_id, session_id, prompt_id, started_at, created_at
   FROM agent_actions WHERE correlation_id = ANY($1::uuid[])
- ORDER BY created_at, event_id
+ ORDER BY started_at, created_at, event_id
 """
 
 _ROUTING_SQL = """
 SELECT event_id, correlation_id, user_request, selected_agent, confidence_score,
        routing_strategy, alternatives, reasoning, routing_time_ms, matched_triggers,
-       matched_capabilities, cache_hit, is_fallback, created_at
+       matched_capabilities, cache_hit, is_fallback, started_at, created_at
   FROM agent_routing_decisions WHERE correlation_id = ANY($1::uuid[])
- ORDER BY created_at, event_id
+ ORDER BY started_at, created_at, event_id
 """
 
 _MANIFEST_SQL = """
 SELECT event_id, correlation_id, agent_name, manifest_version, generation_source, is_fallback,
        sections_included, sections, query_times, total_query_time_ms, manifest_size_bytes,
-       warnings, query_failures, created_at
+       warnings, query_failures, started_at, created_at
   FROM agent_manifest_injections WHERE correlation_id = ANY($1::uuid[])
- ORDER BY created_at, event_id
+ ORDER BY started_at, created_at, event_id
 """
 
 _TRANSFORM_SQL = """
 SELECT event_id, correlation_id, event_type, source_agent, target_agent,
        transformation_reason, routing_confidence, routing_strategy,
-       transformation_duration_ms, success, error_message, error_type, created_at
+       transformation_duration_ms, success, error_message, error_type, started_at, created_at
   FROM agent_transformation_events WHERE correlation_id = ANY($1::uuid[])
- ORDER BY created_at, event_id
+ ORDER BY started_at, created_at, event_id
+"""
+
+_LLM_SQL = """
+SELECT event_id, correlation_id, session_id, claude_agent_id, agent_name, model,
+       input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+       total_tokens, stop_reason, request_id, message_id, tool_use_ids, duration_ms,
+       cost_usd, cost_source, source, started_at, created_at
+  FROM agent_llm_calls WHERE correlation_id = ANY($1::uuid[])
+ ORDER BY started_at, created_at, event_id
 """
 
 _EXEC_EVENTS_SQL = """
@@ -188,6 +197,7 @@ class TraceRows:
     routing: list[dict[str, Any]] = field(default_factory=list)
     manifests: list[dict[str, Any]] = field(default_factory=list)
     transformations: list[dict[str, Any]] = field(default_factory=list)
+    llm_calls: list[dict[str, Any]] = field(default_factory=list)
     execution_events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -199,6 +209,7 @@ class TraceRows:
             or self.routing
             or self.manifests
             or self.transformations
+            or self.llm_calls
             or self.execution_events
         )
 
@@ -223,6 +234,7 @@ async def fetch_trace(db: Reader, correlation_id: uuid.UUID) -> TraceRows:
     trace.routing = [dict(r) for r in await db.fetch(_ROUTING_SQL, ids)]
     trace.manifests = [dict(r) for r in await db.fetch(_MANIFEST_SQL, ids)]
     trace.transformations = [dict(r) for r in await db.fetch(_TRANSFORM_SQL, ids)]
+    trace.llm_calls = [dict(r) for r in await db.fetch(_LLM_SQL, ids)]
     trace.execution_events = [dict(r) for r in await db.fetch(_EXEC_EVENTS_SQL, ids)]
     return trace
 
@@ -232,6 +244,7 @@ _DETAIL_SQL: dict[str, str] = {
     "routing": "SELECT * FROM agent_routing_decisions WHERE event_id = $1",
     "manifest": "SELECT * FROM agent_manifest_injections WHERE event_id = $1",
     "transformation": "SELECT * FROM agent_transformation_events WHERE event_id = $1",
+    "llm": "SELECT * FROM agent_llm_calls WHERE event_id = $1",
     "execution": "SELECT * FROM agent_execution_logs WHERE correlation_id = $1",
 }
 """One statement per kind of row a waterfall span can show (keys are the span sources)."""

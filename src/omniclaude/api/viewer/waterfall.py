@@ -1,14 +1,12 @@
 """Lay a trace out as a waterfall: one row per span, positioned on a shared time axis.
 
-Pure functions over :class:`~omniclaude.api.viewer.queries.TraceRows`; no I/O. Timing rules:
+Pure functions over :class:`~omniclaude.api.viewer.queries.TraceRows`; no I/O. Timing is
+read, never guessed (see :class:`~omniclaude.events.base.TimedEvent`):
 
-* an execution runs from ``started_at`` (or ``created_at``) to ``completed_at`` (still running:
-  to its last event, or its last child's end);
-* a tool call's event is written when the call *ends* (the SDK's ``tool_call`` context
-  manager logs on exit), so its bar ends at the timestamp and starts ``duration_ms`` earlier;
-* a routing decision ends at its timestamp and lasts ``routing_time_ms``; a manifest injection
-  lasts ``total_query_time_ms``; a transformation lasts ``transformation_duration_ms``;
-* an event without a duration is a point (drawn as a marker).
+* an execution runs from ``started_at`` to ``completed_at`` (still running: to its last event,
+  or its last child's end);
+* every other row runs from its ``started_at`` to its ``created_at`` (when it ended); a row
+  whose two are equal is a point (drawn as a marker).
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from omniclaude.api.viewer.queries import TraceRows
@@ -144,15 +142,11 @@ class Waterfall:
         return sum(1 for span in self.spans if span.source == "action")
 
 
-def _ms(value: Any) -> float:
-    try:
-        return max(float(value), 0.0) if value is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _ending_at(at: datetime, duration: Any) -> tuple[datetime, datetime]:
-    return at - timedelta(milliseconds=_ms(duration)), at
+def _span_of(row: dict[str, Any]) -> tuple[datetime, datetime]:
+    """A row's stored ``started_at`` → ``created_at`` (its end)."""
+    end: datetime = row["created_at"]
+    start: datetime = row.get("started_at") or end
+    return min(start, end), end
 
 
 def _action_note(row: dict[str, Any]) -> str:
@@ -168,7 +162,7 @@ def _action_note(row: dict[str, Any]) -> str:
 
 
 def _action_span(row: dict[str, Any], depth: int) -> Span:
-    start, end = _ending_at(row["created_at"], row.get("duration_ms"))
+    start, end = _span_of(row)
     kind = str(row["action_type"])
     return Span(
         source="action", event_id=str(row["event_id"]),
@@ -178,7 +172,7 @@ def _action_span(row: dict[str, Any], depth: int) -> Span:
 
 
 def _routing_span(row: dict[str, Any], depth: int) -> Span:
-    start, end = _ending_at(row["created_at"], row.get("routing_time_ms"))
+    start, end = _span_of(row)
     confidence = float(row["confidence_score"])
     return Span(
         source="routing", event_id=str(row["event_id"]),
@@ -189,7 +183,7 @@ def _routing_span(row: dict[str, Any], depth: int) -> Span:
 
 
 def _manifest_span(row: dict[str, Any], depth: int) -> Span:
-    start, end = _ending_at(row["created_at"], row.get("total_query_time_ms"))
+    start, end = _span_of(row)
     sections = row.get("sections_included") or []
     return Span(
         source="manifest", event_id=str(row["event_id"]),
@@ -201,7 +195,7 @@ def _manifest_span(row: dict[str, Any], depth: int) -> Span:
 
 
 def _transformation_span(row: dict[str, Any], depth: int) -> Span:
-    start, end = _ending_at(row["created_at"], row.get("transformation_duration_ms"))
+    start, end = _span_of(row)
     phase = str(row.get("event_type") or "")
     failed = phase == "transformation_failed" or row.get("success") is False
     source = row.get("source_agent") or "?"
@@ -211,6 +205,19 @@ def _transformation_span(row: dict[str, Any], depth: int) -> Span:
         label=f"transform {source} → {row['target_agent']} ({_PHASES.get(phase, phase)})",
         start=start, end=end,
         depth=depth, error=failed, note=str(row.get("transformation_reason") or ""),
+    )  # fmt: skip
+
+
+def _llm_span(row: dict[str, Any], depth: int) -> Span:
+    tokens = int(row.get("total_tokens") or 0)
+    cost = row.get("cost_usd")
+    note = f"{tokens:,} tokens"
+    note += f" · ${float(cost):.4f}" if cost is not None else " · unpriced"
+    return Span(
+        source="llm", event_id=str(row["event_id"]),
+        correlation_id=str(row["correlation_id"]), kind="llm_call",
+        label=str(row.get("model") or "llm"), start=_span_of(row)[0], end=_span_of(row)[1],
+        depth=depth, note=note,
     )  # fmt: skip
 
 
@@ -225,6 +232,7 @@ _BUILDERS = {
     "routing": _routing_span,
     "manifests": _manifest_span,
     "transformations": _transformation_span,
+    "llm_calls": _llm_span,
 }
 
 
