@@ -84,7 +84,7 @@ def test_a_missing_timestamp_is_the_records_time() -> None:
 
 
 def test_a_missing_timestamp_moves_the_derived_start_with_it() -> None:
-    """A bare timed action without times ends at the record's time and starts its duration before."""
+    """A bare timed action without times ends at the record time, starting its duration before."""
     body = json.loads(bare_action(str(uuid.uuid4()), duration_ms=1500))
     del body["timestamp"]
     event = decode_record(record(json.dumps(body).encode()), default_type="agent_action")

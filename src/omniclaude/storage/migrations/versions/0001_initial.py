@@ -5,6 +5,7 @@ Revises:
 Create Date: 2026-11-26
 """
 
+from omniclaude.storage.migrations._history import TRACE_VIEW_0001
 from omniclaude.storage.migrations._script import run_script
 
 revision = "0001_initial"
@@ -290,40 +291,6 @@ CREATE TABLE api_keys (
     revoked_at   timestamptz
 );
 
--- Every row of a trace, in time order, whatever table it lives in.
-CREATE VIEW agent_trace_events AS
-    SELECT correlation_id, created_at, 'execution'::text AS source, event_id,
-           event_type AS kind, agent_name, payload AS details
-      FROM agent_execution_events
-    UNION ALL
-    SELECT correlation_id, created_at, 'action', event_id, action_type, agent_name,
-           jsonb_build_object('action_name', action_name, 'action_details', action_details,
-                              'duration_ms', duration_ms, 'tool_use_id', tool_use_id)
-      FROM agent_actions
-    UNION ALL
-    SELECT correlation_id, created_at, 'routing', event_id, 'routing_decision', selected_agent,
-           jsonb_build_object('confidence_score', confidence_score, 'routing_strategy',
-                              routing_strategy, 'alternatives', alternatives,
-                              'reasoning', reasoning, 'routing_time_ms', routing_time_ms)
-      FROM agent_routing_decisions
-    UNION ALL
-    SELECT correlation_id, created_at, 'manifest', event_id, 'manifest_injection', agent_name,
-           jsonb_build_object('sections', sections, 'total_query_time_ms', total_query_time_ms,
-                              'is_fallback', is_fallback)
-      FROM agent_manifest_injections
-    UNION ALL
-    SELECT correlation_id, created_at, 'transformation', event_id, event_type, target_agent,
-           jsonb_build_object('source_agent', source_agent, 'target_agent', target_agent,
-                              'transformation_reason', transformation_reason,
-                              'routing_confidence', routing_confidence)
-      FROM agent_transformation_events;
-
-CREATE FUNCTION get_complete_trace(trace_id uuid)
-RETURNS SETOF agent_trace_events
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM agent_trace_events WHERE correlation_id = trace_id
-    ORDER BY created_at, source, event_id
-$$;
 """
 
 DOWNGRADE = r"""
@@ -345,6 +312,7 @@ DROP TABLE IF EXISTS agent_actions;
 def upgrade() -> None:
     """Create the tables, the execution trigger, the trace view and function."""
     run_script(UPGRADE)
+    run_script(TRACE_VIEW_0001)
 
 
 def downgrade() -> None:

@@ -15,6 +15,7 @@ Revises: 0001_initial
 Create Date: 2026-12-01
 """
 
+from omniclaude.storage.migrations._history import TRACE_VIEW_0001
 from omniclaude.storage.migrations._script import run_script
 
 revision = "0002_timing_llm_calls"
@@ -22,41 +23,6 @@ down_revision = "0001_initial"
 branch_labels = None
 depends_on = None
 
-_OLD_VIEW = r"""
-CREATE VIEW agent_trace_events AS
-    SELECT correlation_id, created_at, 'execution'::text AS source, event_id,
-           event_type AS kind, agent_name, payload AS details
-      FROM agent_execution_events
-    UNION ALL
-    SELECT correlation_id, created_at, 'action', event_id, action_type, agent_name,
-           jsonb_build_object('action_name', action_name, 'action_details', action_details,
-                              'duration_ms', duration_ms, 'tool_use_id', tool_use_id)
-      FROM agent_actions
-    UNION ALL
-    SELECT correlation_id, created_at, 'routing', event_id, 'routing_decision', selected_agent,
-           jsonb_build_object('confidence_score', confidence_score, 'routing_strategy',
-                              routing_strategy, 'alternatives', alternatives,
-                              'reasoning', reasoning, 'routing_time_ms', routing_time_ms)
-      FROM agent_routing_decisions
-    UNION ALL
-    SELECT correlation_id, created_at, 'manifest', event_id, 'manifest_injection', agent_name,
-           jsonb_build_object('sections', sections, 'total_query_time_ms', total_query_time_ms,
-                              'is_fallback', is_fallback)
-      FROM agent_manifest_injections
-    UNION ALL
-    SELECT correlation_id, created_at, 'transformation', event_id, event_type, target_agent,
-           jsonb_build_object('source_agent', source_agent, 'target_agent', target_agent,
-                              'transformation_reason', transformation_reason,
-                              'routing_confidence', routing_confidence)
-      FROM agent_transformation_events;
-
-CREATE FUNCTION get_complete_trace(trace_id uuid)
-RETURNS SETOF agent_trace_events
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM agent_trace_events WHERE correlation_id = trace_id
-    ORDER BY created_at, source, event_id
-$$;
-"""
 
 UPGRADE = r"""
 DROP FUNCTION get_complete_trace(uuid);
@@ -217,4 +183,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Back to 0001: the hook rows' start in ``created_at`` again; no LLM calls."""
     run_script(DOWNGRADE)
-    run_script(_OLD_VIEW)
+    run_script(TRACE_VIEW_0001)
