@@ -47,7 +47,16 @@ EVENT_TYPES: tuple[str, ...] = tuple(kind.event_type for kind in CATALOG)
 """Every catalogued event type, in catalogue order."""
 
 NEVER_REDACTED = frozenset(
-    {"session_id", "prompt_id", "tool_use_id", "claude_agent_id", "producer"}
+    {
+        "session_id",
+        "prompt_id",
+        "tool_use_id",
+        "claude_agent_id",
+        "producer",
+        "request_id",
+        "message_id",
+        "tool_use_ids",
+    }
 )
 """Fields the SDK never redacts by design (ids and producer metadata keep traces joinable,
 see :mod:`omniclaude.publishing.redaction`): the tests put no PII there."""
@@ -56,7 +65,8 @@ see :mod:`omniclaude.publishing.redaction`): the tests put no PII there."""
 def may_hold_pii(path: str) -> bool:
     """Whether the tests may put PII at ``path`` (not an id, not a JSON key: see the gap
     documented in ``tests/system/test_pii_leakage.py``)."""
-    return path.split(".", maxsplit=1)[0] not in NEVER_REDACTED and not path.endswith("<key>")
+    field = path.split(".", maxsplit=1)[0].split("[", maxsplit=1)[0]
+    return field not in NEVER_REDACTED and not path.endswith("<key>")
 
 
 PII_SAMPLES: tuple[str, ...] = (

@@ -121,7 +121,7 @@ _STRUCTURAL_FIELDS: Final = frozenset(
         "event_id", "correlation_id", "parent_correlation_id", "timestamp", "producer",
         "event_type", "schema_version", "action_type", "phase", "status", "routing_decision_id",
         "parent_event_id", "session_id", "prompt_id", "tool_use_id", "claude_agent_id",
-        "started_at", "request_id", "message_id", "tool_use_ids", "cost_source", "model",
+        "started_at", "request_id", "message_id", "tool_use_ids",
     }
 )  # fmt: skip
 """Envelope and linkage fields: never redacted (ids, times, enums), so traces stay joinable."""

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from omniclaude.consuming import IngestService
+from omniclaude.events import TOPICS
+from omniclaude.settings import TopicSettings
 from tests.fixtures.waiting import wait_for
 
 
@@ -39,7 +41,7 @@ async def test_metrics_report_what_was_consumed_written_and_committed(
         metrics = await client.get("/metrics")
     assert health.status_code == 200
     assert ready.status_code == 200
-    assert ready.json()["assigned_partitions"] == 15
+    assert ready.json()["assigned_partitions"] == len(TOPICS) * TopicSettings().partitions
     text = metrics.text
     assert f'omniclaude_ingest_events_consumed_total{{topic="{topic}"}} 21.0' in text
     assert f'omniclaude_ingest_events_written_total{{topic="{topic}"}} 20.0' in text

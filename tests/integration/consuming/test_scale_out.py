@@ -16,12 +16,14 @@ from typing import Any
 import asyncpg
 import pytest
 
+from omniclaude.events import TOPICS
+from omniclaude.settings import TopicSettings
 from tests.fixtures.ingest import IngestServiceFactory
 from tests.fixtures.kafka import KafkaService
 from tests.fixtures.waiting import wait_for
 
 EVENTS = 6000
-ALL_PARTITIONS = 15  # five topics, three partitions each
+ALL_PARTITIONS = len(TOPICS) * TopicSettings().partitions  # every topic family
 
 
 def _consume_command() -> list[str]:
