@@ -107,8 +107,9 @@ async def test_parallel_hooks_while_the_spool_is_sealed_nonstop_lose_nothing(
             time.sleep(0.001)
 
     task = asyncio.create_task(asyncio.to_thread(reader))
-    try:
-        await hook_rig.hooks(payloads, parallel=True)
+    try:  # two bursts, so sealing meets concurrent appends more than once
+        await hook_rig.hooks(payloads[:30], parallel=True)
+        await hook_rig.hooks(payloads[30:], parallel=True)
     finally:
         done.set()
     await asyncio.wait_for(task, 60)
