@@ -144,6 +144,7 @@ def create_app(
             if db is not None:
                 task = asyncio.create_task(_refresh_history(router, db, history_refresh_s))
                 stack.push_async_callback(_cancel, task)
+            await runner.start()
             stack.push_async_callback(runner.stop)
             try:
                 yield

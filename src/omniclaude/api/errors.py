@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniclaude.api.schemas import ErrorResponse
 from omniclaude.errors import ConfigurationError, EventValidationError, StorageError
+from omniclaude.runtime.patterns import InvalidPatternError
 from omniclaude.runtime.workspace import PathOutsideWorkspaceError
 from omniclaude.storage.queries import InvalidCursorError
 
@@ -97,6 +98,7 @@ def install_error_handlers(app: FastAPI) -> None:
     invalid: tuple[type[Exception], ...] = (
         EventValidationError,
         PathOutsideWorkspaceError,
+        InvalidPatternError,
         InvalidCursorError,
         ConfigurationError,
     )

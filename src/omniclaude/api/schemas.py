@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from omniclaude.events import dumps
+from omniclaude.routing.router import MAX_PROMPT_CHARS
 
 __all__ = [
     "AgentInfo",
@@ -104,7 +105,7 @@ class ErrorResponse(BaseModel):
 class RouteRequest(_Strict):
     """A prompt to route."""
 
-    user_prompt: str = Field(min_length=1, max_length=100_000)
+    user_prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     context: dict[str, Any] = Field(default_factory=dict, description="e.g. files, domain")
     correlation_id: uuid.UUID | None = Field(default=None, description="Trace to attach to.")
     parent_correlation_id: uuid.UUID | None = None
@@ -141,7 +142,7 @@ class RouteResponse(BaseModel):
 class ExecuteRequest(_Strict):
     """Run an agent: routed from the prompt, or the one named, or several in parallel."""
 
-    user_prompt: str = Field(min_length=1, max_length=100_000)
+    user_prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     context: dict[str, Any] = Field(
         default_factory=dict, description="files (relative paths), path (a directory)..."
     )

@@ -282,7 +282,8 @@ def run(
                 sink=sink,
                 workspace=Workspace(workspace),
             )
-            state = await runner.run(ExecutionRequest(user_prompt=prompt, agent=agent))
+            async with runner:
+                state = await runner.run(ExecutionRequest(user_prompt=prompt, agent=agent))
             return state.as_json()
 
     try:

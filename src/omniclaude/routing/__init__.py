@@ -8,9 +8,17 @@ from omniclaude.routing.registry import (
     default_agents_dir,
     resolve_entrypoint,
 )
-from omniclaude.routing.router import AgentStats, Candidate, Router, RouterConfig, RouteResult
+from omniclaude.routing.router import (
+    MAX_PROMPT_CHARS,
+    AgentStats,
+    Candidate,
+    Router,
+    RouterConfig,
+    RouteResult,
+)
 
 __all__ = [
+    "MAX_PROMPT_CHARS",
     "AgentDefinition",
     "AgentRegistry",
     "AgentStats",

@@ -49,8 +49,19 @@ from omniclaude.routing.signals import (
 )
 from omniclaude.routing.text import analyze
 
-__all__ = ["PATTERN_SCORE", "AgentStats", "Candidate", "RouteResult", "Router", "RouterConfig"]
+__all__ = [
+    "MAX_PROMPT_CHARS",
+    "PATTERN_SCORE",
+    "AgentStats",
+    "Candidate",
+    "RouteResult",
+    "Router",
+    "RouterConfig",
+]
 
+MAX_PROMPT_CHARS = 10_000
+"""The most of a prompt the router reads (≈20 ms of scoring here), and so the longest prompt
+``POST /route`` and ``POST /execute`` accept: routing runs on the server's event loop."""
 _MAX_SNAPSHOT_BYTES = 8192
 PATTERN_SCORE = 0.7
 """Trigger strength of a matching ``patterns`` regular expression (a phrase scores up to 1)."""
@@ -394,7 +405,7 @@ class Router:
         """Choose an agent for ``prompt``.
 
         Args:
-            prompt: the user's request.
+            prompt: the user's request (only its first :data:`MAX_PROMPT_CHARS` are read).
             context: optional request context (``files``, ``domain``...).
             exclude: agents not to choose (the polymorphic agent excludes itself).
             use_cache: answer identical requests from the TTL cache.
@@ -404,6 +415,7 @@ class Router:
             with their scores and a short reasoning.
         """
         started = time.perf_counter()
+        prompt = prompt[:MAX_PROMPT_CHARS]  # the signals of a request are in its first lines
         excluded = frozenset(exclude)
         key = (prompt.strip().lower(), _context_key(context), excluded)
         if use_cache:

@@ -6,6 +6,7 @@ decisions, transformations, parallel children) under a timeout, and closes the e
 """
 
 from omniclaude.runtime.context import AgentContext
+from omniclaude.runtime.isolation import ToolProcessError, WorkerPool
 from omniclaude.runtime.manifest import Manifest, ManifestBuilder
 from omniclaude.runtime.models import (
     ChildExecutionError,
@@ -15,6 +16,7 @@ from omniclaude.runtime.models import (
     RuntimeConfig,
     ToolNotAllowedError,
 )
+from omniclaude.runtime.patterns import InvalidPatternError, compile_user_pattern
 from omniclaude.runtime.retry import RetryPolicy, TransientToolError, is_retriable
 from omniclaude.runtime.runner import AgentRunner
 from omniclaude.runtime.workspace import PathOutsideWorkspaceError, Workspace
@@ -26,13 +28,17 @@ __all__ = [
     "ExecutionRequest",
     "ExecutionState",
     "ExecutionTimeoutError",
+    "InvalidPatternError",
     "Manifest",
     "ManifestBuilder",
     "PathOutsideWorkspaceError",
     "RetryPolicy",
     "RuntimeConfig",
     "ToolNotAllowedError",
+    "ToolProcessError",
     "TransientToolError",
+    "WorkerPool",
     "Workspace",
+    "compile_user_pattern",
     "is_retriable",
 ]

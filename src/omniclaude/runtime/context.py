@@ -111,11 +111,17 @@ class AgentContext:
         fn: Callable[..., Any],
         *args: Any,
         summary: Callable[[Any], Any] = summarize,
+        isolate: bool = False,
         **kwargs: Any,
     ) -> Any:
         """Call a tool: logged as a ``tool_call`` action, retried while the error is retriable.
 
-        ``fn`` may be synchronous (it runs in a worker thread) or a coroutine function.
+        ``fn`` may be a coroutine function, or synchronous: then it runs in a worker thread,
+        or — with ``isolate=True`` — in a worker process that is killed when the execution's
+        time is up (:mod:`omniclaude.runtime.isolation`). A thread cannot be stopped: use
+        ``isolate`` for anything that may run long on what a request chose (files, patterns);
+        ``fn`` and its arguments must then be picklable.
+
         Each failed attempt is an ``error`` action (from the logger's context manager), each
         retry a ``decision`` naming the attempt and the delay; when the attempts run out the
         final failure is logged with ``final: true`` and raised.
@@ -125,6 +131,8 @@ class AgentContext:
             params: what is logged as the call's parameters.
             fn: the function doing the work; ``*args``/``**kwargs`` are passed to it.
             summary: turns the result into what is logged (bounded by default).
+            isolate: run a synchronous ``fn`` in the runner's worker processes (in a thread
+                when the runner has none: ``RuntimeConfig.tool_processes == 0``).
 
         Raises:
             ToolNotAllowedError: the agent may not call ``name``.
@@ -142,8 +150,11 @@ class AgentContext:
                 async with self.actions.tool_call(
                     name, params, correlation_id=self.correlation_id
                 ) as call:
+                    workers = self.runner.workers
                     if inspect.iscoroutinefunction(fn):
                         value = await fn(*args, **kwargs)
+                    elif isolate and workers is not None:
+                        value = await workers.run(fn, *args, **kwargs)
                     else:
                         value = await asyncio.to_thread(fn, *args, **kwargs)
                     call.result = summary(value)

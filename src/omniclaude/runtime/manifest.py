@@ -25,6 +25,7 @@ from typing import Any
 from omniclaude.events import ManifestSection, dumps
 from omniclaude.routing.registry import AgentDefinition
 from omniclaude.routing.signals import analyze
+from omniclaude.runtime.isolation import WorkerPool
 from omniclaude.runtime.workspace import Workspace, language_of
 
 __all__ = ["MANIFEST_VERSION", "Manifest", "ManifestBuilder"]
@@ -104,14 +105,30 @@ class ManifestBuilder:
         recent: loads the agent's recent successful executions; None leaves the section out
             with a warning.
         timeout_s: the budget for a whole manifest.
+        workers: processes for the workspace scan (killed when the budget runs out); None
+            scans in a thread.
     """
 
     def __init__(
-        self, workspace: Workspace, *, recent: RecentLoader | None = None, timeout_s: float = 1.0
+        self,
+        workspace: Workspace,
+        *,
+        recent: RecentLoader | None = None,
+        timeout_s: float = 1.0,
+        workers: WorkerPool | None = None,
     ) -> None:
         self.workspace = workspace
         self.recent = recent
         self.timeout_s = timeout_s
+        self.workers = workers
+
+    async def _scan(self, prompt: str, context: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.workers is not None:
+            found: list[dict[str, Any]] = await self.workers.run(
+                _relevant_files, self.workspace, prompt, context
+            )
+            return found
+        return await asyncio.to_thread(_relevant_files, self.workspace, prompt, context)
 
     async def build(self, agent: AgentDefinition, prompt: str, context: dict[str, Any]) -> Manifest:
         """Build the manifest of ``agent`` for one request, within the time budget."""
@@ -128,7 +145,7 @@ class ManifestBuilder:
             (
                 "relevant_files",
                 "workspace",
-                lambda: asyncio.to_thread(_relevant_files, self.workspace, prompt, context),
+                lambda: self._scan(prompt, context),
             ),
             ("tools", "registry", lambda: constant(list(agent.tools))),
         ]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omniclaude.errors import OmniClaudeError
 from omniclaude.events import utc_now
+from omniclaude.routing.router import MAX_PROMPT_CHARS
 from omniclaude.runtime.retry import RetryPolicy
 
 __all__ = [
@@ -44,7 +45,7 @@ class ExecutionRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    user_prompt: str = Field(min_length=1, max_length=100_000)
+    user_prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     context: dict[str, Any] = Field(default_factory=dict)
     agent: str | None = Field(default=None, description="Run this agent (skip routing).")
     agents: tuple[str, ...] = Field(
@@ -70,6 +71,9 @@ class RuntimeConfig(BaseModel):
     transform_min_confidence: float = Field(default=0.2, ge=0, le=1)
     """The polymorphic agent transforms into an agent scoring at least this."""
     max_parallel: int = Field(default=8, ge=1, le=256)
+    tool_processes: int = Field(default=2, ge=0, le=64)
+    """Worker processes for isolated tools (killed at the timeout); 0 runs them in threads,
+    which cannot be stopped (for tests that need no processes)."""
     max_tracked: int = Field(default=10_000, ge=10)
     """How many executions the runner remembers in memory (older ones: ask the database)."""
 

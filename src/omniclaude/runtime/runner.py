@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 from omniclaude.events import TransformationPhase, utc_now
 from omniclaude.publishing.loggers import ActionLogger, AgentExecutionLogger
@@ -30,6 +30,7 @@ from omniclaude.publishing.sinks.base import EventSink
 from omniclaude.routing.registry import AgentDefinition, AgentRegistry, resolve_entrypoint
 from omniclaude.routing.router import Router, RouteResult
 from omniclaude.runtime.context import AgentContext, summarize
+from omniclaude.runtime.isolation import WorkerPool
 from omniclaude.runtime.manifest import MANIFEST_VERSION, ManifestBuilder
 from omniclaude.runtime.models import (
     ExecutionRequest,
@@ -90,8 +91,17 @@ class AgentRunner:
         self.workspace = workspace
         self.config = config or RuntimeConfig()
         self.publisher = EventPublisher(sink)
+        self.workers: WorkerPool | None = (
+            WorkerPool(max_workers=self.config.tool_processes)
+            if self.config.tool_processes
+            else None
+        )
+        """Processes for isolated tools (``AgentContext.tool(..., isolate=True)``)."""
         self.manifests = ManifestBuilder(
-            workspace, recent=recent, timeout_s=self.config.manifest_timeout_s
+            workspace,
+            recent=recent,
+            timeout_s=self.config.manifest_timeout_s,
+            workers=self.workers,
         )
         self.stats: Counter[str] = Counter()
         self._states: OrderedDict[uuid.UUID, ExecutionState] = OrderedDict()
@@ -145,13 +155,31 @@ class AgentRunner:
         )
         return await self._execute(request, state)
 
+    async def start(self) -> None:
+        """Start a tool worker process ahead of the first execution (optional: the first
+        isolated tool call starts one otherwise)."""
+        if self.workers is not None:
+            await self.workers.start()
+
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Cancel running executions (each is recorded as ``cancelled``) and wait for them."""
+        """Cancel running executions (each is recorded as ``cancelled``), wait for them, and
+        stop the tool worker processes. Idempotent."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=timeout_s)
+        if self.workers is not None:
+            await self.workers.stop()
+
+    async def __aenter__(self) -> Self:
+        """Start the runner (see :meth:`start`)."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Stop the runner (see :meth:`stop`)."""
+        await self.stop()
 
     # ------------------------------------------------------------------ one execution
     def _route(self, request: ExecutionRequest) -> RouteResult:

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from omniclaude.errors import OmniClaudeError
+from omniclaude.runtime.patterns import compile_user_pattern
 
 __all__ = [
     "LANGUAGES",
@@ -210,24 +211,38 @@ class Workspace:
         Raises:
             PathOutsideWorkspaceError: the path leaves the workspace.
             FileNotFoundError: no such file.
+            IsADirectoryError: not a regular file (a directory, a FIFO, a device).
         """
         path = self.resolve(relative)
-        with path.open("rb") as handle:
-            data = handle.read(self.max_file_bytes)
+        if path.exists() and not path.is_file():  # a directory, a FIFO (would block), a device
+            raise IsADirectoryError(21, "not a regular file", relative)
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(self.max_file_bytes)
+        except OSError as exc:
+            # The same error, naming the path as the request did: never the server's layout.
+            raise type(exc)(exc.errno, exc.strerror, relative) from None
         return data.decode("utf-8", errors="replace")
 
     def search(
-        self, pattern: str, files: Iterable[str], *, max_matches: int = 500
+        self,
+        pattern: str,
+        files: Iterable[str],
+        *,
+        max_matches: int = 500,
+        field: str = "pattern",
     ) -> list[dict[str, Any]]:
         """Return lines matching the regular expression ``pattern`` in ``files``.
 
+        The pattern is compiled by RE2 (:func:`~omniclaude.runtime.patterns.compile_user_pattern`):
+        matching is linear in the text whatever the pattern, so a request cannot make it
+        backtrack for ever.
+
         Raises:
-            ValueError: ``pattern`` is not a valid regular expression.
+            InvalidPatternError: ``pattern`` is not a valid RE2 pattern (the message names
+                ``field``).
         """
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern: {exc}") from exc
+        regex = compile_user_pattern(pattern, field=field)
         matches: list[dict[str, Any]] = []
         for relative in files:
             for number, line in enumerate(self.read_text(relative).splitlines(), start=1):

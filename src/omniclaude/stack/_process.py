@@ -45,10 +45,17 @@ _POLL_S = 0.05
 _CHILD_EXIT_TIMEOUT_S = 10.0
 
 
-def parent_death_signal(sig: signal.Signals) -> Callable[[], None] | None:
+def parent_death_signal(
+    sig: signal.Signals, *, parent: int | None = None
+) -> Callable[[], None] | None:
     """Return a ``preexec_fn`` asking Linux to send ``sig`` to the child when this thread exits.
 
     If the parent died before ``prctl`` took effect, the child sends ``sig`` to itself.
+
+    Args:
+        sig: the signal the child gets.
+        parent: the parent's pid (default: this process; a process that arms the signal for
+            itself, after it was forked, passes ``os.getppid()``).
 
     Returns:
         The hook; None off Linux or when the C library has no ``prctl``.
@@ -59,7 +66,7 @@ def parent_death_signal(sig: signal.Signals) -> Callable[[], None] | None:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # pragma: no cover - exotic libc
         return None
-    parent = os.getpid()
+    parent = os.getpid() if parent is None else parent
 
     def _arm() -> None:
         prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)

@@ -208,7 +208,8 @@ async def run_sessions(
             workspace=Workspace(workspace),
             recent=_recent_loader(db) if db is not None else None,
         )
-        states = await asyncio.gather(*(runner.run(s.request) for s in sessions))
+        async with runner:
+            states = await asyncio.gather(*(runner.run(s.request) for s in sessions))
         await sink.flush(timeout_s=30.0)
     finally:
         await sink.stop()

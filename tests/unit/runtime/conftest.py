@@ -72,6 +72,9 @@ def make_runner(project: Path) -> RunnerFactory:
         config.setdefault(
             "retry", RetryPolicy(max_attempts=3, initial_delay_s=0.001, max_delay_s=0.002)
         )
+        # Tools run in threads here (no worker processes to start per test); the isolated
+        # path has its own tests (test_isolation.py) and runs in every integration test.
+        config.setdefault("tool_processes", 0)
         runner = AgentRunner(
             registry=registry,
             router=Router(registry),

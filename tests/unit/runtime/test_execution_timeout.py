@@ -24,9 +24,10 @@ async def test_an_expired_timeout_fails_the_execution_with_an_error_action(tmp_p
     runner = AgentRunner(
         registry=registry, sink=sink, router=Router.default(), workspace=Workspace(tmp_path)
     )
-    state = await runner.run(
-        ExecutionRequest(user_prompt="analyze", agent="code-analyzer", timeout_s=0.000001)
-    )
+    async with runner:
+        state = await runner.run(
+            ExecutionRequest(user_prompt="analyze", agent="code-analyzer", timeout_s=0.000001)
+        )
     assert state.status == "failed", f"the execution outlived its timeout: {state.status}"
     types = [getattr(e, "action_type", e.event_type) for e in sink.events]
     assert "error" in types, f"the timeout was not logged as an error: {types}"

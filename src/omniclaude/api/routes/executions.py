@@ -19,7 +19,7 @@ from omniclaude.api.schemas import (
     ExecutionView,
 )
 from omniclaude.api.state import ApiState
-from omniclaude.runtime import ExecutionRequest
+from omniclaude.runtime import ExecutionRequest, compile_user_pattern
 from omniclaude.storage import queries
 
 __all__ = ["router"]
@@ -52,6 +52,13 @@ def _check_paths(state: ApiState, context: dict[str, Any]) -> None:
         state.runner.workspace.resolve(path, field="body.context.path")
 
 
+def _check_pattern(context: dict[str, Any]) -> None:
+    """A ``query`` sent as a regular expression must compile in RE2 (linear-time matching)."""
+    query = context.get("query")
+    if context.get("regex") and isinstance(query, str) and query:
+        compile_user_pattern(query, field="body.context.query")
+
+
 def _check_agents(state: ApiState, body: ExecuteRequest) -> None:
     if body.agent and body.agents:
         raise http_error(422, "body.agents", "give either agent or agents, not both")
@@ -76,6 +83,7 @@ async def execute(
     the background with a timeout; poll ``GET /executions/{correlation_id}``. Needs ``ingest``."""
     _check_agents(state, body)
     _check_paths(state, body.context)
+    _check_pattern(body.context)
     cid = body.correlation_id or uuid.uuid4()
     if body.correlation_id is not None:
         taken = state.runner.get(cid) is not None

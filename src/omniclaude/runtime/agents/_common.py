@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
@@ -17,6 +19,7 @@ from omniclaude.runtime.workspace import (
 
 __all__ = [
     "CHUNK",
+    "Pacer",
     "count_tree",
     "focus_files",
     "list_files",
@@ -27,6 +30,26 @@ __all__ = [
 
 CHUNK = 100
 """Files per batched tool call (one action per chunk, not per file)."""
+
+
+class Pacer:
+    """Hands the event loop back every ``every_s`` inside a long loop an agent runs itself.
+
+    Work done on the event loop (not in a tool) must not hold it: ``await pacer.tick()`` in
+    each iteration lets other requests be answered and the execution's timeout cancel the
+    loop there.
+    """
+
+    def __init__(self, every_s: float = 0.01) -> None:
+        self.every_s = every_s
+        self._last = time.perf_counter()
+
+    async def tick(self) -> None:
+        """Yield to the event loop if ``every_s`` passed since the last yield."""
+        now = time.perf_counter()
+        if now - self._last >= self.every_s:
+            await asyncio.sleep(0)
+            self._last = time.perf_counter()
 
 
 def target_path(ctx: AgentContext) -> str:
@@ -50,6 +73,7 @@ async def list_files(ctx: AgentContext, base: str, patterns: Iterable[str] = ())
         ctx.workspace.list_files,
         base,
         wanted,
+        isolate=True,
         summary=lambda found: {"count": len(found), "first": found[:10]},
     )
     return files
@@ -89,6 +113,7 @@ async def count_tree(ctx: AgentContext, files: list[str]) -> dict[str, Any]:
             _count,
             ctx.workspace,
             chunk,
+            isolate=True,
             summary=lambda p: {"languages": p["languages"], "lines": p["lines"]},
         )
         for language, entry in part["languages"].items():
@@ -116,6 +141,7 @@ async def parse_modules(ctx: AgentContext, files: list[str]) -> dict[str, Python
             _parse_many,
             ctx.workspace,
             chunk,
+            isolate=True,
             summary=lambda p: {
                 "modules": len(p),
                 "functions": sum(len(m["functions"]) for m in p.values()),
@@ -133,6 +159,7 @@ async def read_and_parse(ctx: AgentContext, relative: str) -> tuple[str, PythonM
         {"path": relative},
         ctx.workspace.read_text,
         relative,
+        isolate=True,
         summary=lambda t: {"chars": len(t), "lines": t.count("\n") + 1},
     )
     if language_of(relative) != "Python":
@@ -142,6 +169,7 @@ async def read_and_parse(ctx: AgentContext, relative: str) -> tuple[str, PythonM
         {"path": relative},
         parse_python,
         text,
+        isolate=True,
         summary=lambda m: {
             "functions": len(m.functions),
             "classes": len(m.classes),

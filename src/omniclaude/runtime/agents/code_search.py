@@ -8,6 +8,7 @@ from typing import Any
 from omniclaude.routing.signals import STOP_WORDS
 from omniclaude.runtime.agents._common import list_files, parse_modules, target_path
 from omniclaude.runtime.context import AgentContext
+from omniclaude.runtime.patterns import compile_user_pattern
 from omniclaude.runtime.workspace import language_of
 
 __all__ = ["extract_query", "run"]
@@ -93,6 +94,8 @@ async def run(ctx: AgentContext) -> dict[str, Any]:
     """Search the tree under ``context["path"]`` for the symbol or pattern the request names."""
     query, is_regex = extract_query(ctx.prompt, ctx.context)
     pattern = query if is_regex else rf"\b{re.escape(query)}\b"
+    field = "context.query" if ctx.context.get("query") else "user_prompt"
+    compile_user_pattern(pattern, field=field)  # a bad pattern fails here, before any work
     await ctx.decide(f"search for {query!r}", regex=is_regex)
     files = [f for f in await list_files(ctx, target_path(ctx)) if language_of(f) is not None]
     matches = await ctx.tool(
@@ -101,7 +104,9 @@ async def run(ctx: AgentContext) -> dict[str, Any]:
         ctx.workspace.search,
         pattern,
         files,
+        field=field,
         summary=lambda m: {"matches": len(m)},
+        isolate=True,
     )
     definitions: list[dict[str, Any]] = []
     symbol = query.rsplit(".", 1)[-1]

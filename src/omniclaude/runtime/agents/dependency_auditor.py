@@ -87,6 +87,7 @@ async def run(ctx: AgentContext) -> dict[str, Any]:
         _declared,
         ctx.workspace,
         manifests,
+        isolate=True,
         summary=lambda d: {k: len(v) for k, v in d.items()},
     )
     modules = await parse_modules(ctx, [f for f in files if language_of(f) == "Python"])

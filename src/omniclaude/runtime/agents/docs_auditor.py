@@ -63,6 +63,7 @@ async def run(ctx: AgentContext) -> dict[str, Any]:
             {"path": readmes[0]},
             ctx.workspace.read_text,
             readmes[0],
+            isolate=True,
             summary=lambda t: {"chars": len(t)},
         )
         readme.update(

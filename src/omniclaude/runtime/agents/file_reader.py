@@ -32,6 +32,7 @@ async def run(ctx: AgentContext) -> dict[str, Any]:
     await ctx.decide(f"read {path}", named_in="context" if focus_files(ctx) else "prompt")
     text: str = await ctx.tool(
         "read_file", {"path": path}, ctx.workspace.read_text, path,
+        isolate=True,
         summary=lambda t: {"chars": len(t), "lines": t.count("\n") + 1},
     )  # fmt: skip
     lines = count_lines(text)

@@ -145,6 +145,7 @@ async def run(ctx: AgentContext) -> dict[str, Any]:
             _scan,
             ctx.workspace,
             chunk,
+            isolate=True,
             summary=lambda f: {"findings": len(f)},
         )
     by_severity: dict[str, int] = {}

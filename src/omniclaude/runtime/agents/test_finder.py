@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from omniclaude.routing.signals import analyze
-from omniclaude.runtime.agents._common import list_files, parse_modules, target_path
+from omniclaude.runtime.agents._common import Pacer, list_files, parse_modules, target_path
 from omniclaude.runtime.context import AgentContext
 from omniclaude.runtime.workspace import language_of
 
@@ -61,7 +61,9 @@ async def run(ctx: AgentContext) -> dict[str, Any]:
         test_functions[rel] = [f["name"] for f in module.functions if f["name"].startswith("test")]
         imported[rel] = {part for name in module.imports for part in name.split(".")}
     coverage: dict[str, list[str]] = {}
+    pacer = Pacer()  # sources x tests pairs: up to millions in a large tree
     for source in sources:
+        await pacer.tick()
         names = _module_names(source)
         coverage[source] = [
             test
