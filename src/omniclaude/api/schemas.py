@@ -175,8 +175,18 @@ class ChildSummary(BaseModel):
     status: ExecutionStatusName
 
 
+class EventCounts(BaseModel):
+    """How many of an execution's events are stored (readable in its trace)."""
+
+    emitted: int | None = Field(description="Events emitted for it (None: not known).")
+    stored: int | None = Field(description="Of them, stored (None: no database to ask).")
+    pending: dict[str, int] = Field(
+        default_factory=dict, description="Per table, events not stored yet."
+    )
+
+
 class ExecutionView(BaseModel):
-    """Where an execution stands, and its result once it ended."""
+    """Where an execution stands, and its result once it ended (and its events are stored)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -191,6 +201,7 @@ class ExecutionView(BaseModel):
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     children: list[ChildSummary] = Field(default_factory=list)
+    events: EventCounts | None = None
     source: Literal["live", "database"]
 
 

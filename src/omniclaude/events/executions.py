@@ -79,6 +79,15 @@ class ExecutionCompleted(_ExecutionEvent):
     quality_score: float | None = Field(default=None, ge=0, le=1)
     result: JsonObject = Field(default_factory=dict)
     duration_ms: float | None = Field(default=None, ge=0)
+    event_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=2_147_483_647,
+        description=(
+            "How many events the producer emitted for this execution, this one included: "
+            "a reader knows the execution's trace is complete once it holds as many."
+        ),
+    )
 
 
 class ExecutionFailed(_ExecutionEvent):
@@ -89,3 +98,12 @@ class ExecutionFailed(_ExecutionEvent):
     error_message: str
     traceback: str | None = None
     duration_ms: float | None = Field(default=None, ge=0)
+    event_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=2_147_483_647,
+        description=(
+            "How many events the producer emitted for this execution, this one included: "
+            "a reader knows the execution's trace is complete once it holds as many."
+        ),
+    )

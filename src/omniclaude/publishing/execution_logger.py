@@ -205,6 +205,8 @@ class AgentExecutionLogger(Emitter):
         status: Literal["success", "cancelled"] | ExecutionStatus = "success",
         quality_score: float | None = None,
         result: Any = None,
+        *,
+        event_count: int | None = None,
     ) -> ExecutionCompleted:
         """Log ``execution_completed`` (``success`` or ``cancelled``) and end the execution.
 
@@ -212,6 +214,8 @@ class AgentExecutionLogger(Emitter):
             status: ``"success"`` or ``"cancelled"``.
             quality_score: 0..1.
             result: a JSON-like result (a non-mapping is stored as ``{"value": ...}``).
+            event_count: how many events were emitted for the execution, this one included
+                (readers then know when its trace is complete).
 
         Raises:
             ExecutionStateError: not started, or already ended.
@@ -230,14 +234,21 @@ class AgentExecutionLogger(Emitter):
             quality_score=quality_score,
             result=_result(result),
             duration_ms=self._duration_ms(),
+            event_count=event_count,
             **self._common(),
         )
         sent = await self.emit(event)
         self._close(ExecutionStatus(str(status)))
         return sent
 
-    async def fail(self, error: str | BaseException) -> ExecutionFailed:
+    async def fail(
+        self, error: str | BaseException, *, event_count: int | None = None
+    ) -> ExecutionFailed:
         """Log ``execution_failed`` with the error's type, message and traceback; end it.
+
+        Args:
+            error: the error (an exception, or a message).
+            event_count: as for :meth:`complete`.
 
         Raises:
             ExecutionStateError: not started, or already ended.
@@ -248,6 +259,7 @@ class AgentExecutionLogger(Emitter):
             ExecutionFailed,
             correlation_id=cid,
             duration_ms=self._duration_ms(),
+            event_count=event_count,
             **info,
             **self._common(),
         )

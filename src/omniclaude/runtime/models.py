@@ -93,6 +93,10 @@ class ExecutionState:
     error: dict[str, Any] | None = None
     children: list[uuid.UUID] = field(default_factory=list)
     routing: dict[str, Any] | None = None
+    emitted: list[tuple[str, uuid.UUID]] = field(default_factory=list)
+    """``(table, event_id)`` of every event the runner handed to its sink for it."""
+    readable: bool = False
+    """Set once every emitted event was read back from the database (it stays set)."""
 
     @property
     def done(self) -> bool:
@@ -119,4 +123,5 @@ class ExecutionState:
             "error": self.error,
             "children": [str(c) for c in self.children],
             "routing": self.routing,
+            "events": {"emitted": len(self.emitted), "stored": None},
         }

@@ -38,6 +38,7 @@ from omniclaude.runtime.models import (
     ExecutionTimeoutError,
     RuntimeConfig,
 )
+from omniclaude.runtime.recording import RecordingSink
 from omniclaude.runtime.workspace import Workspace
 
 __all__ = ["AgentRunner", "requested_route"]
@@ -87,10 +88,11 @@ class AgentRunner:
     ) -> None:
         self.registry = registry
         self.router = router
-        self.sink = sink
+        self.sink = RecordingSink(sink, self.get)
+        """``sink``, noting in each execution's state the events sent for it."""
         self.workspace = workspace
         self.config = config or RuntimeConfig()
-        self.publisher = EventPublisher(sink)
+        self.publisher = EventPublisher(self.sink)
         self.workers: WorkerPool | None = (
             WorkerPool(max_workers=self.config.tool_processes)
             if self.config.tool_processes
@@ -271,7 +273,9 @@ class AgentRunner:
         await actions.log_success(
             cid, f"{agent.name} completed", {"summary": output.get("summary")}
         )
-        await execution.complete(result=output, quality_score=_quality(output))
+        await execution.complete(
+            result=output, quality_score=_quality(output), event_count=len(state.emitted) + 1
+        )
         state.status, state.result, state.completed_at = "completed", output, utc_now()
         self.stats["completed"] += 1
         return state
@@ -351,7 +355,7 @@ class AgentRunner:
     ) -> ExecutionState:
         await actions.log_error(state.correlation_id, error, {"final": True, "stage": "execution"})
         if execution.is_open:
-            await execution.fail(error)
+            await execution.fail(error, event_count=len(state.emitted) + 1)
         state.status, state.completed_at = "failed", utc_now()
         state.error = {"type": type(error).__name__, "message": str(error)}
         self.stats["failed"] += 1
@@ -366,7 +370,7 @@ class AgentRunner:
         try:
             await actions.log_error(state.correlation_id, "execution cancelled", {"final": True})
             if execution.is_open:
-                await execution.complete("cancelled")
+                await execution.complete("cancelled", event_count=len(state.emitted) + 1)
         except Exception:  # noqa: BLE001 - shutting down: the sink may be gone
             return
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from omniclaude.events import utc_now
+from omniclaude.events.catalog import TOPICS
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -26,10 +27,12 @@ __all__ = [
     "agent_success_rates",
     "decode_cursor",
     "encode_cursor",
+    "final_event_count",
     "get_execution",
     "get_trace",
     "list_children",
     "list_executions",
+    "stored_events",
 ]
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -123,6 +126,24 @@ _SUCCESS_RATES = (
 )
 
 
+_EVENT_TABLES = tuple(spec.table for spec in TOPICS)
+_STORED_BY_ID = " UNION ALL ".join(
+    f"SELECT '{table}' AS tbl, count(*) AS n FROM {table} "  # noqa: S608 - catalogue constants
+    "WHERE correlation_id = $1 AND event_id = ANY($2::uuid[])"
+    for table in _EVENT_TABLES
+)
+_STORED_ALL = " UNION ALL ".join(
+    f"SELECT '{table}' AS tbl, count(*) AS n FROM {table} "  # noqa: S608 - catalogue constants
+    "WHERE correlation_id = $1"
+    for table in _EVENT_TABLES
+)
+_FINAL_EVENT_COUNT = (
+    "SELECT (payload->>'event_count')::bigint FROM agent_execution_events "
+    "WHERE correlation_id = $1 AND event_type IN ('execution_completed', 'execution_failed') "
+    "ORDER BY created_at DESC LIMIT 1"
+)
+
+
 class InvalidCursorError(ValueError):
     """A pagination cursor was not produced by :func:`encode_cursor`."""
 
@@ -185,6 +206,27 @@ async def get_execution(db: Any, correlation_id: uuid.UUID) -> dict[str, Any] | 
     """Return the summary row of one execution, or None."""
     record = await db.fetchrow(_GET_EXECUTION, correlation_id)
     return None if record is None else _json(record)
+
+
+async def stored_events(
+    db: Any, correlation_id: uuid.UUID, event_ids: list[uuid.UUID] | None = None
+) -> dict[str, int]:
+    """Return ``{table: rows}`` stored for one correlation id, over every event table.
+
+    Args:
+        event_ids: count only these events (None: every row of the correlation id).
+    """
+    if event_ids is None:
+        rows = await db.fetch(_STORED_ALL, correlation_id)
+    else:
+        rows = await db.fetch(_STORED_BY_ID, correlation_id, event_ids)
+    return {r["tbl"]: int(r["n"]) for r in rows if r["n"]}
+
+
+async def final_event_count(db: Any, correlation_id: uuid.UUID) -> int | None:
+    """Return the ``event_count`` the execution's final lifecycle event carries, if any."""
+    value = await db.fetchval(_FINAL_EVENT_COUNT, correlation_id)
+    return None if value is None else int(value)
 
 
 async def list_children(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from omniclaude.api.schemas import (
     ExecutionView,
 )
 from omniclaude.api.state import ApiState
-from omniclaude.runtime import ExecutionRequest, compile_user_pattern
+from omniclaude.runtime import ExecutionRequest, ExecutionState, compile_user_pattern
 from omniclaude.storage import queries
 
 __all__ = ["router"]
@@ -113,6 +114,45 @@ async def execute(
     }
 
 
+_RECORDING = "recording events"
+"""``progress_stage`` of an execution that ended while some of its events are not stored yet."""
+
+
+def _in_flight(view: dict[str, Any]) -> dict[str, Any]:
+    """Report an ended execution as running while its events are still on their way."""
+    return {
+        **view,
+        "status": "running",
+        "completed_at": None,
+        "duration_ms": None,
+        "result": None,
+        "error": None,
+        "progress_stage": _RECORDING,
+    }
+
+
+async def _settle(pool: Any, runner: Any, live: ExecutionState) -> dict[str, Any]:
+    """Check whether every event ``live`` emitted is stored (and its children's); mark it
+    ``readable`` when so. Returns ``{"emitted", "stored", "pending": {table: missing}}``."""
+    emitted = Counter(table for table, _ in live.emitted)
+    stored = await queries.stored_events(
+        pool, live.correlation_id, [event_id for _, event_id in live.emitted]
+    )
+    pending = {t: n - stored.get(t, 0) for t, n in emitted.items() if n > stored.get(t, 0)}
+    children_ready = True
+    for child_id in live.children:
+        child = runner.get(child_id)
+        if child is not None and not child.readable:
+            if not child.done:
+                children_ready = False
+                continue
+            await _settle(pool, runner, child)
+            children_ready = children_ready and child.readable
+    if live.done and not pending and children_ready:
+        live.readable = True
+    return {"emitted": sum(emitted.values()), "stored": sum(stored.values()), "pending": pending}
+
+
 def _from_database(row: dict[str, Any], children: list[dict[str, Any]]) -> dict[str, Any]:
     error = None
     if row.get("error_type") or row.get("error_message"):
@@ -157,6 +197,11 @@ def _from_database(row: dict[str, Any], children: list[dict[str, Any]]) -> dict[
 async def get_execution(correlation_id: uuid.UUID, state: State, _: ReadKey) -> dict[str, Any]:
     """Where an execution stands (``running``, ``completed``, ``failed``, ``cancelled``) and,
     once it ended, its ``result`` (the code analyzer's holds ``analysis``) or ``error``.
+
+    Finished means readable: an execution is reported ended only once every event it
+    emitted (and its children's) is stored, so ``GET /traces/{id}`` then holds all of them.
+    Until then it is ``running`` with ``progress_stage: "recording events"``, and ``events``
+    says what is in flight: ``{"emitted": N, "stored": M, "pending": {table: missing}}``.
     Needs ``read``."""
     live = state.runner.get(correlation_id)
     if live is not None:
@@ -170,12 +215,25 @@ async def get_execution(correlation_id: uuid.UUID, state: State, _: ReadKey) -> 
             for c in live.children
             for s in [state.runner.get(c)]
         ]
-        return {**view, "source": "live"}
+        view["source"] = "live"
+        if live.done and state.pool is not None:
+            view["events"] = await _settle(state.pool, state.runner, live)
+            if not live.readable:
+                return _in_flight(view)
+        return view
     if state.pool is not None:
         row = await queries.get_execution(state.pool, correlation_id)
         if row is not None:
             children = await queries.list_children(state.pool, correlation_id)
-            return _from_database(row, children)
+            view = _from_database(row, children)
+            if view["status"] == "running":
+                return view
+            expected = await queries.final_event_count(state.pool, correlation_id)
+            stored = sum((await queries.stored_events(state.pool, correlation_id)).values())
+            view["events"] = {"emitted": expected, "stored": stored, "pending": {}}
+            if expected is not None and stored < expected:
+                return _in_flight(view)
+            return view
     raise http_error(404, "correlation_id", f"no execution {correlation_id}")
 
 

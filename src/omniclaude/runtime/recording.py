@@ -1,0 +1,86 @@
+"""What the runner emitted for each execution, so "finished" can wait for "readable".
+
+The runner's sink is a :class:`RecordingSink`: every event it hands over is noted (table,
+event id) in the :class:`~omniclaude.runtime.models.ExecutionState` of its correlation id.
+The execution's final lifecycle event carries the count (``event_count``), so a reader of
+the database alone can tell too whether the trace is complete. ``GET /executions/{id}``
+reports an execution finished only once every one of those events is stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Self
+
+from omniclaude.events import EventBase
+from omniclaude.events.catalog import kind_of
+from omniclaude.publishing.sinks.base import EventSink
+from omniclaude.runtime.models import ExecutionState
+
+__all__ = ["RecordingSink"]
+
+
+class RecordingSink:
+    """An :class:`EventSink` that forwards to ``sink`` and notes each event it sent.
+
+    Args:
+        sink: where the events go (started and stopped by its owner, not by this wrapper).
+        lookup: the execution state of a correlation id (None: not one the runner tracks).
+    """
+
+    def __init__(
+        self, sink: EventSink, lookup: Callable[[uuid.UUID], ExecutionState | None]
+    ) -> None:
+        self.sink = sink
+        self._lookup = lookup
+
+    @property
+    def started(self) -> bool:
+        """Whether the wrapped sink is started."""
+        return bool(getattr(self.sink, "started", True))
+
+    def _note(self, event: EventBase) -> None:
+        kind = kind_of(str(getattr(event, "event_type", "")))
+        state = self._lookup(event.correlation_id)
+        if kind is not None and state is not None:
+            state.emitted.append((kind.topic.table, event.event_id))
+
+    async def start(self) -> None:
+        """Start the wrapped sink."""
+        await self.sink.start()
+
+    async def send(self, event: EventBase) -> None:
+        """Send ``event``, then note it (an event the sink refused is not counted)."""
+        await self.sink.send(event)
+        self._note(event)
+
+    async def send_many(self, events: Iterable[EventBase]) -> None:
+        """Send several events, then note them."""
+        batch = list(events)
+        await self.sink.send_many(batch)
+        for event in batch:
+            self._note(event)
+
+    async def flush(self, timeout_s: float | None = None) -> None:
+        """Flush the wrapped sink."""
+        await self.sink.flush(timeout_s)
+
+    async def stop(self) -> None:
+        """Stop the wrapped sink."""
+        await self.sink.stop()
+
+    async def __aenter__(self) -> Self:
+        """Start the wrapped sink."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the wrapped sink."""
+        await self.stop()
