@@ -71,39 +71,34 @@ class ExecutionProgress(_ExecutionEvent):
     percent: float = Field(ge=0, le=100)
 
 
-class ExecutionCompleted(_ExecutionEvent):
+class _ExecutionEnd(_ExecutionEvent):
+    """What both final lifecycle events carry."""
+
+    duration_ms: float | None = Field(default=None, ge=0)
+    event_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=2_147_483_647,
+        description=(
+            "How many events the producer emitted for this execution, this one included: "
+            "a reader knows the execution's trace is complete once it holds as many."
+        ),
+    )
+
+
+class ExecutionCompleted(_ExecutionEnd):
     """An execution ended normally (``success``) or was cancelled."""
 
     event_type: Literal["execution_completed"] = "execution_completed"
     status: Literal[ExecutionStatus.SUCCESS, ExecutionStatus.CANCELLED] = ExecutionStatus.SUCCESS
     quality_score: float | None = Field(default=None, ge=0, le=1)
     result: JsonObject = Field(default_factory=dict)
-    duration_ms: float | None = Field(default=None, ge=0)
-    event_count: int | None = Field(
-        default=None,
-        ge=1,
-        le=2_147_483_647,
-        description=(
-            "How many events the producer emitted for this execution, this one included: "
-            "a reader knows the execution's trace is complete once it holds as many."
-        ),
-    )
 
 
-class ExecutionFailed(_ExecutionEvent):
+class ExecutionFailed(_ExecutionEnd):
     """An execution ended with an error."""
 
     event_type: Literal["execution_failed"] = "execution_failed"
     error_type: str = Field(min_length=1, max_length=256)
     error_message: str
     traceback: str | None = None
-    duration_ms: float | None = Field(default=None, ge=0)
-    event_count: int | None = Field(
-        default=None,
-        ge=1,
-        le=2_147_483_647,
-        description=(
-            "How many events the producer emitted for this execution, this one included: "
-            "a reader knows the execution's trace is complete once it holds as many."
-        ),
-    )

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Self
 
+from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.events import EventBase
 from omniclaude.events.catalog import kind_of
 from omniclaude.publishing.sinks.base import EventSink
@@ -22,7 +21,7 @@ from omniclaude.runtime.models import ExecutionState
 __all__ = ["RecordingSink"]
 
 
-class RecordingSink:
+class RecordingSink(AsyncStartStop):
     """An :class:`EventSink` that forwards to ``sink`` and notes each event it sent.
 
     Args:
@@ -70,17 +69,3 @@ class RecordingSink:
     async def stop(self) -> None:
         """Stop the wrapped sink."""
         await self.sink.stop()
-
-    async def __aenter__(self) -> Self:
-        """Start the wrapped sink."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the wrapped sink."""
-        await self.stop()

@@ -21,8 +21,9 @@ import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Self
+from typing import Any
 
+from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.events import TransformationPhase, utc_now
 from omniclaude.publishing.loggers import ActionLogger, AgentExecutionLogger
 from omniclaude.publishing.publishers import EventPublisher
@@ -64,7 +65,7 @@ def requested_route(
     )
 
 
-class AgentRunner:
+class AgentRunner(AsyncStartStop):
     """Runs agents for requests and remembers recent executions.
 
     Args:
@@ -173,15 +174,6 @@ class AgentRunner:
             await asyncio.wait(tasks, timeout=timeout_s)
         if self.workers is not None:
             await self.workers.stop()
-
-    async def __aenter__(self) -> Self:
-        """Start the runner (see :meth:`start`)."""
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Stop the runner (see :meth:`stop`)."""
-        await self.stop()
 
     # ------------------------------------------------------------------ one execution
     def _route(self, request: ExecutionRequest) -> RouteResult:
