@@ -243,7 +243,10 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     data_dir: Path = Field(default_factory=default_data_dir)
     spool_dir: Path | None = None
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    """``auto``: JSON lines for services (consumer, API, emitter, supervisor), console lines
+    for the CLI's own commands (:mod:`omniclaude.logs`)."""
     kafka: KafkaSecuritySettings = KafkaSecuritySettings()
     topics: TopicSettings = TopicSettings()
     producer: ProducerSettings = ProducerSettings()
@@ -257,6 +260,11 @@ class Settings(BaseSettings):
         if value is not None:
             validate_database_url(value.get_secret_value())
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -25,6 +25,7 @@ from fastapi import FastAPI
 
 from omniclaude._version import __version__
 from omniclaude.api.errors import install_error_handlers
+from omniclaude.api.log_context import LogContextMiddleware
 from omniclaude.api.metrics import ApiMetrics, MetricsMiddleware
 from omniclaude.api.routes import ROUTERS
 from omniclaude.api.state import ApiState, KeyStore
@@ -161,6 +162,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
+    app.add_middleware(LogContextMiddleware)
     _mount_viewer(app, settings)
     return app
 

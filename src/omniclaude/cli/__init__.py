@@ -47,7 +47,17 @@ def _root(
     ] = None,
 ) -> None:
     """Observability and orchestration for AI coding agents."""
+    import os
+
+    from omniclaude.logs import choose_format, configure_logging
+
     ctx.obj = AppState(config_file=config)
+    # The CLI's own commands log readable lines (warnings and up unless told otherwise); the
+    # services among them (consume, api, hooks emit, up) switch to JSON lines when they start.
+    configure_logging(
+        fmt=choose_format(os.environ.get("OMNICLAUDE_LOG_FORMAT", "auto"), service=False),
+        level=os.environ.get("OMNICLAUDE_LOG_LEVEL", "WARNING"),
+    )
 
 
 @app.command()

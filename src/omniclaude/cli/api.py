@@ -24,7 +24,9 @@ def api(
     min_confidence: Annotated[
         float | None, typer.Option(help="Router threshold below which it falls back.", min=0, max=1)
     ] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str | None, typer.Option(help="Log level (default: OMNICLAUDE_LOG_LEVEL, INFO).")
+    ] = None,
 ) -> None:
     """Serve the API (routing, execution, events, traces, viewer) until Ctrl-C / SIGTERM.
 
@@ -34,13 +36,15 @@ def api(
     import uvicorn
 
     from omniclaude.api import create_app
+    from omniclaude.logs import configure_service_logging
     from omniclaude.routing import RouterConfig
 
-    settings = settings_from(ctx)
+    settings = settings_from(ctx, **({"log_level": log_level} if log_level else {}))
     if settings.database_url is None:
         fail(
             "OMNICLAUDE_DATABASE_URL: not set; the API keeps keys and traces in PostgreSQL", code=2
         )
+    configure_service_logging(settings, service="api")
     if not workspace.is_dir():
         fail(f"--workspace: {workspace} is not a directory", code=2)
     config = RouterConfig(min_confidence=min_confidence) if min_confidence is not None else None
@@ -51,7 +55,8 @@ def api(
         app,
         host=host or settings.api.host,
         port=port if port is not None else settings.api.port,
-        log_level=log_level,
+        log_config=None,  # logging is ours (omniclaude.logs): uvicorn's lines go through it
+        log_level=settings.log_level.lower(),
         proxy_headers=False,
     )
 

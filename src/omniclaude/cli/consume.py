@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 import typer
@@ -67,10 +66,9 @@ def consume(
         fail("OMNICLAUDE_DATABASE_URL: not set; point it at a migrated PostgreSQL database", 2)
     if not settings.kafka_bootstrap:
         fail("OMNICLAUDE_KAFKA_BOOTSTRAP: not set; point it at a Kafka broker (host:port)", 2)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from omniclaude.logs import configure_service_logging
+
+    configure_service_logging(settings, service="consumer")
     service = IngestService(
         bootstrap_servers=settings.bootstrap_servers,
         database_url=settings.database_dsn(),
@@ -78,6 +76,7 @@ def consume(
         topics=settings.topics,
         consumer=settings.consumer,
         serve_health=health,
+        security=settings.kafka,
     )
     try:
         asyncio.run(service.run())

@@ -247,14 +247,11 @@ def emitter(
     import asyncio
 
     from omniclaude.hooks.runner import run_emitter
+    from omniclaude.logs import configure_service_logging
 
     settings = settings_from(ctx)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s emitter[%(process)d] %(levelname)s %(name)s: %(message)s",
-    )
     # The sink reports an unreachable broker once; aiokafka would log every retry.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    configure_service_logging(settings, service="emitter", quiet={"aiokafka": logging.CRITICAL})
     code = asyncio.run(
         run_emitter(
             settings,

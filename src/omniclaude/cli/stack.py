@@ -98,10 +98,12 @@ def up(
     from dataclasses import replace
 
     from omniclaude.errors import StackError
+    from omniclaude.logs import configure_service_logging
     from omniclaude.stack.config import StackConfig
     from omniclaude.stack.supervisor import Supervisor
 
     settings = settings_from(ctx)
+    configure_service_logging(settings, service="supervisor")
     config = StackConfig.from_settings(
         settings,
         data_dir=data_dir,

@@ -152,7 +152,12 @@ class EventStore:
             if not is_poison(exc):
                 raise
             if len(items) == 1:
-                log.warning("row refused by the database: %s: %s", type(exc).__name__, exc)
+                event = items[0].event
+                log.warning(
+                    "row refused by the database: %s: %s", type(exc).__name__, exc,
+                    extra={"event_id": str(event.event_id),
+                           "correlation_id": str(event.correlation_id)},
+                )  # fmt: skip
                 return [(items[0], exc)]
             middle = len(items) // 2
             first = await self._write_isolating(conn, items[:middle])

@@ -349,8 +349,9 @@ class Emitter:
                 log.error("spool %s offset %d: %s", record.segment, record.offset, exc)
             except Exception:  # a mapping bug must not stop the stream; the record is logged
                 log.exception(
-                    "spool %s offset %d: could not map the payload", record.segment, record.offset
-                )
+                    "spool %s offset %d: could not map the payload", record.segment, record.offset,
+                    extra={"session_id": getattr(payload, "session_id", None)},
+                )  # fmt: skip
             self.state.last_receive_ns = record.receive_ns
         caught_up = len(records) < self.batch_max_records
         if caught_up and time.monotonic() - self._last_expire > _EXPIRE_EVERY_S:

@@ -25,6 +25,7 @@ from typing import Any
 
 from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.events import TransformationPhase, utc_now
+from omniclaude.logs import bind
 from omniclaude.publishing.loggers import ActionLogger, AgentExecutionLogger
 from omniclaude.publishing.publishers import EventPublisher
 from omniclaude.publishing.sinks.base import EventSink
@@ -192,7 +193,8 @@ class AgentRunner(AsyncStartStop):
         """Run one execution; if even recording fails (the sink is broken), say so in the state."""
         self.stats["started"] += 1
         try:
-            return await self._run_recorded(request, state)
+            with bind(correlation_id=state.correlation_id):  # on every line of this execution
+                return await self._run_recorded(request, state)
         except asyncio.CancelledError:
             if not state.done:
                 state.status, state.completed_at = "cancelled", utc_now()

@@ -288,6 +288,7 @@ class KafkaSink(BaseSink):
         log.error(
             "dead letter: event %s for %s cannot be delivered: %s (%s)",
             record.event_id, record.topic, reason, error_class,
+            extra={"event_id": record.event_id, "error_class": error_class},
         )  # fmt: skip
         letter = DeadLetter(
             topic=record.topic, key=record.key, value=record.value, event_id=record.event_id,
