@@ -109,7 +109,8 @@ def install(
     events: Annotated[
         str,
         typer.Option(
-            help="auto (core for Claude Code < 2.1), core, standard, all, or EVENT,EVENT..."
+            help="auto (core for Claude Code < 2.1, full from 2.1.200, else standard), core, "
+            "standard, full (all but MessageDisplay), all, or EVENT,EVENT..."
         ),
     ] = "auto",
 ) -> None:

@@ -19,6 +19,7 @@ from omniclaude.events import (
     ExecutionStarted,
     ExecutionStatus,
 )
+from omniclaude.hooks.labels import tool_label
 from omniclaude.hooks.pairing import OpenCall, ToolPairing
 from omniclaude.hooks.payloads import HookPayload, ns_to_datetime
 from omniclaude.hooks.sessions import (
@@ -103,6 +104,7 @@ class MappingContext:
                 last_ns=p.received_ns,
                 project_path=p.cwd,
                 agent_type=None if p.agent_id else p.agent_type,
+                started_ns=p.received_ns,
             )
             self._sessions[p.session_id] = state
             if p.event != "SessionStart":
@@ -113,20 +115,48 @@ class MappingContext:
     def _session_started(self, p: HookPayload, s: SessionState, *, implied: bool) -> EventBase:
         role = "session-started-implied" if implied else "session-started"
         metadata: dict[str, Any] = {"integration": "claude-code", "first_hook_event": p.event}
-        for name in ("source", "model", "permission_mode", "transcript_path"):
+        for name in ("source", "model", "permission_mode", "transcript_path", "session_title"):
             if p.data.get(name) is not None:
                 metadata[name] = p.data[name]
         if implied:
             metadata["implied"] = True
+        title = self._shaper.text(p.get("session_title"))
+        if title:
+            s.titled = True
+            metadata["title_source"] = "session_title"
         return ExecutionStarted(
             event_id=derive_id(role, p.session_id, "" if implied else p.key),
             correlation_id=s.correlation_id,
             timestamp=p.received_at,
             agent_name=s.agent_type or AGENT_NAME,
+            user_prompt=title,
             session_id=p.session_id,
             project_path=s.project_path,
             project_name=project_name(s.project_path),
             metadata=self._shaper.details(metadata),
+        )
+
+    def _title_session(self, s: SessionState, title: str | None, out: list[EventBase]) -> None:
+        """Title a session not titled yet with its first prompt (a second start event).
+
+        Lifecycle events merge into the one row per execution (the earliest start is kept),
+        so this start, stamped with the session's own start time, only adds the title.
+        """
+        if s.titled or not title:
+            return
+        s.titled = True
+        out.append(
+            ExecutionStarted(
+                event_id=derive_id("session-titled", s.session_id),
+                correlation_id=s.correlation_id,
+                timestamp=ts(s.started_ns if s.started_ns is not None else s.last_ns),
+                agent_name=s.agent_type or AGENT_NAME,
+                user_prompt=title,
+                session_id=s.session_id,
+                project_path=s.project_path,
+                project_name=project_name(s.project_path),
+                metadata={"title_source": "first_prompt"},
+            )
         )
 
     def _prompt(self, p: HookPayload, s: SessionState, out: list[EventBase]) -> PromptState | None:
@@ -261,6 +291,12 @@ class MappingContext:
                     action_details=self._shaper.details(
                         {
                             "hook_event": "PreToolUse",
+                            "label": tool_label(
+                                call.tool_name,
+                                call.tool_input,
+                                cwd=s.project_path if s else None,
+                            )
+                            + " · no result",
                             "tool_input": call.tool_input,
                             "status": "no_result",
                             "reason": reason,

@@ -32,8 +32,10 @@ from omniclaude.errors import ConfigurationError
 from omniclaude.hooks.payloads import (
     ALL_INSTALLABLE_EVENTS,
     CORE_EVENTS,
+    FULL_EVENTS,
     INSTALL_EVENTS,
     KNOWN_EVENTS,
+    NEWEST_SINCE,
     TOOL_EVENTS,
 )
 
@@ -94,23 +96,29 @@ def choose_events(spec: str, version: tuple[int, ...] | None) -> tuple[str, ...]
     """Return the events to install for ``--events spec``.
 
     Args:
-        spec: ``auto`` (core for Claude Code older than 2.1, else the default set), ``core``,
-            ``standard``, ``all``, or a comma-separated list of event names.
+        spec: ``auto`` (core for Claude Code older than 2.1, full from 2.1.200, else
+            standard), ``core``, ``standard``, ``full`` (every installable event but
+            MessageDisplay), ``all`` (MessageDisplay too), or a comma-separated list of names.
         version: the installed Claude Code's version, when known.
 
     Raises:
         ConfigurationError: an unknown event name or set.
     """
-    named = {"core": CORE_EVENTS, "standard": INSTALL_EVENTS, "all": ALL_INSTALLABLE_EVENTS}
+    named = {
+        "core": CORE_EVENTS, "standard": INSTALL_EVENTS, "full": FULL_EVENTS,
+        "all": ALL_INSTALLABLE_EVENTS,
+    }  # fmt: skip
     if spec == "auto":
-        return CORE_EVENTS if version is not None and version < (2, 1) else INSTALL_EVENTS
+        if version is not None and version < (2, 1):
+            return CORE_EVENTS
+        return FULL_EVENTS if version is not None and version >= NEWEST_SINCE else INSTALL_EVENTS
     if spec in named:
         return named[spec]
     events = tuple(e.strip() for e in spec.split(",") if e.strip())
     unknown = [e for e in events if e not in KNOWN_EVENTS]
     if unknown or not events:
         raise ConfigurationError(
-            f"--events: unknown event(s) {unknown or spec!r}; use auto, core, standard, all "
+            f"--events: unknown event(s) {unknown or spec!r}; use auto, core, standard, full, all "
             f"or names from: {', '.join(KNOWN_EVENTS)}"
         )
     return events

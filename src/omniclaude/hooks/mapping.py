@@ -38,9 +38,11 @@ from omniclaude.events import (
     ExecutionStatus,
     RoutingDecision,
 )
-from omniclaude.hooks._context import MappingContext, RouteFn, project_name, ts
+from omniclaude.hooks._context import RouteFn, project_name, ts
+from omniclaude.hooks._events import OtherEvents
+from omniclaude.hooks.labels import event_label, exit_code_of, tool_label
 from omniclaude.hooks.pairing import OpenCall
-from omniclaude.hooks.payloads import COMMON_FIELDS, KNOWN_EVENTS, HookPayload
+from omniclaude.hooks.payloads import COMMON_FIELDS, HookPayload
 from omniclaude.hooks.sessions import (
     AGENT_NAME,
     AgentState,
@@ -63,7 +65,7 @@ _SUBAGENT_TOOLS = frozenset({"Agent", "Task"})
 _STOP_FIELDS = frozenset({"stop_hook_active", "last_assistant_message"})
 
 
-class Mapper(MappingContext):
+class Mapper(OtherEvents):
     """Turns hook payloads, in spool order, into events; keeps the state between them.
 
     Feed payloads in the order the hooks received them (the spool's order) to :meth:`map`;
@@ -98,7 +100,13 @@ class Mapper(MappingContext):
         out: list[EventBase] = []
         idle = [sid for sid, s in self._sessions.items() if now - s.last_ns > self._timeout_ns]
         for sid in idle:
-            state = self._sessions.pop(sid)
+            state = self._sessions[sid]
+            if state.displays:  # streamed messages still open are recorded as they stand
+                last = HookPayload(key=f"expired-{sid}", received_ns=state.last_ns,
+                                   data={"session_id": sid, "cwd": state.project_path,
+                                         "hook_event_name": "MessageDisplay"})  # fmt: skip
+                self._close_displays(last, state, out)
+            del self._sessions[sid]
             reason = f"no event for {self._timeout_ns / 1e9:.0f} s (timeout rule)"
             self._close_session_children(state, reason, state.last_ns, out)
             out.append(
@@ -121,17 +129,19 @@ class Mapper(MappingContext):
             out.append(self._session_started(p, s, implied=False))
             return
         fields = {k: v for k, v in p.data.items() if k not in COMMON_FIELDS}
+        details = {"label": event_label(p.event, p.data), **self._shaper.mapping(fields)}
         out.append(
             self._action(
                 p, s, event_id=derive_id("event", p.key), correlation_id=s.correlation_id,
-                action_type=ActionType.DECISION, name=p.event,
-                details=self._shaper.mapping(fields), prompt_id=p.prompt_id,
+                action_type=ActionType.DECISION, name=p.event, details=details,
+                prompt_id=p.prompt_id,
             )
         )  # fmt: skip
 
     def _session_end(self, p: HookPayload, out: list[EventBase]) -> None:
         s = self._session(p, out)
         reason = p.get("reason") or "other"
+        self._close_displays(p, s, out)
         self._close_session_children(s, f"session ended ({reason})", p.received_ns, out)
         self._sessions.pop(p.session_id, None)
         result = {"reason": reason, **self._shaper.mapping(p.extra_fields({"reason"}))}
@@ -183,6 +193,7 @@ class Mapper(MappingContext):
             )
         )
         out.append(self._routing(p, cid, s.correlation_id, raw_prompt, prompt_text or ""))
+        self._title_session(s, prompt_text, out)
 
     def _routing(
         self, p: HookPayload, cid: str, parent: str, raw: Any, shown: str
@@ -247,11 +258,15 @@ class Mapper(MappingContext):
         )
         self._finish_prompt(s, prompt, out, p)
         fields = {k: v for k, v in p.data.items() if k not in COMMON_FIELDS}
+        details = {
+            "label": f"{p.event} · {error_type}" + (f" · {message[:80]}" if message else ""),
+            "error_message": message or "the turn ended with an API error",
+            **self._shaper.mapping(fields),
+        }
         out.append(
             self._action(
                 p, s, event_id=derive_id("event", p.key), correlation_id=cid,
-                action_type=ActionType.ERROR, name=p.event,
-                details=self._shaper.mapping(fields), prompt_id=prompt_id,
+                action_type=ActionType.ERROR, name=p.event, details=details, prompt_id=prompt_id,
             )
         )  # fmt: skip
         out.append(
@@ -317,16 +332,27 @@ class Mapper(MappingContext):
             start_ns = p.received_ns - int(duration * 1e6)  # no PreToolUse seen: run time back
         failed = p.event == "PostToolUseFailure"
         if "tool_input" in p.data:
-            tool_input, input_info = self._shaper.trim(p.data["tool_input"])
+            raw_input = p.data["tool_input"]
+            tool_input, input_info = self._shaper.trim(raw_input)
         else:
-            tool_input, input_info = (call.tool_input if call else None), {"bytes": None}
+            raw_input = call.tool_input if call else None
+            tool_input, input_info = raw_input, {"bytes": None}
+        interrupted = bool(p.data.get("is_interrupt", False))
         details: dict[str, Any] = {
+            "label": tool_label(
+                p.tool_name, raw_input, cwd=s.project_path or p.cwd,
+                response=p.data.get("tool_response"), error=p.data.get("error"),
+                interrupted=interrupted,
+            ),
             "tool_input": tool_input,
             "tool_input_bytes": input_info["bytes"],
-        }
+        }  # fmt: skip
         if failed:
-            details["error"] = self._shaper.text(p.data.get("error"))
-            details["is_interrupt"] = bool(p.data.get("is_interrupt", False))
+            details["error_message"] = self._shaper.text(p.data.get("error")) or "the tool failed"
+            details["is_interrupt"] = interrupted
+            code = exit_code_of(p.data.get("error"))
+            if code is not None:
+                details["exit_code"] = code
         else:
             response, info = self._shaper.trim(p.data.get("tool_response"))
             details.update(
@@ -397,24 +423,6 @@ class Mapper(MappingContext):
             )
         )
 
-    # ------------------------------------------------------------------ everything else
-    def _other(self, p: HookPayload, out: list[EventBase]) -> None:
-        """Permission requests/denials, notifications, compactions, unknown events."""
-        s, cid, prompt_id = self._target(p, out)
-        if p.event in KNOWN_EVENTS:
-            details = self._shaper.mapping(
-                {k: v for k, v in p.data.items() if k not in COMMON_FIELDS}
-            )
-        else:
-            details = {"unknown_event": True, "payload": self._shaper.mapping(p.data)}
-        out.append(
-            self._action(
-                p, s, event_id=derive_id("event", p.key), correlation_id=cid,
-                action_type=ActionType.DECISION, name=p.event, details=details,
-                prompt_id=prompt_id, tool_use_id=p.tool_use_id,
-            )
-        )  # fmt: skip
-
 
 def _subagent_info(data: dict[str, Any]) -> dict[str, Any]:
     """What an ``Agent``/``Task`` call says about the subagent it launched."""
@@ -441,5 +449,8 @@ _HANDLERS: dict[str, Callable[[Mapper, HookPayload, list[EventBase]], None]] = {
     "Stop": Mapper._stop,
     "StopFailure": Mapper._stop_failure,
     "SessionEnd": Mapper._session_end,
+    "PermissionRequest": Mapper._permission_request,
+    "PermissionDenied": Mapper._permission_denied,
+    "MessageDisplay": Mapper._message_display,
 }
 """Events with a mapping of their own; every other event goes to ``Mapper._other``."""

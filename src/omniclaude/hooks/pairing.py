@@ -113,6 +113,25 @@ class ToolPairing:
                 return self._calls.pop(pool[0].key), "order"
         return None, None
 
+    def waiting_for(
+        self, *, session_id: str, tool_name: str, tool_input: Any, agent_id: str | None
+    ) -> OpenCall | None:
+        """The open call a ``PermissionRequest`` (which carries no ``tool_use_id``) is about.
+
+        The newest open call of the same session, subagent and tool with the same input;
+        else the newest of that tool; None when there is no open call of that tool.
+        """
+        same_tool = [
+            c
+            for c in self._calls.values()
+            if c.session_id == session_id and c.tool_name == tool_name and c.agent_id == agent_id
+        ]
+        same_input = [c for c in same_tool if c.tool_input == tool_input]
+        for pool in (same_input, same_tool):
+            if pool:
+                return pool[-1]
+        return None
+
     def drain(self, predicate: Callable[[OpenCall], bool]) -> list[OpenCall]:
         """Remove and return every open call matching ``predicate`` (oldest first)."""
         matched = [c for c in self._calls.values() if predicate(c)]

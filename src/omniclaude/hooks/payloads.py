@@ -18,10 +18,13 @@ from omniclaude.errors import EventValidationError
 
 __all__ = [
     "ALL_INSTALLABLE_EVENTS",
+    "CHATTY_EVENTS",
     "COMMON_FIELDS",
     "CORE_EVENTS",
+    "FULL_EVENTS",
     "INSTALL_EVENTS",
     "KNOWN_EVENTS",
+    "NEWEST_SINCE",
     "TOOL_EVENTS",
     "HookPayload",
     "PayloadError",
@@ -34,10 +37,11 @@ KNOWN_EVENTS: Final[tuple[str, ...]] = (
     "PermissionRequest", "PermissionDenied", "PostToolUse", "PostToolUseFailure",
     "PostToolBatch", "Notification", "SubagentStart", "SubagentStop", "Stop", "StopFailure",
     "TeammateIdle", "TaskCreated", "TaskCompleted", "InstructionsLoaded", "ConfigChange",
-    "CwdChanged", "FileChanged", "WorktreeCreate", "WorktreeRemove", "PreCompact",
-    "PostCompact", "Elicitation", "ElicitationResult", "SessionEnd",
+    "CwdChanged", "DirectoryAdded", "FileChanged", "WorktreeCreate", "WorktreeRemove",
+    "PreCompact", "PostCompact", "Elicitation", "ElicitationResult", "MessageDisplay",
+    "SessionEnd",
 )  # fmt: skip
-"""Hook events documented by Claude Code at the time of writing (others are still stored)."""
+"""The 31 hook events Claude Code documents at the time of writing (others are still stored)."""
 
 TOOL_EVENTS: Final[frozenset[str]] = frozenset(
     {"PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest", "PermissionDenied"}
@@ -58,7 +62,11 @@ _NOT_INSTALLED: Final[frozenset[str]] = frozenset(
 ALL_INSTALLABLE_EVENTS: Final[tuple[str, ...]] = tuple(
     e for e in KNOWN_EVENTS if e not in _NOT_INSTALLED
 )
-"""Every event the hook can be installed for (``hooks install --events all``)."""
+"""Every event the hook can be installed for (``hooks install --events all``).
+
+Not installable by a set: a WorktreeCreate/WorktreeRemove command hook replaces Claude Code's
+own worktree handling, and FileChanged's matcher names files to watch.
+"""
 
 CORE_EVENTS: Final[tuple[str, ...]] = (
     "SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Notification", "Stop",
@@ -66,17 +74,28 @@ CORE_EVENTS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 """Events every Claude Code 1.x/2.0 knows (``--events core``)."""
 
-_NEWEST: Final[frozenset[str]] = frozenset({"UserPromptExpansion", "PostToolBatch"})
+CHATTY_EVENTS: Final[frozenset[str]] = frozenset({"MessageDisplay"})
+"""Installed only when named: MessageDisplay runs the hook once per streamed chunk of text,
+a process per chunk for text the transcript already holds."""
 
-INSTALL_EVENTS: Final[tuple[str, ...]] = tuple(
-    e for e in ALL_INSTALLABLE_EVENTS if e not in _NEWEST
+_NEWEST: Final[frozenset[str]] = frozenset(
+    {"UserPromptExpansion", "PostToolBatch", "DirectoryAdded"}
 )
-"""The default set: every installable event Claude Code 2.1 lists as valid.
+NEWEST_SINCE: Final = (2, 1, 200)
+"""The Claude Code version from which :data:`FULL_EVENTS` is installed by ``--events auto``."""
+
+FULL_EVENTS: Final[tuple[str, ...]] = tuple(
+    e for e in ALL_INSTALLABLE_EVENTS if e not in CHATTY_EVENTS
+)
+"""Every installable event but the chatty ones (``--events full``)."""
+
+INSTALL_EVENTS: Final[tuple[str, ...]] = tuple(e for e in FULL_EVENTS if e not in _NEWEST)
+"""The default set when the version is unknown: every event Claude Code 2.1 lists as valid.
 
 Claude Code versions before the lenient settings check reject a settings file naming an event
 they do not know ("Invalid key in record") and then skip the WHOLE file; ``hooks install``
-therefore installs :data:`CORE_EVENTS` for a Claude Code older than 2.1, and leaves out the
-newest events unless asked (``--events all``).
+therefore installs :data:`CORE_EVENTS` for a Claude Code older than 2.1, :data:`FULL_EVENTS`
+for one at least :data:`NEWEST_SINCE`, and this set otherwise (``--events standard``).
 """
 
 COMMON_FIELDS: Final[frozenset[str]] = frozenset(

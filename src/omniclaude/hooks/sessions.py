@@ -84,6 +84,12 @@ class SessionState:
     prompt: PromptState | None = None
     agents: dict[str, AgentState] = field(default_factory=dict)
     closed_prompts: list[str] = field(default_factory=list)
+    started_ns: int | None = None
+    """When the session's execution started (its first event)."""
+    titled: bool = False
+    """Its row already has a title (``session_title``, or its first prompt)."""
+    displays: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Streamed ``MessageDisplay`` chunks not yet final, by message id."""
 
     def remember_closed(self, correlation_id: str) -> None:
         """Remember a closed prompt (a late event for it must not reopen it)."""

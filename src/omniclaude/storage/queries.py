@@ -50,7 +50,8 @@ _SUMMARY_COLUMNS = (
 )
 _ACTION_COLUMNS = (
     "event_id, correlation_id, agent_name, action_type, action_name, action_details, "
-    "duration_ms, session_id, prompt_id, tool_use_id, started_at, created_at"
+    "duration_ms, session_id, prompt_id, tool_use_id, started_at, created_at, "
+    "coalesce(action_details->>'label', action_name) AS label"
 )
 _ROUTING_COLUMNS = (
     "event_id, correlation_id, parent_correlation_id, user_request, selected_agent, "

@@ -111,10 +111,13 @@ class Session:
         )  # fmt: skip
 
     def permission_denied(
-        self, tool: str, tool_input: dict[str, Any], reason: str
+        self, tool: str, tool_input: dict[str, Any], reason: str, tool_use_id: str | None = None
     ) -> dict[str, Any]:
-        """PermissionDenied."""
-        return self.base("PermissionDenied", tool_name=tool, tool_input=tool_input, reason=reason)
+        """PermissionDenied (with the refused call's ``tool_use_id`` in recent versions)."""
+        fields: dict[str, Any] = {"tool_name": tool, "tool_input": tool_input, "reason": reason}
+        if tool_use_id is not None:
+            fields["tool_use_id"] = tool_use_id
+        return self.base("PermissionDenied", **fields)
 
     def notification(self, message: str) -> dict[str, Any]:
         """Notification."""
@@ -181,10 +184,14 @@ def full_session_script(s: Session) -> tuple[list[dict[str, Any]], dict[str, Any
     out.append(s.stop("The refund logic lives in refund_1.py; one test fails."))
     # Prompt 2: permissions, a notification, a subagent with a tool call, compaction.
     out.append(s.prompt("Fix the failing test"))
+    rm_id = s.tool_id()
+    out.append(s.pre("Bash", {"command": "rm -rf build"}, rm_id))
     out.append(s.permission_request("Bash", {"command": "rm -rf build"}))
     out.append(s.notification("Claude needs your permission to use Bash"))
     out.append(
-        s.permission_denied("Bash", {"command": "rm -rf build"}, "denied by auto mode classifier")
+        s.permission_denied(
+            "Bash", {"command": "rm -rf build"}, "denied by auto mode classifier", rm_id
+        )
     )
     agent_id, agent_type = f"a{uuid.uuid4().hex[:8]}", "Explore"
     task_id = s.tool_id()
@@ -222,8 +229,8 @@ def full_session_script(s: Session) -> tuple[list[dict[str, Any]], dict[str, Any
     expected = {
         "prompts": 3,
         "tool_calls": 5,  # 3 reads + Agent + Grep
-        "errors": 2,  # Bash failure + StopFailure
-        "decisions": 5,  # PermissionRequest/Denied, Notification, Pre/PostCompact
+        "errors": 3,  # Bash failure, the denied Bash, StopFailure
+        "decisions": 4,  # PermissionRequest, Notification, Pre/PostCompact
         "subagents": 1,
         "agent_id": agent_id,
         "parallel_ids": ids,
@@ -234,3 +241,77 @@ def full_session_script(s: Session) -> tuple[list[dict[str, Any]], dict[str, Any
 def as_bytes(payload: dict[str, Any]) -> bytes:
     """The payload as Claude Code writes it on the hook's stdin."""
     return json.dumps(payload).encode()
+
+
+def documented_payloads(s: Session) -> dict[str, dict[str, Any]]:
+    """One payload per documented hook event (all 31), with the fields the reference lists."""
+    bash = {"command": "pytest -x"}
+    use_id = s.tool_id() or "toolu_x"
+    cwd = s.cwd
+    return {
+        "Setup": s.base("Setup", trigger="init"),
+        "SessionStart": s.base("SessionStart", source="startup", model="claude-sonnet-4-5",
+                               session_title="Fix refunds"),
+        "InstructionsLoaded": s.base(
+            "InstructionsLoaded", file_path=f"{cwd}/CLAUDE.md", memory_type="Project",
+            load_reason="session_start", globs=None, trigger_file_path=None,
+            parent_file_path=None,
+        ),
+        "UserPromptSubmit": s.base("UserPromptSubmit", prompt="run the tests"),
+        "UserPromptExpansion": s.base(
+            "UserPromptExpansion", expansion_type="slash_command", command_name="review",
+            command_args="src/refund.py", command_source="project", prompt="/review src/refund.py",
+        ),
+        "PreToolUse": s.base("PreToolUse", tool_name="Bash", tool_input=bash, tool_use_id=use_id),
+        "PermissionRequest": s.base(
+            "PermissionRequest", tool_name="Bash", tool_input=bash,
+            permission_suggestions=[{"type": "addRules", "behavior": "allow"}],
+        ),
+        "PermissionDenied": s.base("PermissionDenied", tool_name="Bash", tool_input=bash,
+                                   tool_use_id=use_id, reason="denied by the user"),
+        "PostToolUse": s.base("PostToolUse", tool_name="Bash", tool_input=bash,
+                              tool_response={"stdout": "ok", "stderr": "", "interrupted": False},
+                              tool_use_id=use_id, duration_ms=812),
+        "PostToolUseFailure": s.base("PostToolUseFailure", tool_name="Bash", tool_input=bash,
+                                     tool_use_id=use_id, error="Exit code 1\nFAILED test_x",
+                                     is_interrupt=False, duration_ms=900),
+        "PostToolBatch": s.base("PostToolBatch", tool_calls=[
+            {"tool_name": "Read", "tool_input": {"file_path": f"{cwd}/a.py"},
+             "tool_use_id": "toolu_b1", "tool_response": "x"},
+            {"tool_name": "Grep", "tool_input": {"pattern": "refund"},
+             "tool_use_id": "toolu_b2", "tool_response": "y"},
+        ]),
+        "Notification": s.base("Notification", message="Claude needs your permission to use Bash",
+                               title="Permission needed", notification_type="permission_prompt"),
+        "SubagentStart": s.base("SubagentStart", agent_id="a1b2c3", agent_type="Explore"),
+        "SubagentStop": s.base(
+            "SubagentStop", agent_id="a1b2c3", agent_type="Explore",
+            agent_transcript_path=f"/home/dev/.claude/projects/x/{s.session_id}/subagents/"
+            "agent-a1b2c3.jsonl", last_assistant_message="Found it.",
+        ),
+        "Stop": s.base("Stop", stop_hook_active=False, last_assistant_message="Done.",
+                       background_tasks=[], session_crons=[]),
+        "StopFailure": s.base("StopFailure", error="overloaded", error_details="529 Overloaded",
+                              last_assistant_message=""),
+        "TaskCreated": s.base("TaskCreated", task_id="t1", task_subject="Write the fix",
+                              task_description="patch refund.py", teammate_name="alice"),
+        "TaskCompleted": s.base("TaskCompleted", task_id="t1", task_subject="Write the fix",
+                                task_description="patch refund.py", teammate_name="alice"),
+        "TeammateIdle": s.base("TeammateIdle", teammate_name="alice", team_name="shop"),
+        "ConfigChange": s.base("ConfigChange", source="user_settings",
+                               file_path="/home/dev/.claude/settings.json"),
+        "CwdChanged": s.base("CwdChanged", old_cwd=cwd, new_cwd=f"{cwd}/api"),
+        "DirectoryAdded": s.base("DirectoryAdded", directory="/home/dev/lib"),
+        "FileChanged": s.base("FileChanged", file_path=f"{cwd}/.env", change_type="modified"),
+        "WorktreeCreate": s.base("WorktreeCreate", name="feature-x"),
+        "WorktreeRemove": s.base("WorktreeRemove", worktree_path=f"{cwd}/../shop-feature-x"),
+        "PreCompact": s.base("PreCompact", trigger="auto", custom_instructions=""),
+        "PostCompact": s.base("PostCompact", trigger="auto", compact_summary="Refund work so far"),
+        "Elicitation": s.base("Elicitation", mcp_server_name="github",
+                              message="Which repository?", requested_schema={"type": "object"}),
+        "ElicitationResult": s.base("ElicitationResult", mcp_server_name="github",
+                                    action="accept", content={"repo": "shop"}),
+        "MessageDisplay": s.base("MessageDisplay", turn_id="turn-1", message_id="msg-1", index=0,
+                                 final=True, delta="All tests pass."),
+        "SessionEnd": s.base("SessionEnd", reason="prompt_input_exit"),
+    }  # fmt: skip

@@ -182,7 +182,7 @@ async def test_run_exits_when_idle_and_commits(tmp_path: Path) -> None:
     sink = InMemorySink(redact=False)
     em = emitter(tmp_path, sink, idle_exit_s=0.05)
     await asyncio.wait_for(em.run(), 10)
-    assert len(sink.events) == 5  # 2 starts, the routing decision, 2 completions
+    assert len(sink.events) == 6  # 2 starts, the session titled, the routing, 2 completions
     state = load_state(tmp_path)
     assert state is not None
     assert state.records == 4

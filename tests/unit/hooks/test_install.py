@@ -217,3 +217,17 @@ def test_a_stale_launcher_still_exits_zero(tmp_path: Path) -> None:
     result = subprocess.run([str(launcher)], input=b"{}", capture_output=True, check=False)
     assert result.returncode == 0
     assert b"hooks install" in result.stderr
+
+
+def test_message_display_is_only_installed_when_asked_for() -> None:
+    """One process per streamed chunk: never in a default set, only by name or ``all``."""
+    from omniclaude.hooks.payloads import ALL_INSTALLABLE_EVENTS, FULL_EVENTS, KNOWN_EVENTS
+
+    assert len(KNOWN_EVENTS) == 31
+    for spec, version in (("auto", None), ("auto", (2, 1, 3)), ("auto", (2, 1, 233)),
+                          ("standard", None), ("full", None), ("core", None)):  # fmt: skip
+        assert "MessageDisplay" not in choose_events(spec, version), spec
+    assert choose_events("auto", (2, 1, 233)) == FULL_EVENTS
+    assert {"UserPromptExpansion", "PostToolBatch", "DirectoryAdded"} <= set(FULL_EVENTS)
+    assert "MessageDisplay" in choose_events("all", None) == ALL_INSTALLABLE_EVENTS
+    assert choose_events("Stop,MessageDisplay", None) == ("Stop", "MessageDisplay")

@@ -55,6 +55,16 @@ def run(items: list[dict[str, Any]], mapper: Mapper | None = None) -> list[Event
     return [e for p in payloads_of(items) for e in mapper.map(p)]
 
 
+def is_prompt(event: EventBase) -> bool:
+    """A prompt's start (a child of its session, not a subagent's)."""
+    return (
+        isinstance(event, ExecutionStarted)
+        and event.parent_correlation_id is not None
+        and event.claude_agent_id is None
+        and bool(event.user_prompt)
+    )
+
+
 def actions(events: list[EventBase], kind: str | None = None) -> list[AgentAction]:
     """The agent actions (of one action type)."""
     return [
@@ -70,7 +80,7 @@ def test_a_full_session_maps_to_the_model(old: bool) -> None:
     events = run(items)
     session_cid = session_correlation_id(session.session_id)
     starts = [e for e in events if isinstance(e, ExecutionStarted)]
-    prompts = [e for e in starts if e.user_prompt is not None]
+    prompts = [e for e in starts if e.parent_correlation_id == session_cid and e.user_prompt]
     assert len(prompts) == expected["prompts"], "a prompt execution is missing or duplicated"
     assert all(p.parent_correlation_id == session_cid for p in prompts), (
         "a prompt is not under its session"
@@ -133,7 +143,7 @@ def test_old_payloads_pair_by_order_and_time_the_call() -> None:
     assert call.duration_ms == pytest.approx(5.0), "duration not taken from the hook times"
     assert call.action_details["paired_by"] == "order"
     assert call.action_details["duration_source"] == "hook_times"
-    prompt = next(e for e in events if isinstance(e, ExecutionStarted) and e.user_prompt)
+    prompt = next(e for e in events if is_prompt(e))
     assert call.correlation_id == prompt.correlation_id
     assert prompt.prompt_id is None
 
@@ -232,7 +242,9 @@ def test_failure_becomes_an_error_action_for_the_call() -> None:
     (error,) = actions(events, "error")
     assert error.tool_use_id == use_id
     assert error.duration_ms == 41
-    assert error.action_details["error"] == "exit code 1"
+    assert error.action_details["error_message"] == "exit code 1", "not where readers look"
+    assert error.action_details["exit_code"] == 1
+    assert error.action_details["label"] == "Bash · pytest · exit 1"
     assert error.action_details["paired_by"] == "tool_use_id"
 
 
@@ -242,11 +254,7 @@ def test_a_new_prompt_before_stop_cancels_the_previous_one() -> None:
     events = run([s.start(), s.prompt("first"), s.prompt("second"), s.stop()])
     closed = [e for e in events if isinstance(e, ExecutionCompleted)]
     statuses = {e.correlation_id: e.status.value for e in closed}
-    first_cid = next(
-        e.correlation_id
-        for e in events
-        if isinstance(e, ExecutionStarted) and e.user_prompt == "first"
-    )
+    first_cid = next(e.correlation_id for e in events if is_prompt(e) and e.user_prompt == "first")
     assert statuses[first_cid] == "cancelled"
     assert list(statuses.values()).count("success") == 1
 
@@ -380,7 +388,7 @@ def test_a_tool_bar_spans_pre_tool_use_to_post_tool_use() -> None:
     assert call.started_at == payloads[2].received_at, "the call does not start at PreToolUse"
     assert call.timestamp == payloads[3].received_at, "the call does not end at PostToolUse"
     assert call.duration_ms == 2, "the tool's own run time was not kept"
-    prompt = next(e for e in events if isinstance(e, ExecutionStarted) and e.user_prompt)
+    prompt = next(e for e in events if is_prompt(e))
     assert prompt.timestamp <= call.start, "the call starts before its prompt"
 
 

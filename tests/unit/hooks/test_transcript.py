@@ -49,7 +49,10 @@ async def test_import_maps_like_hooks_and_is_idempotent(tmp_path: Path) -> None:
         assert result.pending == 0
     assert [e.event_id for e in runs[0]] == [e.event_id for e in runs[1]], "a re-import adds rows"
     events = runs[0]
-    prompts = [e for e in events if isinstance(e, ExecutionStarted) and e.user_prompt]
+    prompts = [
+        e for e in events
+        if isinstance(e, ExecutionStarted) and e.user_prompt and e.parent_correlation_id
+    ]  # fmt: skip
     assert len(prompts) == expected["prompts"]
     assert "ed@example.com" not in prompts[0].user_prompt  # type: ignore[operator]
     calls = [e for e in events if isinstance(e, AgentAction)]

@@ -19,7 +19,7 @@ from typing import Any
 
 from omniclaude.api.viewer.queries import TraceRows
 
-__all__ = ["Span", "Waterfall", "build_waterfall", "format_duration"]
+__all__ = ["Span", "Waterfall", "action_label", "build_waterfall", "format_duration"]
 
 MIN_WIDTH_PCT = 0.4
 """Narrowest bar drawn, so a 0.1 ms call is still visible and clickable."""
@@ -161,13 +161,22 @@ def _action_note(row: dict[str, Any]) -> str:
     return ""
 
 
+def action_label(row: dict[str, Any]) -> str:
+    """What an action did: its stored ``label`` (Claude Code rows), else its name."""
+    details = row.get("action_details")
+    label = details.get("label") if isinstance(details, dict) else None
+    return label if isinstance(label, str) and label else str(row["action_name"])
+
+
 def _action_span(row: dict[str, Any], depth: int) -> Span:
     start, end = _span_of(row)
     kind = str(row["action_type"])
+    label, note = action_label(row), _action_note(row)
     return Span(
         source="action", event_id=str(row["event_id"]),
-        correlation_id=str(row["correlation_id"]), kind=kind, label=str(row["action_name"]),
-        start=start, end=end, depth=depth, error=kind == "error", note=_action_note(row),
+        correlation_id=str(row["correlation_id"]), kind=kind, label=label,
+        start=start, end=end, depth=depth, error=kind == "error",
+        note="" if note and note in label else note,
     )  # fmt: skip
 
 
