@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from omniclaude.events.base import JsonObject, TimedEvent
+from omniclaude.events.base import AgentName, DurationMs, Identifier, JsonObject, TimedEvent
+from omniclaude.events.limits import MAX_ACTION_NAME_CHARS
 
 __all__ = ["ActionType", "AgentAction"]
 
@@ -29,14 +30,14 @@ class AgentAction(TimedEvent):
 
     event_type: Literal["agent_action"] = "agent_action"
     action_type: ActionType
-    action_name: str = Field(min_length=1, max_length=512)
+    action_name: str = Field(min_length=1, max_length=MAX_ACTION_NAME_CHARS)
     action_details: JsonObject = Field(default_factory=dict)
-    agent_name: str | None = Field(default=None, max_length=256)
-    duration_ms: float | None = Field(default=None, ge=0)
+    agent_name: AgentName | None = None
+    duration_ms: DurationMs | None = None
     debug_mode: bool = False
-    session_id: str | None = None
-    prompt_id: str | None = None
-    tool_use_id: str | None = None
+    session_id: Identifier | None = None
+    prompt_id: Identifier | None = None
+    tool_use_id: Identifier | None = None
     project_path: str | None = None
     project_name: str | None = None
     working_directory: str | None = None

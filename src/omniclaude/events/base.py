@@ -1,13 +1,22 @@
-"""The envelope every event shares: identity, correlation, time and producer."""
+"""The envelope every event shares: identity, correlation, time and producer.
+
+Every model here refuses, with the field named, any value PostgreSQL could not store and
+return exactly (see :mod:`omniclaude.events.limits`): text with a NUL or an unpaired
+surrogate, non-finite numbers, integers beyond their column, timestamps out of range, JSON
+nested too deep. So every path that builds events (``POST /events``, the SDK, the consumer's
+decoder) applies the same limits.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+import types
+import typing
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Final, Self
 
 from pydantic import (
     AfterValidator,
@@ -15,15 +24,45 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import to_jsonable_python
+from pydantic_core import InitErrorDetails, PydanticCustomError, to_jsonable_python
 
 from omniclaude._version import __version__
+from omniclaude.events.limits import (
+    INT4_MAX,
+    INT8_MAX,
+    INT8_MIN,
+    MAX_DURATION_MS,
+    MAX_ID_CHARS,
+    MAX_JSON_DEPTH,
+    MAX_JSON_FLOAT,
+    MAX_NAME_CHARS,
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    instant_problem,
+    json_problem,
+    numbers_fit,
+    text_problem,
+)
 
-__all__ = ["EventBase", "JsonObject", "ProducerInfo", "TimedEvent", "Timestamp", "utc_now"]
+__all__ = [
+    "NUL_FREE_JSON",
+    "AgentName",
+    "DurationMs",
+    "EventBase",
+    "Identifier",
+    "JsonObject",
+    "ProducerInfo",
+    "StorableModel",
+    "TimedEvent",
+    "Timestamp",
+    "unstorable_error",
+    "utc_now",
+]
 
 
 def utc_now() -> datetime:
@@ -31,41 +70,202 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _assume_utc(value: datetime) -> datetime:
-    """Read a naive timestamp (as ``datetime.utcnow().isoformat()`` makes) as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def unstorable_error(
+    model: type[BaseModel] | str, loc: tuple[str | int, ...], reason: str, value: Any
+) -> ValidationError:
+    """Build the validation error for a value that cannot be stored, located at ``loc``.
+
+    Raised inside a validator, pydantic prefixes ``loc`` with the path to the validated
+    object, so the error names the full dotted path (``action_details.a.b``).
+    """
+    title = model if isinstance(model, str) else model.__name__
+    error = PydanticCustomError("unstorable", "{reason}", {"reason": reason})
+    return ValidationError.from_exception_data(
+        title, [InitErrorDetails(type=error, loc=loc, input=value)]
+    )
+
+
+_SAFE_YEARS: Final = (TIMESTAMP_MIN.year, TIMESTAMP_MAX.year - 1)
+
+
+def _storable_instant(value: datetime) -> datetime:
+    """Read a naive timestamp (as ``datetime.utcnow().isoformat()`` makes) as UTC, and refuse
+    one PostgreSQL would store as ±infinity or that overflows when converted to UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if _SAFE_YEARS[0] < value.year < _SAFE_YEARS[1]:
+        return value  # an offset moves it by less than a day: in range whatever it is
+    problem = instant_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("timestamp_range", "{reason}", {"reason": problem})
+    return value
 
 
 def _to_json_object(value: Any, info: ValidationInfo) -> Any:
-    """Make any mapping JSON-native at construction (UUID, datetime, Decimal, enum, set...).
+    """Make any mapping JSON-native at construction (UUID, datetime, Decimal, enum, set...)
+    and refuse what JSON storage cannot hold exactly.
 
     This is what makes the spec's UUID serialization bug impossible: details never hold an
     object the Kafka codec or the database driver could choke on. Input parsed from JSON is
-    JSON-native already, so it is not walked again (a quarter of the consumer's decoding).
+    JSON-native already (and cannot hold an unpaired surrogate), so it is only checked.
     """
     if value is None:
         return {}
-    if info.mode == "json":
-        return value
-    return to_jsonable_python(value, fallback=repr)
+    if info.mode != "json":
+        value = to_jsonable_python(value, fallback=repr)
+    if type(value) is not dict:
+        return value  # the dict validator that follows says what is wrong
+    if info.context is NUL_FREE_JSON and numbers_fit(value):
+        return value  # the hot path of the consumer: text already checked, numbers fit
+    problem = json_problem(value, surrogates=info.mode != "json")
+    if problem is not None:
+        raise unstorable_error(
+            str(info.field_name or "value"), problem.path(), problem.message, value
+        )
+    return value
 
 
-Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
+Timestamp = Annotated[datetime, AfterValidator(_storable_instant)]
 """A timestamp; naive input is read as UTC, so stored values are always timezone-aware."""
 
-JsonObject = Annotated[dict[str, Any], BeforeValidator(_to_json_object)]
+JsonObject = Annotated[
+    dict[str, Any],
+    BeforeValidator(_to_json_object),
+    Field(
+        description=f"A JSON object nested at most {MAX_JSON_DEPTH} levels; no NUL in its "
+        f"strings or keys; numbers finite, integers within int64, floats below "
+        f"{MAX_JSON_FLOAT:g} in magnitude."
+    ),
+]
 """A JSON object; any Python value inside is converted to its JSON form on construction."""
+
+DurationMs = Annotated[float, Field(ge=0, le=MAX_DURATION_MS)]
+"""A duration in milliseconds: finite, non-negative, at most :data:`MAX_DURATION_MS`."""
+Identifier = Annotated[str, Field(max_length=MAX_ID_CHARS)]
+"""A session, prompt, tool-use or agent-instance id (indexed: bounded in length)."""
+AgentName = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+"""The name of an agent (indexed: bounded in length; required ones are also non-empty)."""
+
+NUL_FREE_JSON: Final[dict[str, Any]] = {"omniclaude.nul_free_json": True}
+"""Validation context for :meth:`~pydantic.BaseModel.model_validate_json` of bytes in which
+``b"\\u0000"`` does not occur (the only way JSON writes a NUL): string fields then need no
+check (a memchr over the raw record is cheaper than one per field). Pass it only after that
+scan; JSON fields and extras are checked either way."""
+
+_TEXT_FIELDS: Final[dict[type[BaseModel], tuple[str, ...]]] = {}
+
+
+def _mentions_str(annotation: Any) -> bool:
+    """True when a field's type can hold a plain ``str`` (``str | None``, ``list[str]``...)."""
+    if annotation is str:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return False
+    if origin is Annotated:
+        return _mentions_str(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType, list, tuple, set, frozenset):
+        return any(_mentions_str(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+def _text_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    found = _TEXT_FIELDS.get(model)
+    if found is None:
+        found = tuple(
+            name for name, info in model.model_fields.items() if _mentions_str(info.annotation)
+        )
+        _TEXT_FIELDS[model] = found
+    return found
+
+
+def _problem(  # noqa: PLR0912 - one branch per kind of field, inlined: runs for every event
+    model: BaseModel, *, texts: bool, surrogates: bool
+) -> tuple[tuple[str | int, ...], str, Any] | None:
+    """Find the first string field or extra field of ``model`` that cannot be stored."""
+    if texts:
+        values = model.__dict__
+        for name in _text_fields(type(model)):
+            value = values[name]
+            if value is None:
+                continue
+            if type(value) is str:
+                if "\x00" in value or (surrogates and not value.isascii()):
+                    problem = text_problem(value)
+                    if problem is not None:
+                        return (name,), problem, value
+            elif type(value) is list:
+                for index, item in enumerate(value):
+                    problem = text_problem(item) if type(item) is str else None
+                    if problem is not None:
+                        return (name, index), problem, item
+    extra = model.__pydantic_extra__
+    if extra:
+        # Unknown fields are stored as JSON: the same rules as details apply to them.
+        for key, value in extra.items():
+            problem = text_problem(key)
+            if problem is not None:
+                return (), f"field name {key!a} {problem}", key
+            found = json_problem(value, surrogates=surrogates, texts=texts)
+            if found is not None:
+                return (key, *found.path()), found.message, value
+    return None
+
+
+class StorableModel(BaseModel):
+    """A model whose every value can be stored by PostgreSQL and read back exactly.
+
+    Numbers must be finite (``allow_inf_nan=False``); string fields and unknown extra fields
+    (kept in ``metadata``) are checked here, JSON fields by :data:`JsonObject`. Fields named
+    in ``_checked_inline`` hold plain models (no validator of their own, which saves a call
+    per event) whose strings are checked here too.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
+    _checked_inline: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_storable(self, info: ValidationInfo) -> Self:
+        if info.context is NUL_FREE_JSON and not self.__pydantic_extra__:
+            # The consumer's hot path, kept to a few lookups: nothing left to check unless a
+            # nested plain model carries extra fields.
+            values = self.__dict__
+            for name in type(self)._checked_inline:
+                nested = values[name]
+                if nested is not None and nested.__pydantic_extra__:
+                    break
+            else:
+                return self
+        # Text parsed from JSON bytes cannot hold an unpaired surrogate, and with the
+        # NUL_FREE_JSON context the decoder already knows it holds no NUL.
+        texts = info.context is not NUL_FREE_JSON
+        surrogates = info.mode != "json"
+        found = _problem(self, texts=texts, surrogates=surrogates)
+        if found is not None:
+            raise unstorable_error(type(self), *found)
+        values = self.__dict__
+        for name in type(self)._checked_inline:
+            nested = values[name]
+            if nested is not None:
+                found = _problem(nested, texts=texts, surrogates=surrogates)
+                if found is not None:
+                    loc, reason, value = found
+                    raise unstorable_error(type(self), (name, *loc), reason, value)
+        return self
 
 
 class ProducerInfo(BaseModel):
-    """Who produced an event: the library, its version, the host and the process."""
+    """Who produced an event: the library, its version, the host and the process.
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    Its strings are checked by the event that carries it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     name: str = "omniclaude"
     version: str = __version__
     host: str | None = None
-    pid: int | None = None
+    pid: int | None = Field(default=None, ge=INT8_MIN, le=INT8_MAX)
 
     @staticmethod
     def current() -> ProducerInfo:
@@ -78,7 +278,7 @@ def _current_producer() -> ProducerInfo:
     return ProducerInfo(host=socket.gethostname(), pid=os.getpid())
 
 
-class EventBase(BaseModel):
+class EventBase(StorableModel):
     """Fields every event carries. Subclasses add ``event_type`` and their payload.
 
     Unknown fields are kept (``extra="allow"``) so events from a newer producer lose nothing;
@@ -90,8 +290,10 @@ class EventBase(BaseModel):
         extra="allow",
         populate_by_name=True,
         str_strip_whitespace=False,
+        allow_inf_nan=False,
         ser_json_inf_nan="constants",
     )
+    _checked_inline: ClassVar[tuple[str, ...]] = ("producer",)
 
     event_id: uuid.UUID = Field(
         default_factory=uuid.uuid4,
@@ -102,11 +304,19 @@ class EventBase(BaseModel):
     )
     timestamp: Timestamp = Field(
         default_factory=utc_now,
-        description="When it happened; for a timed event (one with started_at), when it ended.",
+        description="When it happened; for a timed event (one with started_at), when it ended. "
+        f"Timezone-aware (naive is read as UTC), from {TIMESTAMP_MIN:%Y-%m-%d} up to (not "
+        f"including) {TIMESTAMP_MAX:%Y-%m-%d}, UTC.",
     )
-    producer: ProducerInfo = Field(default_factory=ProducerInfo.current)
+    producer: ProducerInfo | None = Field(
+        default_factory=ProducerInfo.current,
+        description="Who produced the event; null when unknown (decoders never fill it in).",
+    )
     schema_version: int = Field(
-        default=1, ge=1, description="Version of this event type's contract; bump on change."
+        default=1,
+        ge=1,
+        le=INT4_MAX,
+        description="Version of this event type's contract; bump on change.",
     )
 
     def extra_fields(self) -> dict[str, Any]:

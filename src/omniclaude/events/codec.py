@@ -17,9 +17,19 @@ from pydantic import ValidationError
 from omniclaude.errors import EventValidationError, UnknownEventTypeError
 from omniclaude.events.base import EventBase
 from omniclaude.events.catalog import CATALOG, Event, kind_of
+from omniclaude.events.limits import MAX_EVENT_BYTES
 from omniclaude.events.transformations import TransformationPhase
 
-__all__ = ["decode", "decode_mapping", "dumps", "encode", "infer_execution_type", "loads"]
+__all__ = [
+    "decode",
+    "decode_mapping",
+    "dumps",
+    "encode",
+    "encode_checked",
+    "infer_execution_type",
+    "invalid_event",
+    "loads",
+]
 
 _PHASES = {phase.value for phase in TransformationPhase}
 
@@ -43,6 +53,31 @@ def encode(event: EventBase) -> bytes:
     return pydantic_core.to_json(event, fallback=repr)
 
 
+def encode_checked(event: EventBase) -> bytes:
+    """Encode ``event`` as :func:`encode` does, refusing what could never be delivered.
+
+    Raises:
+        EventValidationError: larger than :data:`~omniclaude.events.limits.MAX_EVENT_BYTES`
+            once encoded, or holding a value that cannot be written (possible only for an
+            event built without validation, e.g. by ``model_copy(update=...)``).
+    """
+    try:
+        data = encode(event)
+    except pydantic_core.PydanticSerializationError as exc:
+        # Only an unvalidated event gets here: validating it again names the field.
+        try:
+            type(event).model_validate(event.model_dump())
+        except ValidationError as invalid:
+            raise invalid_event(type(event).__name__, invalid) from exc
+        raise EventValidationError(f"(event): cannot be encoded: {exc}") from exc
+    if len(data) > MAX_EVENT_BYTES:
+        raise EventValidationError(
+            f"(event): {len(data):,} bytes once encoded; an event may have at most "
+            f"{MAX_EVENT_BYTES:,} (what the broker takes in one message)"
+        )
+    return data
+
+
 def infer_execution_type(data: Mapping[str, Any]) -> str:
     """Guess the lifecycle event type of a bare execution object from its fields."""
     status = str(data.get("status", "")).lower()
@@ -55,19 +90,32 @@ def infer_execution_type(data: Mapping[str, Any]) -> str:
     return "execution_started"
 
 
-def _format_error(event_type: str, exc: ValidationError) -> str:
+def invalid_event(name: str, exc: ValidationError) -> EventValidationError:
+    """Turn a model's validation error into the SDK's error, naming every field at fault.
+
+    Args:
+        name: what was being validated (an event type or a model name), for the message.
+        exc: pydantic's error.
+
+    Returns:
+        An :class:`EventValidationError` whose ``field`` is the dotted path of the first
+        problem (``action_details.a.b``) and whose message lists them all.
+    """
+    errors = exc.errors(include_url=False)
     problems = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         field = ".".join(str(part) for part in error["loc"]) or "(event)"
         problems.append(f"{field}: {error['msg']}")
-    return f"invalid {event_type} event: " + "; ".join(problems)
+    first = ".".join(str(part) for part in errors[0]["loc"]) if errors else ""
+    return EventValidationError(f"invalid {name}: " + "; ".join(problems), field=first or None)
 
 
 def decode_mapping(data: Mapping[str, Any], *, default_type: str | None = None) -> Event:
     """Validate a mapping into its event model.
 
     The type comes from ``event_type`` in the data, else ``default_type`` (the topic's
-    default); bare execution objects are recognised by their fields.
+    default); bare execution objects are recognised by their fields. An event without a
+    ``producer`` keeps none (it is not attributed to the process decoding it).
 
     Raises:
         UnknownEventTypeError: the event type is not in the catalogue.
@@ -92,12 +140,13 @@ def decode_mapping(data: Mapping[str, Any], *, default_type: str | None = None) 
             f"event_type: unknown event type {event_type!r} (known: {known})", field="event_type"
         )
     payload["event_type"] = event_type
+    # Decoding never stamps the decoder's identity on someone else's event: no producer named
+    # means none known (the model's default, this process, is for events made here).
+    payload.setdefault("producer", None)
     try:
         return cast(Event, kind.model.model_validate(payload))
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise EventValidationError(_format_error(event_type, exc), field=field) from exc
+        raise invalid_event(f"{event_type} event", exc) from exc
 
 
 def decode(data: bytes | str | Mapping[str, Any], *, default_type: str | None = None) -> Event:

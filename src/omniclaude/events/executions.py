@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from omniclaude.events.base import EventBase, JsonObject
+from omniclaude.events.base import AgentName, DurationMs, EventBase, Identifier, JsonObject
+from omniclaude.events.limits import INT4_MAX, MAX_LABEL_CHARS
 
 __all__ = [
     "STATUS_RANK",
@@ -43,7 +44,7 @@ STATUS_RANK: dict[ExecutionStatus, int] = {
 
 
 class _ExecutionEvent(EventBase):
-    agent_name: str | None = Field(default=None, max_length=256)
+    agent_name: AgentName | None = None
     parent_correlation_id: uuid.UUID | None = Field(
         default=None, description="Correlation id of the parent execution, if any."
     )
@@ -53,11 +54,11 @@ class ExecutionStarted(_ExecutionEvent):
     """An execution began."""
 
     event_type: Literal["execution_started"] = "execution_started"
-    agent_name: str = Field(min_length=1, max_length=256)
+    agent_name: AgentName = Field(min_length=1)
     user_prompt: str | None = None
-    session_id: str | None = None
-    prompt_id: str | None = None
-    claude_agent_id: str | None = None
+    session_id: Identifier | None = None
+    prompt_id: Identifier | None = None
+    claude_agent_id: Identifier | None = None
     project_path: str | None = None
     project_name: str | None = None
     metadata: JsonObject = Field(default_factory=dict)
@@ -67,18 +68,18 @@ class ExecutionProgress(_ExecutionEvent):
     """An execution reached a stage."""
 
     event_type: Literal["execution_progress"] = "execution_progress"
-    stage: str = Field(min_length=1, max_length=256)
+    stage: str = Field(min_length=1, max_length=MAX_LABEL_CHARS)
     percent: float = Field(ge=0, le=100)
 
 
 class _ExecutionEnd(_ExecutionEvent):
     """What both final lifecycle events carry."""
 
-    duration_ms: float | None = Field(default=None, ge=0)
+    duration_ms: DurationMs | None = None
     event_count: int | None = Field(
         default=None,
         ge=1,
-        le=2_147_483_647,
+        le=INT4_MAX,
         description=(
             "How many events the producer emitted for this execution, this one included: "
             "a reader knows the execution's trace is complete once it holds as many."
@@ -99,6 +100,6 @@ class ExecutionFailed(_ExecutionEnd):
     """An execution ended with an error."""
 
     event_type: Literal["execution_failed"] = "execution_failed"
-    error_type: str = Field(min_length=1, max_length=256)
+    error_type: str = Field(min_length=1, max_length=MAX_LABEL_CHARS)
     error_message: str
     traceback: str | None = None

@@ -15,7 +15,8 @@ from typing import Final, Literal, Self
 
 from pydantic import Field, model_validator
 
-from omniclaude.events.base import JsonObject, TimedEvent
+from omniclaude.events.base import AgentName, DurationMs, Identifier, JsonObject, TimedEvent
+from omniclaude.events.limits import INT8_MAX, MAX_COST_USD
 
 __all__ = ["COST_SOURCE_RANK", "LLM_CALL_NAMESPACE", "CostSource", "LlmCall", "llm_call_id"]
 
@@ -72,13 +73,13 @@ class LlmCall(TimedEvent):
     event_type: Literal["llm_call"] = "llm_call"
     model: str = Field(min_length=1, max_length=256, description="The model that answered.")
     provider: str | None = Field(default=None, max_length=128)
-    input_tokens: int = Field(default=0, ge=0, description="Uncached input tokens.")
-    output_tokens: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0, le=INT8_MAX, description="Uncached input tokens.")
+    output_tokens: int = Field(default=0, ge=0, le=INT8_MAX)
     cache_creation_input_tokens: int = Field(
-        default=0, ge=0, description="Input tokens written to the prompt cache."
+        default=0, ge=0, le=INT8_MAX, description="Input tokens written to the prompt cache."
     )
     cache_read_input_tokens: int = Field(
-        default=0, ge=0, description="Input tokens read from the prompt cache."
+        default=0, ge=0, le=INT8_MAX, description="Input tokens read from the prompt cache."
     )
     usage: JsonObject = Field(
         default_factory=dict,
@@ -90,8 +91,13 @@ class LlmCall(TimedEvent):
     tool_use_ids: list[str] = Field(
         default_factory=list, description="The tool calls (tool_use ids) this response asked for."
     )
-    duration_ms: float | None = Field(default=None, ge=0)
-    cost_usd: float | None = Field(default=None, ge=0, description="What the call cost, in USD.")
+    duration_ms: DurationMs | None = None
+    cost_usd: float | None = Field(
+        default=None,
+        ge=0,
+        lt=MAX_COST_USD,
+        description="What the call cost, in USD (stored to 10 decimal places).",
+    )
     cost_source: CostSource = Field(
         default=CostSource.UNPRICED, description="unpriced, estimate (price table) or exact."
     )
@@ -101,10 +107,10 @@ class LlmCall(TimedEvent):
     source: str = Field(
         default="sdk", min_length=1, max_length=64, description="transcript, otel, sdk..."
     )
-    agent_name: str | None = Field(default=None, max_length=256)
-    session_id: str | None = None
-    prompt_id: str | None = None
-    claude_agent_id: str | None = Field(
+    agent_name: AgentName | None = None
+    session_id: Identifier | None = None
+    prompt_id: Identifier | None = None
+    claude_agent_id: Identifier | None = Field(
         default=None, description="The Claude Code subagent that made the call, if any."
     )
     is_sidechain: bool = False
@@ -114,6 +120,8 @@ class LlmCall(TimedEvent):
 
     @model_validator(mode="after")
     def _check_cost(self) -> Self:
+        if self.total_tokens > INT8_MAX:
+            raise ValueError(f"input_tokens: the four token counts add up past {INT8_MAX}")
         if self.cost_source is CostSource.UNPRICED and self.cost_usd is not None:
             raise ValueError("cost_usd: an unpriced call has no cost (cost_source is unpriced)")
         if self.cost_source is not CostSource.UNPRICED and self.cost_usd is None:

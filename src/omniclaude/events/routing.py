@@ -5,19 +5,25 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from omniclaude.events.base import JsonObject, TimedEvent
+from omniclaude.events.base import (
+    AgentName,
+    DurationMs,
+    Identifier,
+    JsonObject,
+    StorableModel,
+    TimedEvent,
+)
+from omniclaude.events.limits import MAX_STRATEGY_CHARS
 
 __all__ = ["AgentAlternative", "RoutingDecision"]
 
 
-class AgentAlternative(BaseModel):
+class AgentAlternative(StorableModel):
     """An agent the router considered, with its score."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    agent_name: str
+    agent_name: AgentName
     confidence: float = Field(ge=0, le=1)
     reason: str | None = None
 
@@ -29,10 +35,10 @@ class RoutingDecision(TimedEvent):
 
     event_type: Literal["routing_decision"] = "routing_decision"
     user_request: str
-    selected_agent: str = Field(min_length=1, max_length=256)
+    selected_agent: AgentName = Field(min_length=1)
     confidence_score: float = Field(ge=0, le=1)
-    routing_strategy: str = Field(min_length=1, max_length=128)
-    routing_time_ms: float = Field(ge=0)
+    routing_strategy: str = Field(min_length=1, max_length=MAX_STRATEGY_CHARS)
+    routing_time_ms: DurationMs
     alternatives: list[AgentAlternative] = Field(default_factory=list)
     reasoning: str | None = None
     trigger_confidence: float | None = Field(default=None, ge=0, le=1)
@@ -43,6 +49,6 @@ class RoutingDecision(TimedEvent):
     matched_capabilities: list[str] = Field(default_factory=list)
     cache_hit: bool = False
     is_fallback: bool = False
-    session_id: str | None = None
+    session_id: Identifier | None = None
     parent_correlation_id: uuid.UUID | None = None
     context_snapshot: JsonObject = Field(default_factory=dict)

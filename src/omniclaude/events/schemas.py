@@ -54,6 +54,16 @@ def _resolve(node: Schema, root: Schema) -> Schema:
     return node
 
 
+def _object_of(node: Schema, root: Schema) -> Schema:
+    """The object a node describes, looking through ``anyOf`` (an optional nested model)."""
+    node = _resolve(node, root)
+    for option in node.get("anyOf") or node.get("oneOf") or []:
+        resolved = _resolve(option, root)
+        if "properties" in resolved:
+            return resolved
+    return node
+
+
 def _types(node: Schema, root: Schema) -> set[str]:
     """Summarise what JSON types a schema node admits (``null`` included)."""
     node = _resolve(node, root)
@@ -77,7 +87,7 @@ def _types(node: Schema, root: Schema) -> set[str]:
 
 def _compare(old: Schema, new: Schema, old_root: Schema, new_root: Schema, path: str) -> list[str]:
     problems: list[str] = []
-    old, new = _resolve(old, old_root), _resolve(new, new_root)
+    old, new = _object_of(old, old_root), _object_of(new, new_root)
     old_props: Schema = old.get("properties", {})
     new_props: Schema = new.get("properties", {})
     for name, old_field in old_props.items():

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from omniclaude.events.base import TimedEvent
+from omniclaude.events.base import AgentName, DurationMs, Identifier, TimedEvent
 
 __all__ = ["AgentTransformation", "TransformationPhase"]
 
@@ -29,15 +29,15 @@ class AgentTransformation(TimedEvent):
 
     event_type: Literal["agent_transformation"] = "agent_transformation"
     phase: TransformationPhase = TransformationPhase.COMPLETE
-    source_agent: str | None = Field(default=None, max_length=256)
-    target_agent: str = Field(min_length=1, max_length=256)
+    source_agent: AgentName | None = None
+    target_agent: AgentName = Field(min_length=1)
     transformation_reason: str | None = None
     confidence: float | None = Field(default=None, ge=0, le=1)
     routing_strategy: str | None = None
     user_request: str | None = None
-    duration_ms: float | None = Field(default=None, ge=0)
+    duration_ms: DurationMs | None = None
     success: bool | None = None
     error_message: str | None = None
     error_type: str | None = None
     parent_event_id: uuid.UUID | None = None
-    session_id: str | None = None
+    session_id: Identifier | None = None
