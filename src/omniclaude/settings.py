@@ -182,7 +182,6 @@ class ProducerSettings(BaseModel):
 
     linger_ms: int = Field(default=20, ge=0, le=10_000)
     max_batch_bytes: int = Field(default=1_048_576, ge=1024)
-    max_message_bytes: int = Field(default=1_000_000, ge=1024)
     flush_timeout_s: float = Field(default=5.0, ge=0)
     outbox_max_events: int = Field(default=1_000_000, ge=1)
     queue_max_events: int = Field(default=100_000, ge=1)

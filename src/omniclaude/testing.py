@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from omniclaude.events import AgentAction, EventBase
+from omniclaude.events.codec import encode_checked
 from omniclaude.publishing.capture import pop_capture, push_capture
 from omniclaude.publishing.redaction import Redactor
 from omniclaude.publishing.sinks.base import BaseSink
@@ -51,8 +52,17 @@ class InMemorySink(BaseSink):
             self.record(event)
 
     def record(self, event: EventBase) -> None:
-        """Record ``event`` synchronously (redacted unless ``redact=False``)."""
-        self.events.append(self.redactor.redact_event(event) if self._redact else event)
+        """Record ``event`` synchronously (redacted unless ``redact=False``).
+
+        Raises:
+            EventValidationError: a real sink would refuse it too (too large once encoded, or
+                holding a value that cannot be stored).
+        """
+        if self._redact:
+            self.events.append(self.prepare(event))
+        else:
+            encode_checked(event)
+            self.events.append(event)
 
     async def flush(self, timeout_s: float | None = None) -> None:  # noqa: ARG002
         """Count the flush (nothing is buffered)."""

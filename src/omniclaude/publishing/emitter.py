@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from omniclaude.errors import ConfigurationError, EventValidationError
+from omniclaude.errors import ConfigurationError
 from omniclaude.events import EventBase
+from omniclaude.events.codec import invalid_event
 from omniclaude.publishing.capture import _CAPTURES, notify_captures
 from omniclaude.publishing.redaction import Redactor
 from omniclaude.publishing.sinks.base import EventSink
@@ -49,13 +50,7 @@ def build_event(model: type[E], **fields: Any) -> E:
     try:
         return model(**fields)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = ".".join(str(part) for part in first["loc"]) or model.__name__
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise EventValidationError(f"invalid {model.__name__}: {problems}", field=name) from exc
+        raise invalid_event(model.__name__, exc) from exc
 
 
 class Emitter:

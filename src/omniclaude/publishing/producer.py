@@ -30,6 +30,7 @@ from omniclaude.errors import DeliveryError
 from omniclaude.kafka import KafkaClients, TopicWatcher, close_quietly
 from omniclaude.retry import is_retriable
 from omniclaude.settings import KafkaSecuritySettings, ProducerSettings
+from omniclaude.events.limits import BROKER_MAX_REQUEST_BYTES
 
 __all__ = ["BrokerProducer", "Idempotence", "SendRequest"]
 
@@ -106,7 +107,7 @@ class BrokerProducer:
             enable_idempotence=idempotent,
             linger_ms=self.settings.linger_ms,
             max_batch_size=min(self.settings.max_batch_bytes, 16 * 1024 * 1024),
-            max_request_size=self.settings.max_message_bytes + 64 * 1024,
+            max_request_size=BROKER_MAX_REQUEST_BYTES,
             request_timeout_ms=self.request_timeout_ms,
             retry_backoff_ms=100,
             metadata_max_age_ms=30_000,

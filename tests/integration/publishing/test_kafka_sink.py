@@ -14,7 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from omniclaude.consuming import IngestService
-from omniclaude.events import decode
+from omniclaude.errors import EventValidationError
+from omniclaude.events import AgentAction, decode, encode
+from omniclaude.events.limits import MAX_EVENT_BYTES
 from omniclaude.publishing import ActionLogger, AgentExecutionLogger, EventPublisher, KafkaSink
 from omniclaude.stack.ports import unused_port
 from tests.fixtures.kafka import ConsumerFactory, KafkaService
@@ -151,22 +153,28 @@ async def test_key_is_the_correlation_id_and_order_holds(
     assert [decode(r.value).event_id for r in records] == [a.event_id for a in sent]
 
 
-async def test_too_large_event_goes_to_the_dead_letter_topic(
+async def test_event_size_limit_is_what_the_broker_takes(
     kafka_service: KafkaService, topic_prefix: str, tmp_path: Path, consumer_of: Any
 ) -> None:
-    """An event over max_message_bytes is published to <topic>-dlq with its reason."""
-    sink = make_sink(kafka_service.bootstrap, topic_prefix, tmp_path, max_message_bytes=4096)
+    """An event of nearly MAX_EVENT_BYTES reaches the broker; one byte more is refused by the
+    SDK before it is sent (EventValidationError), never dead-lettered after."""
+    sink = make_sink(kafka_service.bootstrap, topic_prefix, tmp_path)
+    logger = ActionLogger(sink=sink)
     async with sink:
-        action = await ActionLogger(sink=sink).log_tool_call(
-            uuid.uuid4(), "Read", {"content": "x" * 10_000}
-        )
+        cid = uuid.uuid4()
+        probe = AgentAction(
+            correlation_id=cid, action_type="tool_call", action_name="Read",
+            action_details={"content": ""},
+        )  # fmt: skip
+        room = MAX_EVENT_BYTES - len(encode(probe)) - 200  # the logger adds a few fields
+        action = await logger.log_tool_call(cid, "Read", {"content": "x" * room})
+        with pytest.raises(EventValidationError, match="bytes once encoded"):
+            await logger.log_tool_call(cid, "Read", {"content": "x" * (room + 1000)})
         await sink.flush(10)
-    (record,) = await consumer_of(f"{topic_prefix}agent-actions-dlq", 1)
-    headers = {k: v.decode() for k, v in record.headers}
-    assert headers["omniclaude.dlq.error.class"] == "MessageSizeTooLargeError"
-    assert headers["omniclaude.dlq.event_id"] == str(action.event_id)
-    assert headers["omniclaude.dlq.original.topic"] == f"{topic_prefix}agent-actions"
-    assert "max_message_bytes" in headers["omniclaude.dlq.error.message"]
+        assert sink.stats()["dead_lettered"] == 0
+    (record,) = await consumer_of(f"{topic_prefix}agent-actions", 1)
+    assert decode(record.value).event_id == action.event_id
+    assert len(record.value) > MAX_EVENT_BYTES - 1000
 
 
 async def test_outbox_from_a_run_without_broker_is_resent_by_the_next_run(
@@ -215,9 +223,13 @@ async def test_dead_letters_can_be_listed_and_replayed(
     from omniclaude.publishing import dlq
     from omniclaude.settings import TopicSettings
 
-    sink = make_sink(kafka_service.bootstrap, topic_prefix, tmp_path, max_message_bytes=4096)
+    sink = make_sink(kafka_service.bootstrap, topic_prefix, tmp_path)
     async with sink:
-        action = await ActionLogger(sink=sink).log_decision(uuid.uuid4(), "x" * 6000)
+        action = AgentAction(
+            correlation_id=uuid.uuid4(), action_type="decision", action_name="x" * 100
+        )
+        # What the sink does with an event the broker refuses for good (class name as aiokafka's).
+        sink._dead_letter(sink._encode(action), "refused by the broker", "MessageSizeTooLargeError")
         await sink.flush(10)
     topics = dlq.dead_letter_topics(TopicSettings(), topic_prefix)
     (listed,) = await dlq.read_dead_letters([kafka_service.bootstrap], topics)

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from omniclaude.errors import ConfigurationError, DeliveryError, UnknownEventTypeError
+from omniclaude.errors import (
+    ConfigurationError,
+    DeliveryError,
+    EventValidationError,
+    UnknownEventTypeError,
+)
 from omniclaude.events import AgentAction, EventBase, decode
+from omniclaude.events.limits import MAX_EVENT_BYTES
 from omniclaude.publishing import ActionLogger, KafkaSink, PostgresSink, sink_from_settings
 from omniclaude.publishing.producer import SendRequest
 from omniclaude.retry import is_retriable
@@ -138,26 +144,20 @@ async def test_stop_while_down_keeps_events_and_restart_resends(tmp_path: Path) 
     assert len(again.outbox) == 0
 
 
-async def test_too_large_event_becomes_a_dead_letter(tmp_path: Path) -> None:
-    """An event over max_message_bytes goes to <topic>-dlq with reason and class headers."""
-    sink, fake = _sink(tmp_path, max_message_bytes=2048)
+async def test_too_large_event_is_refused_at_send(tmp_path: Path) -> None:
+    """An event over the contract's size is refused by send() at once; nothing is queued."""
+    sink, fake = _sink(tmp_path)
     async with sink:
-        big = _event(0).model_copy(update={"action_details": {"blob": "x" * 5000}})
-        await sink.send(big)
-        await sink.send(_event(1))
+        big = _event(0).model_copy(update={"action_details": {"blob": "x" * MAX_EVENT_BYTES}})
+        with pytest.raises(EventValidationError, match="bytes once encoded"):
+            await sink.send(big)
+        small, later = _event(1), _event(2)
+        refused = await sink.send_durably([big, small])
+        assert [index for index, _ in refused] == [0]
+        await sink.send(later)
         await sink.flush(5)
-    dlq = [r for r in fake.acked if r.topic == "p.agent-actions-dlq"]
-    assert len(dlq) == 1, "the oversized event was not dead-lettered exactly once"
-    headers = dict(dlq[0].headers)
-    assert headers["omniclaude.dlq.error.class"] == b"MessageSizeTooLargeError"
-    assert headers["omniclaude.dlq.original.topic"] == b"p.agent-actions"
-    assert headers["omniclaude.dlq.truncated"] == b"true"
-    assert headers["omniclaude.dlq.event_id"] == str(big.event_id).encode()
-    assert int(headers["omniclaude.dlq.original.size"]) > 5000
-    assert sink.stats()["dead_lettered"] == 1
-    with_full_payload = sink.outbox.open().dead_letters()
-    assert len(with_full_payload[0].value) > 5000
-    sink.outbox.close()
+    assert _ids(fake.acked) == [str(small.event_id), str(later.event_id)]
+    assert sink.stats()["dead_lettered"] == 0
 
 
 async def test_refused_by_broker_becomes_a_dead_letter(tmp_path: Path) -> None:
@@ -174,10 +174,12 @@ async def test_refused_by_broker_becomes_a_dead_letter(tmp_path: Path) -> None:
 
 async def test_dead_letters_wait_while_the_broker_is_away(tmp_path: Path) -> None:
     """A dead letter made while the broker is down is published once it is back."""
-    sink, fake = _sink(tmp_path, max_message_bytes=2048)
+    sink, fake = _sink(tmp_path)
     fake.up = False
     async with sink:
-        await sink.send(_event(0).model_copy(update={"action_details": {"b": "x" * 5000}}))
+        event = _event(0)
+        fake.refuse.add(sink._encode(event).value)
+        await sink.send(event)
         assert sink.pending == 1
         fake.up = True
         await sink.flush(5)

@@ -2,20 +2,31 @@
 
 A sink takes events and delivers them somewhere outside the process (a Kafka topic, a
 PostgreSQL table, memory for tests). Every sink redacts every event before it leaves
-(:mod:`omniclaude.publishing.redaction`), so no caller can forget to.
+(:mod:`omniclaude.publishing.redaction`), so no caller can forget to, and checks it against
+the contract's limits as it will leave (the encoded size after redaction): what it accepts
+can be stored, what it refuses raises :class:`~omniclaude.errors.EventValidationError` at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Protocol, Self, TypeAlias, TypeVar, runtime_checkable
+
+from pydantic import ValidationError
 
 from omniclaude._lifecycle import AsyncStartStop
+from omniclaude.errors import EventValidationError
 from omniclaude.events import EventBase
+from omniclaude.events.codec import encode_checked, invalid_event
 from omniclaude.publishing.redaction import Redactor, default_redactor
 
-__all__ = ["BaseSink", "EventSink"]
+__all__ = ["BaseSink", "EventSink", "Refusals"]
+
+T = TypeVar("T")
+
+Refusals: TypeAlias = list[tuple[int, EventValidationError]]
+"""Events a sink refused: their index in what was handed over, and why."""
 
 
 @runtime_checkable
@@ -88,15 +99,73 @@ class BaseSink(AsyncStartStop):
         self._started = True
         self._stopped = False
 
+    def redact(self, event: EventBase) -> EventBase:
+        """Return ``event`` as it will leave the process (redacted).
+
+        Raises:
+            EventValidationError: redaction made a value invalid (a replaced secret made an
+                id longer than its limit).
+        """
+        try:
+            return self.redactor.redact_event(event)
+        except ValidationError as exc:
+            raise invalid_event(type(event).__name__, exc) from exc
+
+    def prepare(self, event: EventBase) -> EventBase:
+        """Redact ``event`` and check it against the contract as it will leave.
+
+        Raises:
+            EventValidationError: larger than the contract allows once encoded, or holding a
+                value that cannot be stored (an event built without validation).
+        """
+        redacted = self.redact(event)
+        encode_checked(redacted)
+        return redacted
+
+    @staticmethod
+    def each(
+        events: Iterable[EventBase], step: Callable[[EventBase], T]
+    ) -> tuple[list[T], Refusals]:
+        """Apply ``step`` (a :meth:`prepare`) to each event; return the results of those it
+        accepted and the refused ones with their index."""
+        done: list[T] = []
+        refused: Refusals = []
+        for index, event in enumerate(events):
+            try:
+                done.append(step(event))
+            except EventValidationError as exc:
+                refused.append((index, exc))
+        return done, refused
+
     async def send(self, event: EventBase) -> None:
-        """Redact ``event`` and deliver it."""
-        await self._deliver([self.redactor.redact_event(event)])
+        """Redact and check ``event``, then deliver it.
+
+        Raises:
+            EventValidationError: the event cannot be stored (see :meth:`prepare`).
+        """
+        await self._deliver([self.prepare(event)])
 
     async def send_many(self, events: Iterable[EventBase]) -> None:
-        """Redact and deliver several events together, in order."""
-        batch = [self.redactor.redact_event(event) for event in events]
+        """Redact, check and deliver several events together, in order.
+
+        Raises:
+            EventValidationError: one of them cannot be stored; none is delivered.
+        """
+        batch = [self.prepare(event) for event in events]
         if batch:
             await self._deliver(batch)
+
+    async def send_durably(self, events: Iterable[EventBase]) -> Refusals:
+        """Deliver the events that can be stored so that they survive a crash of this process
+        once this returns; return the refused ones (nothing is refused silently).
+
+        The default delivers and flushes; a sink with a faster durable path overrides it.
+        """
+        prepared, refused = self.each(events, self.prepare)
+        if prepared:
+            await self._deliver(prepared)
+            await self.flush()
+        return refused
 
     async def _deliver(self, events: list[EventBase]) -> None:
         raise NotImplementedError

@@ -12,10 +12,16 @@ Pipeline (after aiokafka's facade / accumulator / sender split):
 3. ``stop()``: flush within ``flush_timeout_s``; whatever is still unacknowledged is written
    to the outbox, which the next start (of this or another process) re-sends.
 
-Dead letters: an event that can never be delivered (too large for the broker, or refused with a
-permanent error) goes to ``<topic><dead_letter_suffix>`` with its reason, error class and
-original payload in headers/value; while the broker is away it waits in the outbox's
-dead-letter table. Nothing is dropped silently.
+Refused at once: an event that cannot be stored, or larger than the contract's
+:data:`~omniclaude.events.limits.MAX_EVENT_BYTES` once redacted and encoded, raises
+:class:`~omniclaude.errors.EventValidationError` from ``send`` (``send_durably`` returns it);
+the producer's ``max_request_size`` is derived from that limit, so the broker takes every
+event accepted here.
+
+Dead letters: an event the broker refuses with a permanent error goes to
+``<topic><dead_letter_suffix>`` with its reason, error class and original payload in
+headers/value; while the broker is away it waits in the outbox's dead-letter table. Nothing is
+dropped silently.
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from omniclaude.errors import ConfigurationError, DeliveryError, UnknownEventTypeError
-from omniclaude.events import CATALOG, EventBase, encode
+from omniclaude.events import CATALOG, EventBase
+from omniclaude.events.codec import encode_checked
+from omniclaude.events.limits import MAX_EVENT_BYTES
 from omniclaude.kafka import DeadLetterHeaders, all_topics, topic_routes
 from omniclaude.publishing.outbox import DeadLetter, Outbox, OutboxFullPolicy, OutboxRecord
 from omniclaude.publishing.producer import BrokerProducer, Idempotence, SendRequest
 from omniclaude.publishing.redaction import Redactor
-from omniclaude.publishing.sinks.base import BaseSink, EventSink
+from omniclaude.publishing.sinks.base import BaseSink, EventSink, Refusals
 from omniclaude.retry import Backoff, is_retriable
 from omniclaude.settings import KafkaSecuritySettings, ProducerSettings, TopicSettings
 
@@ -50,7 +58,6 @@ _BATCH_MAX_EVENTS: Final = 2000
 _OUTBOX_BATCH: Final = 2000
 _BACKOFF_INITIAL_S: Final = 0.1
 _BACKOFF_MAX_S: Final = 5.0
-_DLQ_HEADROOM: Final = 16 * 1024
 
 
 class KafkaSink(BaseSink):
@@ -215,29 +222,28 @@ class KafkaSink(BaseSink):
             raise DeliveryError("KafkaSink: send() after stop()")
 
     def _encode(self, event: EventBase) -> OutboxRecord:
-        event = self.redactor.redact_event(event)
+        """Redact, check and encode ``event`` (one encoding: the one sent).
+
+        Raises:
+            EventValidationError: it cannot be stored, or exceeds the contract's size (which
+                the producer's ``max_request_size`` is derived from, so the broker takes it).
+        """
+        event = self.redact(event)
         return OutboxRecord(
             topic=self.topic_for(event),
             key=str(event.correlation_id).encode(),
-            value=encode(event),
+            value=encode_checked(event),
             event_id=str(event.event_id),
         )
 
-    def _admit(self, record: OutboxRecord) -> bool:
-        """False (and dead-lettered) when the broker could never take ``record``."""
-        if len(record.value) + len(record.key or b"") > self.settings.max_message_bytes:
-            self._dead_letter(
-                record,
-                f"event is {len(record.value)} bytes; the broker takes at most "
-                f"{self.settings.max_message_bytes} (producer.max_message_bytes)",
-                "MessageSizeTooLargeError",
-            )
-            return False
-        return True
+    def prepare(self, event: EventBase) -> EventBase:
+        """Redact and check ``event`` as :meth:`send` will (see :meth:`BaseSink.prepare`)."""
+        redacted = self.redact(event)
+        encode_checked(redacted)
+        self.topic_for(redacted)
+        return redacted
 
     def _enqueue(self, record: OutboxRecord) -> None:
-        if not self._admit(record):
-            return
         if len(self._queue) >= self.settings.queue_max_events:
             # Spill: the queue goes to the outbox first so order is kept. This one call
             # waits on the local disk (never on the network).
@@ -250,38 +256,42 @@ class KafkaSink(BaseSink):
         self._wake.set()
 
     async def send(self, event: EventBase) -> None:
-        """Redact, encode and queue ``event``; returns without waiting on the network.
+        """Redact, check, encode and queue ``event``; returns without waiting on the network.
 
         Raises:
             DeliveryError: the sink is not started, or already stopped.
+            EventValidationError: the event cannot be stored or is too large (nothing sent).
             UnknownEventTypeError: the event's type has no topic.
         """
         self._check_open()
         self._enqueue(self._encode(event))
 
     async def send_many(self, events: Iterable[EventBase]) -> None:
-        """Queue several events in order (see :meth:`send`)."""
+        """Queue several events in order (see :meth:`send`); all are checked before any is
+        queued, so a refused one leaves nothing half sent."""
         self._check_open()
-        for event in events:
-            self._enqueue(self._encode(event))
+        for record in [self._encode(event) for event in events]:
+            self._enqueue(record)
 
-    async def send_durably(self, events: Iterable[EventBase]) -> None:
-        """Write ``events`` to the outbox on the local disk before returning.
+    async def send_durably(self, events: Iterable[EventBase]) -> Refusals:
+        """Write the events that can be stored to the outbox on the local disk before
+        returning; return the refused ones with their index and why.
 
         For callers that acknowledge to someone else (``POST /events`` answers 202 only after
-        this): once it returns, the events survive a crash of this process and are sent by
-        the pump (or by the next start) like any outbox row. It waits on the local disk only,
-        never on the broker or on other callers' events.
+        this): once it returns, the accepted events survive a crash of this process and are
+        sent by the pump (or by the next start) like any outbox row. It waits on the local
+        disk only, never on the broker or on other callers' events.
 
         Raises:
             DeliveryError: the sink is not started, or already stopped.
         """
         self._check_open()
-        records = [r for r in (self._encode(e) for e in events) if self._admit(r)]
+        records, refused = self.each(events, self._encode)
         if records:
             await asyncio.to_thread(self.outbox.append, records)
             self._idle.clear()
             self._wake.set()
+        return refused
 
     # --------------------------------------------------------- dead letters
     def _dead_letter(self, record: OutboxRecord, reason: str, error_class: str) -> None:
@@ -301,7 +311,7 @@ class KafkaSink(BaseSink):
         self._wake.set()
 
     def _dead_letter_request(self, letter: DeadLetter) -> SendRequest:
-        limit = max(self.settings.max_message_bytes - _DLQ_HEADROOM, 1024)
+        limit = MAX_EVENT_BYTES
         value = letter.value[:limit]
         headers = DeadLetterHeaders(
             error_class=letter.error_class, error_message=letter.reason, stage="produce",
