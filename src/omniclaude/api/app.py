@@ -24,12 +24,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from omniclaude._version import __version__
+from omniclaude.api.body_limit import BodyLimitMiddleware
 from omniclaude.api.errors import install_error_handlers
 from omniclaude.api.log_context import LogContextMiddleware
 from omniclaude.api.metrics import ApiMetrics, MetricsMiddleware
 from omniclaude.api.routes import ROUTERS
 from omniclaude.api.state import ApiState, KeyStore
 from omniclaude.errors import ConfigurationError
+from omniclaude.events.limits import MAX_REQUEST_BYTES
 from omniclaude.publishing.sinks.base import EventSink
 from omniclaude.routing import AgentRegistry, AgentStats, Router, RouterConfig
 from omniclaude.runtime import AgentRunner, RuntimeConfig, Workspace
@@ -163,6 +165,8 @@ def create_app(
         app.include_router(router)
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
     app.add_middleware(LogContextMiddleware)
+    # Outermost: a body over the limit is answered 413 before it is read whole.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
     _mount_viewer(app, settings)
     return app
 

@@ -1,5 +1,11 @@
 """Error responses: one JSON shape (:class:`~omniclaude.api.schemas.ErrorResponse`) whose
-message names the field at fault; database trouble is a 503, never a 500."""
+message names the field at fault.
+
+A database error is the caller's fault when the values were (SQLSTATE class 22/23/54, or a
+parameter the driver cannot encode: :func:`~omniclaude.storage.faults.is_data_fault`): 422.
+Only a real outage (connection lost, server restarting...) is a 503, never a 500. Query
+parameters are validated before any query (:mod:`omniclaude.api.params`), so the 422 from the
+database is the last line, not the usual one."""
 
 from __future__ import annotations
 
@@ -16,9 +22,10 @@ from omniclaude.api.schemas import ErrorResponse
 from omniclaude.errors import ConfigurationError, EventValidationError, StorageError
 from omniclaude.runtime.patterns import InvalidPatternError
 from omniclaude.runtime.workspace import PathOutsideWorkspaceError
+from omniclaude.storage.faults import is_data_fault
 from omniclaude.storage.queries import InvalidCursorError
 
-__all__ = ["ERROR_RESPONSES", "field_of", "install_error_handlers"]
+__all__ = ["ERROR_RESPONSES", "field_of", "install_error_handlers", "printable"]
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +51,24 @@ def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     return out or "(request)"
 
 
+def printable(text: str) -> str:
+    """``text`` with unpaired surrogates escaped, so an answer quoting input can be encoded."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _body(
     status_code: int, message: str, errors: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
-    return {"error": _CODES.get(status_code, "error"), "message": message, "errors": errors or []}
+    return {
+        "error": _CODES.get(status_code, "error"),
+        "message": printable(message),
+        "errors": [
+            {"field": printable(e["field"]), "message": printable(e["message"])}
+            for e in errors or []
+        ],
+    }
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
@@ -79,6 +100,13 @@ async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if is_data_fault(exc):
+        # The values of the request, not the database: the caller's fault.
+        log.info("%s %s: refused by the database: %s", request.method, request.url.path, exc)
+        message = f"request: a value was refused by the database ({type(exc).__name__}: {exc})"
+        return JSONResponse(
+            _body(422, message, [{"field": "(request)", "message": message}]), status_code=422
+        )
     log.warning(
         "%s %s: dependency unavailable: %s: %s",
         request.method,

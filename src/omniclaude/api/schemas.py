@@ -1,7 +1,8 @@
 """Request and response bodies of the HTTP API (the events themselves live in ``events``).
 
-Every string a request carries must be storable: PostgreSQL text cannot hold a NUL character
-and UTF-8 cannot hold a lone surrogate, so such input is refused with a 422 naming the field
+Every value a request carries must be storable, by the event contract's rules
+(:mod:`omniclaude.events.limits`): PostgreSQL text cannot hold a NUL character, UTF-8 cannot
+hold a lone surrogate, JSON cannot hold NaN; such input is refused with a 422 naming the field
 instead of failing later in the database.
 """
 
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from omniclaude.events import dumps
+from omniclaude.events.limits import MAX_BATCH_EVENTS, json_problem
 from omniclaude.routing.router import MAX_PROMPT_CHARS
 
 __all__ = [
@@ -42,31 +44,20 @@ __all__ = [
 ]
 
 MAX_CONTEXT_BYTES = 65_536
-MAX_BATCH = 1000
+MAX_BATCH = MAX_BATCH_EVENTS
 ExecutionStatusName = Literal["running", "completed", "failed", "cancelled"]
 
 
 def unstorable(value: Any, path: str) -> str | None:
-    """Return the path of the first string in ``value`` that cannot be stored, or None."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return f"{path}: contains a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return f"{path}: contains an unpaired surrogate"
+    """Return ``"<path>: <why>"`` for the first value in ``value`` that cannot be stored (the
+    contract's rules for JSON: :func:`omniclaude.events.limits.json_problem`), or None."""
+    found = json_problem(value)
+    if found is None:
         return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            problem = unstorable(key, f"{path}.<key>") or unstorable(item, f"{path}.{key}")
-            if problem:
-                return problem
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            problem = unstorable(item, f"{path}[{index}]")
-            if problem:
-                return problem
-    return None
+    where = path
+    for part in found.path():
+        where += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return f"{where}: {found.message}"
 
 
 class _Strict(BaseModel):

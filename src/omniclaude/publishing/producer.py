@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from omniclaude.errors import DeliveryError
+from omniclaude.events.limits import BROKER_MAX_REQUEST_BYTES
 from omniclaude.kafka import KafkaClients, TopicWatcher, close_quietly
 from omniclaude.retry import is_retriable
 from omniclaude.settings import KafkaSecuritySettings, ProducerSettings
-from omniclaude.events.limits import BROKER_MAX_REQUEST_BYTES
 
 __all__ = ["BrokerProducer", "Idempotence", "SendRequest"]
 

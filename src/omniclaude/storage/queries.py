@@ -18,6 +18,7 @@ from pydantic_core import to_jsonable_python
 
 from omniclaude.events import utc_now
 from omniclaude.events.catalog import TOPICS
+from omniclaude.events.limits import instant_problem
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -171,7 +172,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created_at, correlation_id = datetime.fromisoformat(stamp), uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidCursorError("cursor: not a cursor returned by this API") from exc
-    if created_at.tzinfo is None:
+    if created_at.tzinfo is None or instant_problem(created_at) is not None:
         raise InvalidCursorError("cursor: not a cursor returned by this API")
     return created_at, correlation_id
 

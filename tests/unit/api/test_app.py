@@ -212,7 +212,7 @@ async def test_events_accept_valid_and_report_invalid_items(api: Api) -> None:
             "action_details": {"cmd": "ls"},
         },
         {"correlation_id": cid, "action_type": "nope", "action_name": "x"},
-        {"correlation_id": cid, "action_name": "x\x00"},
+        {"correlation_id": cid, "action_type": "decision", "action_name": "x\x00"},
         {
             "event_type": "routing_decision",
             "correlation_id": cid,

@@ -51,8 +51,15 @@ def test_field_paths_and_unstorable_strings() -> None:
     """Validation locations become readable paths; NULs and lone surrogates are found."""
     assert field_of(("body", "events", 0, "x")) == "body.events[0].x"
     assert field_of(()) == "(request)"
-    assert unstorable({"a": [1, "ok", "b\x00"]}, "ctx") == "ctx.a[2]: contains a NUL character"
-    assert unstorable({"\ud800": 1}, "ctx") == "ctx.<key>: contains an unpaired surrogate"
+    assert unstorable({"a": [1, "ok", "b\x00"]}, "ctx") == (
+        "ctx.a[2]: contains a NUL character, which PostgreSQL cannot store"
+    )
+    assert unstorable({"\ud800": 1}, "ctx") == (
+        "ctx: key '\\ud800' contains an unpaired surrogate, which is not UTF-8"
+    )
+    assert unstorable({"a": [float("nan")]}, "ctx") == (
+        "ctx.a[0]: is not a finite number (NaN and Infinity cannot be stored)"
+    )
     assert unstorable({"a": ["fine"]}, "ctx") is None
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
 from omniclaude.api.deps import IngestKey, Pool, ReadKey, State, http_error
 from omniclaude.api.errors import ERROR_RESPONSES
+from omniclaude.api.params import QueryAgent, QueryCursor, QueryId, QueryInstant, QuerySearch
 from omniclaude.api.schemas import (
     ErrorResponse,
     ExecuteRequest,
@@ -237,49 +237,33 @@ async def get_execution(correlation_id: uuid.UUID, state: State, _: ReadKey) -> 
     raise http_error(404, "correlation_id", f"no execution {correlation_id}")
 
 
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    try:
-        value.astimezone(UTC)
-    except (OverflowError, ValueError) as exc:
-        raise http_error(422, field, "out of range") from exc
-    return value
-
-
 @router.get("/executions", response_model=ExecutionList)
 async def list_executions(
     *,
     pool: Pool,
     _: ReadKey,
-    agent: Annotated[str | None, Query(max_length=256)] = None,
+    agent: QueryAgent | None = None,
     status_: Annotated[ExecutionStatusName | None, Query(alias="status")] = None,
-    since: Annotated[datetime | None, Query(description="Default: 24 hours before until.")] = None,
-    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    since: Annotated[
+        QueryInstant | None, Query(description="Default: 24 hours before until.")
+    ] = None,
+    until: Annotated[QueryInstant | None, Query(description="Default: now.")] = None,
     parent_correlation_id: uuid.UUID | None = None,
-    session_id: Annotated[str | None, Query(max_length=256)] = None,
-    q: Annotated[str | None, Query(max_length=500, description="Text in the prompt.")] = None,
+    session_id: QueryId | None = None,
+    q: Annotated[QuerySearch | None, Query(description="Text in the prompt.")] = None,
     top_level: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: QueryCursor | None = None,
 ) -> dict[str, Any]:
     """Executions, newest first, filtered by agent, status, time range (the last 24 hours by
-    default), parent, session or prompt text; paginate with ``next_cursor``. Needs ``read``."""
-    for name, value in (
-        ("query.agent", agent),
-        ("query.session_id", session_id),
-        ("query.q", q),
-        ("query.cursor", cursor),
-    ):
-        if value is not None and "\x00" in value:
-            raise http_error(422, name, "contains a NUL character")
+    default), parent, session or prompt text; paginate with ``next_cursor``. Every parameter
+    is validated before the query (:mod:`omniclaude.api.params`): a bad one is a 422 naming
+    it. Needs ``read``."""
     filters = queries.ExecutionFilter(
         agent=agent,
         status=_TO_DB[status_] if status_ else None,
-        since=_aware(since, "query.since"),
-        until=_aware(until, "query.until"),
+        since=since,
+        until=until,
         parent=parent_correlation_id,
         session_id=session_id,
         search=q,

@@ -1,21 +1,30 @@
 """Query-string parsing for the viewer: time ranges, filters, cursors. Pure functions.
 
 Every error is a :class:`ValueError` whose message starts with the parameter's name, which
-the routes turn into a 422 with that one line.
+the routes turn into a 422 with that one line. Text, times and cursors are checked by the
+API's shared parameter rules (:mod:`omniclaude.api.params`): nothing reaches the database
+that it would refuse. :class:`ExecutionsQuery` and :class:`OverviewQuery` declare the
+parameters (for the OpenAPI description and for generated tests); the parsers validate them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from omniclaude.api import params as shared
 from omniclaude.api.viewer.queries import ExecutionFilter
+from omniclaude.events.limits import MAX_NAME_CHARS
 
 __all__ = [
     "OVERVIEW_WINDOWS",
     "RANGES",
     "STATUSES",
+    "ExecutionsQuery",
+    "OverviewQuery",
     "parse_execution_filter",
     "parse_instant",
     "parse_window",
@@ -42,17 +51,45 @@ MAX_PAGE = 200
 MAX_TEXT = 200
 
 
-def parse_instant(name: str, text: str) -> datetime:
-    """Parse an ISO-8601 time; a time without zone is read as UTC.
+parse_instant = shared.parse_instant
+"""Parse an ISO-8601 time (naive read as UTC) within the stored range; see
+:func:`omniclaude.api.params.parse_instant`."""
 
-    Raises:
-        ValueError: ``text`` is not an ISO-8601 time (the message names ``name``).
-    """
+
+class ExecutionsQuery(BaseModel):
+    """The executions list's query parameters (validated by :func:`parse_execution_filter`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    range: str | None = Field(default=None, description=f"One of {', '.join(RANGES)}.")
+    since: str | None = Field(default=None, description="ISO-8601 time (naive: UTC).")
+    until: str | None = Field(default=None, description="ISO-8601 time (naive: UTC).")
+    agent: str | None = None
+    status: str | None = Field(default=None, description=f"One of {', '.join(STATUSES)}.")
+    q: str | None = Field(default=None, description="Text in the prompt or agent, or an id.")
+    roots: str | None = Field(default=None, description="1: top-level executions only.")
+    before: str | None = Field(default=None, description="Cursor from the previous page.")
+    limit: str | None = Field(default=None, description=f"1..{MAX_PAGE}, default 50.")
+
+
+class OverviewQuery(BaseModel):
+    """The overview's query parameters (validated by :func:`parse_window`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    window: str | None = Field(default=None, description=f"One of {', '.join(OVERVIEW_WINDOWS)}.")
+
+
+def _text(params: Mapping[str, str], name: str, max_chars: int) -> str | None:
+    value = (params.get(name) or "").strip() or None
+    if value is None:
+        return None
+    if len(value) > max_chars:
+        raise ValueError(f"{name}: longer than {max_chars} characters")
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{name}: {text!r} is not an ISO-8601 time") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return shared.check_text(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -60,7 +97,7 @@ def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> s
     if not value:
         return None
     if value not in allowed:
-        raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+        raise ValueError(f"{name}: {value[:40]!r} is not one of {', '.join(allowed)}")
     return value
 
 
@@ -85,10 +122,8 @@ def parse_execution_filter(params: Mapping[str, str], now: datetime) -> Executio
         since = until - RANGES[range_name]
     if since >= until:
         raise ValueError("since: must be earlier than until")
-    text = (params.get("q") or "").strip() or None
-    if text is not None and len(text) > MAX_TEXT:
-        raise ValueError(f"q: longer than {MAX_TEXT} characters")
-    agent = (params.get("agent") or "").strip() or None
+    text = _text(params, "q", MAX_TEXT)
+    agent = _text(params, "agent", MAX_NAME_CHARS)
     before = None
     if params.get("before"):
         try:
@@ -96,7 +131,8 @@ def parse_execution_filter(params: Mapping[str, str], now: datetime) -> Executio
         except InvalidCursorError:
             raise ValueError("before: not a cursor from a previous page") from None
     limit_text = (params.get("limit") or "50").strip()
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+    digits = limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= len(str(MAX_PAGE))
+    if not digits or not 1 <= int(limit_text) <= MAX_PAGE:
         raise ValueError(f"limit: must be a whole number in 1..{MAX_PAGE}")
     return ExecutionFilter(
         since=since,

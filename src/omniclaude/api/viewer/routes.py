@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic_core import to_jsonable_python
 
@@ -25,6 +25,8 @@ from omniclaude.api.viewer.params import (
     OVERVIEW_WINDOWS,
     RANGES,
     STATUSES,
+    ExecutionsQuery,
+    OverviewQuery,
     parse_execution_filter,
     parse_window,
 )
@@ -50,6 +52,10 @@ SECURITY_HEADERS = {
 _NO_STORE = {"Cache-Control": "no-store", **SECURITY_HEADERS}
 
 TraceId = Annotated[uuid.UUID, Path(description="Correlation id of the execution")]
+ListQuery = Annotated[ExecutionsQuery, Query()]
+"""Declares the list's parameters; :func:`parse_execution_filter` validates them."""
+WindowQuery = Annotated[OverviewQuery, Query()]
+"""Declares the overview's parameter; :func:`parse_window` validates it."""
 
 
 def _html(text: str, status_code: int = 200) -> HTMLResponse:
@@ -102,12 +108,12 @@ async def static(name: str) -> Response:
 
 
 # ------------------------------------------------------------------ data
-async def executions_data(request: Request, db: Any) -> dict[str, Any]:
+async def executions_data(query: ExecutionsQuery, db: Any) -> dict[str, Any]:
     from omniclaude.storage.queries import encode_cursor
 
     now = utc_now()
     try:
-        flt = parse_execution_filter(request.query_params, now)
+        flt = parse_execution_filter(query.model_dump(exclude_none=True), now)
     except ValueError as exc:
         raise _bad_request(exc) from exc
     rows, total = await queries.list_executions(db, flt)
@@ -128,20 +134,20 @@ async def executions_data(request: Request, db: Any) -> dict[str, Any]:
 
 
 @router.get("/partials/executions")
-async def executions_partial(request: Request, db: Pool, _key: ReadKey) -> HTMLResponse:
-    data = await executions_data(request, db)
-    query = {k: v for k, v in request.query_params.items() if k != "before"}
-    first_href = "?" + urlencode(query)
+async def executions_partial(query: ListQuery, db: Pool, _key: ReadKey) -> HTMLResponse:
+    data = await executions_data(query, db)
+    kept = query.model_dump(exclude_none=True, exclude={"before"})
+    first_href = "?" + urlencode(kept)
     next_href = None
     if data["next_cursor"]:
-        next_href = "?" + urlencode({**query, "before": data["next_cursor"]})
+        next_href = "?" + urlencode({**kept, "before": data["next_cursor"]})
     page = render("partials/executions.html", first_href=first_href, next_href=next_href, **data)
     return _html(page)
 
 
 @router.get("/api/executions")
-async def executions_json(request: Request, db: Pool, _key: ReadKey) -> JSONResponse:
-    data = await executions_data(request, db)
+async def executions_json(query: ListQuery, db: Pool, _key: ReadKey) -> JSONResponse:
+    data = await executions_data(query, db)
     return _json({k: data[k] for k in ("items", "total", "next_cursor")})
 
 
@@ -198,9 +204,9 @@ async def event_json(db: Pool, source: str, event_id: uuid.UUID, _key: ReadKey) 
     return _json(await event_data(db, source, event_id))
 
 
-async def overview_data(request: Request, db: Any) -> Any:
+async def overview_data(request: Request, query: OverviewQuery, db: Any) -> Any:
     try:
-        name, window = parse_window(request.query_params)
+        name, window = parse_window(query.model_dump(exclude_none=True))
     except ValueError as exc:
         raise _bad_request(exc) from exc
     metrics_url = getattr(request.app.state, METRICS_URL_STATE, None)
@@ -209,14 +215,18 @@ async def overview_data(request: Request, db: Any) -> Any:
 
 
 @router.get("/partials/overview")
-async def overview_partial(request: Request, db: Pool, _key: ReadKey) -> HTMLResponse:
-    name, overview = await overview_data(request, db)
+async def overview_partial(
+    request: Request, query: WindowQuery, db: Pool, _key: ReadKey
+) -> HTMLResponse:
+    name, overview = await overview_data(request, query, db)
     overview.recent_errors = redacted(overview.recent_errors)
     return _html(render("partials/overview.html", window=name, o=overview))
 
 
 @router.get("/api/overview")
-async def overview_json(request: Request, db: Pool, _key: ReadKey) -> JSONResponse:
-    _, overview = await overview_data(request, db)
+async def overview_json(
+    request: Request, query: WindowQuery, db: Pool, _key: ReadKey
+) -> JSONResponse:
+    _, overview = await overview_data(request, query, db)
     overview.recent_errors = redacted(overview.recent_errors)
     return _json(overview)
