@@ -106,11 +106,20 @@ def is_data_error(exc: BaseException) -> bool:
     54 program limit) and for values the driver cannot encode (``ValueError``, ``TypeError``,
     ``ArithmeticError`` raised while building or encoding a row). The consumer dead-letters
     such rows; every other failure is the database's state, and the batch is kept.
+
+    A wrapper (``StorageError`` raised ``from`` the driver's error) is judged by its cause.
     """
-    sqlstate = getattr(exc, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        return sqlstate[:2] in _DATA_SQLSTATE_CLASSES
-    return isinstance(exc, ValueError | TypeError | ArithmeticError)
+    current: BaseException | None = exc
+    for _ in range(8):  # a bounded walk down the cause chain
+        if current is None:
+            break
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate[:2] in _DATA_SQLSTATE_CLASSES
+        if isinstance(current, ValueError | TypeError | ArithmeticError):
+            return True
+        current = current.__cause__
+    return False
 
 
 class Backoff:

@@ -2,7 +2,7 @@
 message names the field at fault.
 
 A database error is the caller's fault when the values were (SQLSTATE class 22/23/54, or a
-parameter the driver cannot encode: :func:`~omniclaude.storage.faults.is_data_fault`): 422.
+parameter the driver cannot encode: :func:`~omniclaude.retry.is_data_error`): 422.
 Only a real outage (connection lost, server restarting...) is a 503, never a 500. Query
 parameters are validated before any query (:mod:`omniclaude.api.params`), so the 422 from the
 database is the last line, not the usual one."""
@@ -22,7 +22,7 @@ from omniclaude.api.schemas import ErrorResponse
 from omniclaude.errors import ConfigurationError, EventValidationError, StorageError
 from omniclaude.runtime.patterns import InvalidPatternError
 from omniclaude.runtime.workspace import PathOutsideWorkspaceError
-from omniclaude.storage.faults import is_data_fault
+from omniclaude.retry import is_data_error
 from omniclaude.storage.queries import InvalidCursorError
 
 __all__ = ["ERROR_RESPONSES", "field_of", "install_error_handlers", "printable"]
@@ -100,7 +100,7 @@ async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    if is_data_fault(exc):
+    if is_data_error(exc):
         # The values of the request, not the database: the caller's fault.
         log.info("%s %s: refused by the database: %s", request.method, request.url.path, exc)
         message = f"request: a value was refused by the database ({type(exc).__name__}: {exc})"

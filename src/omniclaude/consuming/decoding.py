@@ -11,7 +11,11 @@ Filled in when absent:
   digest of its bytes, because a memory-only broker such as Tansu reuses offsets after a
   restart). A redelivery of the same record gets the same id, so it adds no row. A JSON
   ``null`` counts as absent.
-* ``timestamp`` - the record's broker timestamp, rather than the time it happened to be read.
+* ``timestamp`` - the record's broker timestamp, rather than the time it happened to be read
+  (unless that is outside the contract's range).
+
+Never filled in: ``producer``. An event that names none is stored unattributed, not with the
+consumer's own identity.
 
 Anything else wrong raises (usually :class:`~omniclaude.errors.EventValidationError`, whose
 message names the field); the caller dead-letters the record with that reason.
@@ -29,6 +33,8 @@ from pydantic import ValidationError
 
 from omniclaude.errors import EventValidationError
 from omniclaude.events import CATALOG, Event, EventBase, TimedEvent, decode_mapping
+from omniclaude.events.base import NUL_FREE_JSON
+from omniclaude.events.limits import instant_problem
 
 __all__ = ["EVENT_ID_NAMESPACE", "RecordLike", "decode_record", "decode_value", "derived_event_id"]
 
@@ -109,17 +115,23 @@ def decode_value(value: bytes | None, *, default_type: str | None) -> Event:
         raise EventValidationError("(payload): empty message; a tombstone is not an event")
     model = _MODELS.get(default_type) if default_type is not None else None
     if model is not None:
+        context = None if b"\\u0000" in value else NUL_FREE_JSON
         try:
-            return cast(Event, model.model_validate_json(value))
+            return cast(Event, model.model_validate_json(value, context=context))
         except ValidationError:
             pass  # another type, or invalid: the general path says which and why
     return _decode_generic(value, default_type)
 
 
 def _record_time(timestamp_ms: int) -> datetime | None:
+    """The record's broker timestamp, when it is one the contract accepts."""
     if timestamp_ms is None or timestamp_ms <= 0:
         return None
-    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    try:
+        when = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return when if instant_problem(when) is None else None
 
 
 def decode_record(record: RecordLike, *, default_type: str | None) -> Event:
@@ -130,14 +142,15 @@ def decode_record(record: RecordLike, *, default_type: str | None) -> Event:
         default_type: the event type of the record's topic (None: infer from the fields).
 
     Returns:
-        The event, with a derived ``event_id`` and the record's time when those were absent.
+        The event, with a derived ``event_id`` and the record's time when those were absent,
+        and no producer when it names none (the consumer never stamps its own identity).
 
     Raises:
         EventValidationError: the record is not a valid event (the message says why).
     """
     event = decode_value(record.value, default_type=default_type)
     provided = event.model_fields_set
-    if "event_id" in provided and "timestamp" in provided:
+    if "event_id" in provided and "timestamp" in provided and "producer" in provided:
         return event
     update: dict[str, Any] = {}
     if "event_id" not in provided:
@@ -151,4 +164,6 @@ def decode_record(record: RecordLike, *, default_type: str | None) -> Event:
             if isinstance(event, TimedEvent) and "started_at" not in provided:
                 # The start was filled from the (absent) timestamp: keep its distance to it.
                 update["started_at"] = when - (event.timestamp - event.start)
+    if "producer" not in provided:
+        update["producer"] = None
     return event.model_copy(update=update)

@@ -23,6 +23,9 @@ metric                                             meaning
 ``omniclaude_ingest_commit_failures_total``        offset commits refused (e.g. after a rebalance;
                                                    harmless: the batch is in the database)
 ``omniclaude_ingest_paused``                       1 while fetching is paused (database away)
+``omniclaude_ingest_event_id_conflicts_total``     events whose ``event_id`` was already stored
+                                                   with other content (label ``topic``); the
+                                                   stored version is kept, each is logged
 =================================================  ==========================================
 """
 
@@ -96,6 +99,12 @@ class IngestMetrics:
             "omniclaude_ingest_commit_failures", "Offset commits the broker refused.", registry=r
         )
         self.paused = Gauge("omniclaude_ingest_paused", "1 while fetching is paused.", registry=r)
+        self.conflicts = Counter(
+            "omniclaude_ingest_event_id_conflicts",
+            "Events whose event_id was already stored with other content, per topic.",
+            ["topic"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """Return every metric in the Prometheus text format."""

@@ -233,7 +233,10 @@ class IngestService(AsyncStartStop):
             await self._close_clients()
             self._started = False
             raise DeliveryError(f"Kafka {','.join(self.bootstrap_servers)}: {exc}") from exc
-        self._store = EventStore(self._database_url)
+        self._store = EventStore(
+            self._database_url,
+            on_conflict=lambda item, _columns: self.metrics.conflicts.labels(item.route.name).inc(),
+        )
         self._runner = Runner(
             consumer=self._consumer,
             store=self._store,

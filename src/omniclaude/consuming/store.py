@@ -16,13 +16,21 @@ Faults fall in two kinds, and only one of them is the data's fault:
   longest backoff and reported at ERROR).
 
 Both questions are answered by :mod:`omniclaude.retry` (``is_data_error``, ``is_retriable``).
+
+**Conflicts.** An ``event_id`` is the idempotency key: a second event with the same id adds no
+row. When its content differs from the stored one (or from another event of the same batch)
+that is no redelivery but a producer reusing ids: the first version is kept, and the conflict
+is logged and reported (``on_conflict``, counted by the service's metrics). Looking costs one
+``SELECT`` per table, only on the slow path (a ``COPY`` that met an existing id); the fast path
+is untouched. Tables whose writer merges a second telling (LLM calls: a better cost replaces
+an estimate) expect other content and are not checked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from omniclaude.consuming.batcher import Item
@@ -30,7 +38,7 @@ from omniclaude.errors import StorageError
 from omniclaude.retry import is_data_error, is_retriable
 from omniclaude.storage.writers import UNIQUE_VIOLATION
 
-__all__ = ["EventStore", "StoreRefusedError", "TransientStoreError", "is_poison"]
+__all__ = ["Conflict", "EventStore", "StoreRefusedError", "TransientStoreError", "is_poison"]
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +63,30 @@ def _store_error(exc: BaseException) -> StorageError:
     return TransientStoreError(text) if is_retriable(exc) else StoreRefusedError(text)
 
 
+Conflict = tuple[Item, list[str]]
+"""An event whose id is already stored with other content, and the columns that differ."""
+
+
 class EventStore:
     """Writes batches of events through one dedicated connection, reconnecting as needed.
 
     Args:
         dsn: the PostgreSQL URL.
         connect_timeout_s: how long one connection attempt may take.
+        on_conflict: called, after the batch is committed, for each event whose id was
+            already stored with different content (see the module docstring).
     """
 
-    def __init__(self, dsn: str, *, connect_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        connect_timeout_s: float = 10.0,
+        on_conflict: Callable[[Item, list[str]], None] | None = None,
+    ) -> None:
         self._dsn = dsn
         self._connect_timeout_s = connect_timeout_s
+        self._on_conflict = on_conflict
         self._conn: Any = None
 
     @property
@@ -118,10 +139,51 @@ class EventStore:
             else:
                 return []
             async with conn.transaction():
-                return await self._write_isolating(conn, items)
+                conflicts = await self._find_conflicts(conn, items)
+                refused = await self._write_isolating(conn, items)
         except Exception as exc:
             await self._reset()
             raise _store_error(exc) from exc
+        self._report(conflicts)
+        return refused
+
+    @staticmethod
+    async def _find_conflicts(conn: Any, items: Sequence[Item]) -> list[Conflict]:
+        """Events whose id is stored (or repeated in this batch) with other content.
+
+        One ``SELECT`` of the batch's ids per table, before the insert that skips them.
+        """
+        from omniclaude.storage.writers import WRITERS
+
+        conflicts: list[Conflict] = []
+        groups: dict[str, dict[Any, Item]] = {}
+        for item in items:
+            if not WRITERS[item.table].keeps_first:
+                continue  # a merging upsert: a second telling is expected to differ
+            first = groups.setdefault(item.table, {}).setdefault(item.row[0], item)
+            if first is not item:  # the same id twice in one batch: the first is written
+                columns = WRITERS[item.table].differences(first.row, item.row)
+                if columns:
+                    conflicts.append((item, columns))
+        for table, by_id in groups.items():
+            writer = WRITERS[table]
+            for stored in await conn.fetch(writer.stored_sql, list(by_id)):
+                item = by_id[stored["event_id"]]
+                columns = writer.differences(stored, item.row)
+                if columns:
+                    conflicts.append((item, columns))
+        return conflicts
+
+    def _report(self, conflicts: Sequence[Conflict]) -> None:
+        for item, columns in conflicts:
+            log.warning(
+                "event_id %s on %s is already stored with other content (%s differ); "
+                "the stored version is kept",
+                item.row[0], item.table, ", ".join(columns),
+                extra={"event_id": str(item.row[0]), "table": item.table},
+            )  # fmt: skip
+            if self._on_conflict is not None:
+                self._on_conflict(item, columns)
 
     @staticmethod
     async def _copy(conn: Any, items: Sequence[Item]) -> None:

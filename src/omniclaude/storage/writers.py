@@ -114,8 +114,10 @@ def _meta(event: EventBase) -> dict[str, Any]:
     return {"extra": extra} if extra else _EMPTY_META
 
 
-def _producer(event: EventBase) -> dict[str, Any]:
+def _producer(event: EventBase) -> dict[str, Any] | None:
     producer = event.producer
+    if producer is None:  # unattributed: stored as NULL, never as the writer's identity
+        return None
     if producer.__pydantic_extra__:  # unusual producers: not worth caching
         return producer.model_dump(mode="json")
     key = (producer.name, producer.version, producer.host, producer.pid)
@@ -248,6 +250,9 @@ _LLM_ON_CONFLICT = """ON CONFLICT (event_id) DO UPDATE SET
 )
 
 
+_NOT_CONTENT = frozenset({"producer"})
+
+
 @dataclass(frozen=True, slots=True)
 class TableWriter:
     """How events become rows of one table."""
@@ -259,6 +264,12 @@ class TableWriter:
     """What a second telling of a stored event does (the row is aliased ``t``)."""
 
     @property
+    def keeps_first(self) -> bool:
+        """Whether a second telling of a stored event is simply skipped (so other content in
+        it is a conflict), rather than merged into the row."""
+        return self.on_conflict == "ON CONFLICT (event_id) DO NOTHING"
+
+    @property
     def insert_sql(self) -> str:
         """The idempotent parameterised INSERT (identifiers are constants of this module)."""
         placeholders = ", ".join(f"${i}" for i in range(1, len(self.columns) + 1))
@@ -266,6 +277,26 @@ class TableWriter:
             f"INSERT INTO {self.table} AS t ({', '.join(self.columns)}) "  # noqa: S608 - constants
             f"VALUES ({placeholders}) {self.on_conflict}"
         )
+
+    @property
+    def stored_sql(self) -> str:
+        """Select the stored rows of some event ids (``$1``: ``uuid[]``), same columns."""
+        return (
+            f"SELECT {', '.join(self.columns)} FROM {self.table} "  # noqa: S608 - constants
+            "WHERE event_id = ANY($1::uuid[])"
+        )
+
+    def differences(self, stored: Any, row: Sequence[Any]) -> list[str]:
+        """Name the columns in which a stored row differs from ``row`` (built by :attr:`row`).
+
+        ``producer`` is left out: who sent an event is not what it says, and a redelivery
+        through another process is the same event.
+        """
+        return [
+            column
+            for index, column in enumerate(self.columns)
+            if column not in _NOT_CONTENT and stored[index] != row[index]
+        ]
 
     async def write(self, conn: Any, events: Sequence[EventBase]) -> None:
         """Insert ``events`` with one pipelined ``executemany`` (no row per round trip)."""

@@ -34,6 +34,11 @@ async def test_poison_records_are_dead_lettered_with_the_reason(
     """Undecodable, invalid and database-refused records reach the DLQ; good ones land."""
     topic = f"{topic_prefix}agent-actions"
     cid = uuid.uuid4()
+    # The contract refuses everything PostgreSQL would (a NUL is a decode-stage refusal that
+    # names the field): to see the store stage, this database refuses one name of its own.
+    await postgres_connection.execute(
+        "ALTER TABLE agent_actions ADD CONSTRAINT test_refuses CHECK (action_name <> 'refused')"
+    )
     poison = {
         b"not json": ("EventValidationError", "decode", "not valid JSON"),
         b"[1, 2]": ("EventValidationError", "decode", "expected a JSON object"),
@@ -41,7 +46,10 @@ async def test_poison_records_are_dead_lettered_with_the_reason(
         json.dumps({"event_type": "nope", "correlation_id": str(cid)}).encode(): (
             "UnknownEventTypeError", "decode", "unknown event type",
         ),
-        _action(cid, "nul", action_details={"out": "a\u0000b"}): (None, "store", ""),
+        _action(cid, "nul", action_details={"out": "a\u0000b"}): (
+            "EventValidationError", "decode", "action_details.out: contains a NUL character",
+        ),
+        _action(cid, "refused"): (None, "store", ""),
     }  # fmt: skip
     good = [_action(cid, f"good-{i}") for i in range(5)]
     # Everything on one partition: the poison sits between good records.
@@ -78,6 +86,6 @@ async def test_poison_records_are_dead_lettered_with_the_reason(
         assert headers[Header.ORIGINAL_PARTITION] == b"0"
         assert int(headers[Header.ORIGINAL_OFFSET]) >= 1
         assert headers[Header.FAILED_AT]
-    store_letter = letters[_action(cid, "nul", action_details={"out": "a\u0000b"})]
+    store_letter = letters[_action(cid, "refused")]
     assert store_letter[Header.ERROR_CLASS].endswith(b"Error")
     assert ingest_service.ready()[0], "a poison record made the service unready"

@@ -14,7 +14,7 @@ from fastapi import Request
 
 from omniclaude.api.errors import install_error_handlers
 from omniclaude.events.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
-from omniclaude.storage.faults import is_data_fault
+from omniclaude.retry import is_data_error
 from tests.strategies import BAD_VALUES, BadValue
 from tests.unit.api.conftest import Api
 
@@ -113,10 +113,10 @@ class _SqlstateError(Exception):
 def test_data_errors_are_the_callers_outages_are_not(exc: BaseException, data: bool) -> None:
     """SQLSTATE class 22/23/54 and values the driver cannot encode are the data's fault; a
     lost connection or a restarting server is an outage."""
-    assert is_data_fault(exc) is data
+    assert is_data_error(exc) is data
     wrapped = RuntimeError("wrapper")
     wrapped.__cause__ = exc
-    assert is_data_fault(wrapped) is data
+    assert is_data_error(wrapped) is data
 
 
 async def test_database_data_errors_answer_422_and_outages_503(api: Api) -> None:

@@ -33,7 +33,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         created.append(list(names))
         return []
 
-    def make_store(dsn: str) -> FakeStore:
+    def make_store(dsn: str, **_options: object) -> FakeStore:
         stores.append(FakeStore([]))
         return stores[-1]
 

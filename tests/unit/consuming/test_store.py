@@ -38,6 +38,13 @@ class _Transaction:
             self._conn.pending.clear()
 
 
+class _Record(tuple[Any, ...]):
+    """A stored row: by position, and ``["event_id"]`` (the first column of every table)."""
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(0 if key == "event_id" else key)
+
+
 class _Conn:
     """A connection that refuses rows whose action_name starts with 'poison'.
 
@@ -82,6 +89,12 @@ class _Conn:
     def _store(self, rows: list[tuple[Any, ...]]) -> None:
         # Outside a transaction a statement commits by itself.
         (self.pending if self.depth else self.committed).extend(rows)
+
+    async def fetch(self, sql: str, ids: list[Any]) -> list[_Record]:
+        assert "WHERE event_id = ANY($1::uuid[])" in sql
+        if self.fault is not None:
+            raise self.fault
+        return [_Record(row) for row in self.committed if row[0] in set(ids)]
 
     def is_closed(self) -> bool:
         return self.terminated
@@ -223,3 +236,23 @@ def test_only_data_errors_are_poison(exc: BaseException, poison: bool) -> None:
 def test_transient_store_errors_are_retriable() -> None:
     """Retry code reads the retriable flag."""
     assert store_module.TransientStoreError("x").retriable is True
+
+
+async def test_a_reused_event_id_with_other_content_is_a_conflict(
+    connections: list[_Conn],
+) -> None:
+    """A stored id arriving again with other content is reported once, after the commit, and
+    the stored row is kept; the same content again (a redelivery) is no conflict."""
+    reported: list[tuple[Item, list[str]]] = []
+    store = EventStore(
+        "postgresql://x@127.0.0.1/db", on_conflict=lambda i, c: reported.append((i, c))
+    )
+    (first,) = _items("first")
+    assert await store.write([first]) == []
+    changed = first.event.model_copy(update={"action_name": "changed"})
+    reused = Item.build(changed, first.record, first.route)
+    assert await store.write([first, reused]) == []
+    assert [(item.event.action_name, columns) for item, columns in reported] == [
+        ("changed", ["action_name"])
+    ]
+    assert [row[4] for row in connections[-1].committed] == ["first"]
