@@ -20,9 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniclaude.api.schemas import ErrorResponse
 from omniclaude.errors import ConfigurationError, EventValidationError, StorageError
+from omniclaude.retry import is_data_error
 from omniclaude.runtime.patterns import InvalidPatternError
 from omniclaude.runtime.workspace import PathOutsideWorkspaceError
-from omniclaude.retry import is_data_error
 from omniclaude.storage.queries import InvalidCursorError
 
 __all__ = ["ERROR_RESPONSES", "field_of", "install_error_handlers", "printable"]

@@ -363,6 +363,14 @@ class TimedEvent(EventBase):
             duration = getattr(self, self.DURATION_FIELD, None) or 0.0
             # Frozen model: set once, during validation, before anyone can read it.
             start = self.timestamp - timedelta(milliseconds=duration)
+            problem = instant_problem(start)
+            if problem is not None:  # stored as a column: the same range as any timestamp
+                raise unstorable_error(
+                    type(self),
+                    (self.DURATION_FIELD,),
+                    f"puts the start (timestamp minus it) out of range: started_at {problem}",
+                    duration,
+                )
             object.__setattr__(self, "started_at", start)
         return self
 

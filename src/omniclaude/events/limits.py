@@ -143,7 +143,7 @@ LIMITS: Final[tuple[Limit, ...]] = (
           "`numeric(20, 10)`: stored to 10 decimal places"),
     Limit("durations", "`duration_ms`, `routing_time_ms`, `total_query_time_ms`, `query_time_ms`",
           f"0 ≤ ms ≤ {MAX_DURATION_MS:g}", "about 31.7 years; keeps time arithmetic in range"),
-    Limit("timestamps", "`timestamp` (converted to UTC)",
+    Limit("timestamps", "`timestamp`, `started_at` (given, or timestamp minus the duration)",
           f"{TIMESTAMP_MIN:%Y-%m-%dT%H:%M:%SZ} ≤ t < {TIMESTAMP_MAX:%Y-%m-%dT%H:%M:%SZ}",
           "never ±infinity in PostgreSQL; no overflow converting to UTC"),
     Limit("ids", "`session_id`, `prompt_id`, `tool_use_id`, `claude_agent_id`",

@@ -151,7 +151,7 @@ def test_the_limits_hold_exactly_at_their_bounds() -> None:
     ok = AgentAction.model_validate(
         {
             **_VALID, "schema_version": INT4_MAX, "session_id": "s" * MAX_ID_CHARS,
-            "duration_ms": MAX_DURATION_MS, "timestamp": TIMESTAMP_MIN,
+            "duration_ms": MAX_DURATION_MS, "timestamp": TIMESTAMP_MIN + timedelta(days=12000),
             "action_details": {"d": deep, "i": INT8_MAX, "f": math.nextafter(MAX_JSON_FLOAT, 0)},
         }
     )  # fmt: skip
