@@ -294,47 +294,28 @@ class Router:
             return None
         return max(0.0, min(1.0, stats.success_rate))
 
-    def _candidate(
-        self,
-        index: int,
-        *,
-        prompt: str,
-        trigger: TriggerMatch,
-        relevance: float,
-        bm25: float,
-        hits: set[str],
-        example: ExampleMatch,
-        concept: tuple[float, tuple[str, ...]],
-        context: float | None,
-    ) -> Candidate:
-        cfg = self.config
-        agent = self._agents[index]
-        t, c, matched = trigger.score, relevance, trigger.matched
+    def _lexical(
+        self, index: int, prompt: str, trigger: TriggerMatch, values: tuple[float, float, float]
+    ) -> tuple[float, float, tuple[str, ...]]:
+        """``(score, trigger score, matched triggers)`` of agent ``index`` before context and
+        history; ``values`` are its capability, example and concept scores."""
+        t, matched = trigger.score, trigger.matched
         pattern = self._patterns[index]
         if pattern is not None and t < PATTERN_SCORE and pattern.search(prompt):
             t, matched = PATTERN_SCORE, (*matched, "(pattern)")
-        confidence = combine(t, c, cfg.example_weight * example.score, concept[0])
+        capability, example, concept = values
+        return combine(t, capability, self.config.example_weight * example, concept), t, matched
+
+    def _adjusted(self, index: int, lexical: float, context: float | None) -> float:
+        """The lexical score raised by the context and scaled by the agent's history."""
+        cfg = self.config
+        confidence = lexical
         if context:
             confidence += cfg.context_weight * context * (1.0 - confidence)
-        hist = self._history_of(agent.name)
+        hist = self._history_of(self._agents[index].name)
         if hist is not None:
             confidence *= (1.0 - cfg.history_weight) + cfg.history_weight * hist
-        caps = tuple(cap for cap, terms in self._capability_terms[index] if terms & hits)
-        return Candidate(
-            agent=agent.name,
-            confidence=confidence,
-            trigger=t,
-            capability=c,
-            context=context,
-            history=hist,
-            matched_triggers=matched,
-            matched_capabilities=caps,
-            bm25=bm25,
-            example=example.score,
-            matched_example=example.example,
-            concept=concept[0],
-            concepts=concept[1],
-        )
+        return confidence
 
     def score(
         self,
@@ -365,18 +346,41 @@ class Router:
         active.update(self._patterned)
         if contexts is not None:
             active.update(i for i, x in enumerate(contexts) if x > 0)
-        candidates = [
-            self._candidate(
-                i, prompt=prompt, trigger=triggers[i], relevance=relevance[i], bm25=bm25[i],
-                hits=hits[i], example=examples[i], concept=concepts[i],
-                context=None if contexts is None else contexts[i],
+        # Score every agent with evidence as plain numbers, then build the explained
+        # candidates only for the ones listed: cost stays small with many agents.
+        ranked: list[tuple[float, float, str, int, float, tuple[str, ...]]] = []
+        for i in active:
+            name = self._agents[i].name
+            if name in excluded:
+                continue
+            values = (relevance[i], examples[i].score, concepts[i][0])
+            lexical, t, matched = self._lexical(i, prompt, triggers[i], values)
+            confidence = self._adjusted(i, lexical, None if contexts is None else contexts[i])
+            if confidence > 0 or bm25[i] > 0:
+                ranked.append((-confidence, -bm25[i], name, i, t, matched))
+        ranked.sort()
+        kept = ranked if limit is None else ranked[:limit]
+        candidates = []
+        for negative, negative_bm25, name, i, t, matched in kept:
+            caps = tuple(cap for cap, terms in self._capability_terms[i] if terms & hits[i])
+            candidates.append(
+                Candidate(
+                    agent=name,
+                    confidence=-negative,
+                    trigger=t,
+                    capability=relevance[i],
+                    context=None if contexts is None else contexts[i],
+                    history=self._history_of(name),
+                    matched_triggers=matched,
+                    matched_capabilities=caps,
+                    bm25=-negative_bm25,
+                    example=examples[i].score,
+                    matched_example=examples[i].example,
+                    concept=concepts[i][0],
+                    concepts=concepts[i][1],
+                )
             )
-            for i in active
-            if self._agents[i].name not in excluded
-        ]  # fmt: skip
-        candidates = [c for c in candidates if c.confidence > 0 or c.bm25 > 0]
-        candidates.sort(key=lambda c: (-c.confidence, -c.bm25, c.agent))
-        scored = {c.agent for c in candidates}
+        scored = {name for _, _, name, _, _, _ in ranked}
         for index in self._by_name:
             if limit is not None and len(candidates) >= limit:
                 break

@@ -142,6 +142,9 @@ class TriggerMatch:
     matched: tuple[str, ...] = ()
 
 
+_NO_TRIGGER = TriggerMatch(0.0)
+
+
 @dataclass(slots=True)
 class TriggerIndex:
     """Activation phrases of every agent, pre-tokenised, with an inverted index by term."""
@@ -222,7 +225,11 @@ class TriggerIndex:
             if value >= 0.5:
                 matched.setdefault(agent, []).append(original)
             best[agent] = max(best[agent], value)
-        return [TriggerMatch(best[i], tuple(matched.get(i, ()))) for i in range(len(self.phrases))]
+        out = [_NO_TRIGGER] * len(self.phrases)
+        for agent, value in enumerate(best):
+            if value > 0.0:
+                out[agent] = TriggerMatch(value, tuple(matched.get(agent, ())))
+        return out
 
 
 @dataclass(slots=True)
@@ -322,9 +329,16 @@ class ConceptIndex:
     concepts: list[frozenset[str]]
     idf: dict[str, float] = field(init=False)
     saturation: float = 0.7
+    owners: dict[str, tuple[int, ...]] = field(init=False)
+    """Concept → the agents whose definition evokes it."""
 
     def __post_init__(self) -> None:
         n = len(self.concepts)
+        owners: dict[str, list[int]] = {}
+        for index, found in enumerate(self.concepts):
+            for c in found:
+                owners.setdefault(c, []).append(index)
+        self.owners = {c: tuple(agents) for c, agents in owners.items()}
         df: dict[str, int] = {}
         for found in self.concepts:
             for c in found:
@@ -348,12 +362,12 @@ class ConceptIndex:
             return [(0.0, ())] * len(self.concepts)
         # a concept no agent has still counts in the prompt's total: the request asks for it
         total = sum(self.idf.get(c, _FORM_WEIGHT if c in FORM_CONCEPTS else 1.0) for c in asked)
-        out = []
-        for found in self.concepts:
+        out: list[tuple[float, tuple[str, ...]]] = [(0.0, ())] * len(self.concepts)
+        for index in {i for c in asked for i in self.owners.get(c, ())}:
+            found = self.concepts[index]
             shared = tuple(c for c in asked if c in found)
             weight = sum(self.idf[c] for c in shared)
-            value = (weight / total) * (1.0 - math.exp(-weight / self.saturation))
-            out.append((value, shared))
+            out[index] = ((weight / total) * (1.0 - math.exp(-weight / self.saturation)), shared)
         return out
 
     def spread(self, query: QueryTerms, index: int) -> tuple[float, tuple[str, ...]]:
