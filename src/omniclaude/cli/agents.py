@@ -109,7 +109,7 @@ def evaluate(
         bool,
         typer.Option(
             "--strict-vocabulary",
-            help="Route with a concept map stripped of every word the fresh prompts use.",
+            help="Route with a concept map stripped of every word the dev-* prompts use.",
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -145,8 +145,8 @@ def evaluate(
     if not examples:
         fail("dataset: no rows" + (f" in split(s) {', '.join(splits)}" if splits else ""))
     if strict_vocabulary:
-        fresh = [e for e in shipped_examples() if e.split.startswith("fresh")]
-        set_concepts(strict_concepts(fresh))
+        seen = [e for e in shipped_examples() if e.split.startswith("dev-")]
+        set_concepts(strict_concepts(seen))
     try:
         router = Router(_load(ctx, dirs))
         reports = report(evaluate(router, examples))

@@ -21,105 +21,163 @@ add a concept for the kind of question ("where is X defined" → ``~locate``).
 
 from __future__ import annotations
 
-__all__ = ["CONCEPTS", "FILE_KINDS", "FORM_CONCEPTS", "LIST_FORM", "QUESTION_FORMS"]
+__all__ = [
+    "CONCEPTS",
+    "FILE_KINDS",
+    "FORM_CONCEPTS",
+    "LIST_FORM",
+    "QUESTION_FORMS",
+    "TASK_CONCEPT",
+    "TASK_FORMS",
+]
 
 LIST_FORM = r",|;|&|\band\b|\bthen\b|\balso\b|\bplus\b|\bas well as\b"
 """How a request joins several asks; a multi-part request has one (see ConceptIndex.spread)."""
 
-FORM_CONCEPTS = frozenset({"~locate", "~read", "~size"})
-"""Concepts of how a question is asked ("where", "what does X say", "how many"), not of what
-it is about: a request about tests that asks "where" is still one request."""
+FORM_CONCEPTS = frozenset(
+    {"~locate", "~read", "~size", "~project", "~onefile", "~literal", "~manifest", "~test", "~doc"}
+)
+"""Concepts of how a question is asked ("where", "what does X say", "how many") or of its
+scope (the whole project, one file), or the kind of a named file (``~manifest``, ``~test``,
+``~doc``: a hint of the domain, not the ask), rather than what it is about: a request about
+tests that asks "where" is still one request."""
+
+TASK_CONCEPT = "~task"
+"""The request asks for something to be made or changed (write, fix, refactor, plan,
+translate...), or for general knowledge ("what is a ..."): an agent whose definition never
+asks for that kind of work only reads and reports, so it is not the one to do it."""
 
 CONCEPTS: dict[str, tuple[str, ...]] = {
     # what a project depends on
     "~deps": (
         "dependency", "dependencies", "depend on", "depends on", "depending on", "dependent",
-        "deps", "requirement", "requirements", "library", "libraries", "lib", "libs", "pypi",
-        "pip", "npm", "yarn", "pnpm", "poetry", "conda", "wheel", "wheels", "install", "installed",
-        "installs", "third party", "third-party", "thirdparty", "external", "vendored", "vendor",
-        "stdlib", "standard library", "pin", "pins", "pinned", "pinning", "versions", "outdated",
-        "transitive", "lockfile", "lock file", "rely on", "relies on", "relying on", "crate",
-        "crates", "gem", "gems", "upgrade", "upgrades", "bump", "declared packages",
-        "supply chain", "sbom", "licence", "license", "licenses",
+        "deps", "requirement", "requirements", "requirements file", "library", "libraries", "lib",
+        "libs", "pypi", "pip", "npm", "yarn", "pnpm", "poetry", "conda", "cargo", "maven",
+        "gradle", "wheel", "wheels", "install", "installed", "installs", "third party",
+        "third-party", "thirdparty", "external", "vendored", "vendor", "stdlib",
+        "standard library", "pin", "pins", "pinned", "pinning", "version", "versions",
+        "outdated", "out of date", "transitive", "lockfile", "lock file", "locked", "rely on",
+        "relies on", "relying on", "crate", "crates", "gem", "gems", "upgrade", "upgrades",
+        "bump", "declared packages", "declared dependencies", "undeclared", "not declared",
+        "never declared", "supply chain", "sbom", "licence", "license", "licenses",
+        "package manager", "dependency tree", "dependency graph", "manifest", "manifests",
+        "imported modules", "external modules", "external packages", "installed packages",
+        "unused packages", "unused imports",
     ),
     # risky code and leaked secrets
     "~security": (
         "security", "secure", "insecure", "vulnerability", "vulnerabilities", "vulnerable", "vuln",
         "vulns", "exploit", "exploitable", "attack", "attacker", "attackers", "malicious",
-        "injection", "inject", "xss", "csrf", "rce", "cve", "pentest", "penetration", "secret",
-        "secrets", "credential", "credentials", "creds", "password", "passwords", "passwd",
-        "api key", "api keys", "private key", "private keys", "leak", "leaked", "leaks", "leaking",
+        "injection", "inject", "xss", "csrf", "rce", "cve", "owasp", "pentest", "penetration",
+        "secret", "secrets", "credential", "credentials", "creds", "password", "passwords",
+        "passwd", "key", "keys", "api key", "api keys", "private key", "private keys", "token",
+        "tokens", "access token", "leak", "leaked", "leaks", "leaking", "exposed", "sensitive",
         "hardcoded", "hard coded", "hard-coded", "unsafe", "unsafely", "dangerous", "risky",
-        "danger", "harmful", "threat", "threats", "sanitize", "sanitise", "unsanitized",
-        "untrusted", "deserialize", "deserialise", "deserialization", "unpickle", "unpickling",
-        "pickle", "eval", "exec", "tls", "ssl", "certificate", "certificates", "cert", "certs",
-        "verification", "safety", "backdoor",
+        "risk", "risks", "danger", "harmful", "threat", "threats", "sanitize", "sanitise",
+        "unsanitized", "untrusted", "deserialize", "deserialise", "deserialization", "unpickle",
+        "unpickling", "pickle", "marshal", "eval", "exec", "shell command", "shell commands",
+        "shell true", "subprocess", "os system", "command injection", "code execution",
+        "arbitrary code", "yaml load", "safe loader", "safeloader", "tls", "ssl", "certificate",
+        "certificates", "cert", "certs", "verification", "verify false", "safety", "backdoor",
+        "hardening",
     ),
     # documentation and docstrings
     "~docs": (
         "documentation", "document", "documented", "undocumented", "docs", "doc", "docstring",
-        "docstrings", "readme", "guide", "guides", "tutorial", "manual", "explained",
-        "explanation", "described", "onboarding", "getting started", "getting-started",
-        "quickstart", "instructions", "wiki", "sphinx", "mkdocs", "api reference", "user guide",
-        "reference docs", "new contributor",
+        "docstrings", "readme", "guide", "guides", "tutorial", "manual", "explain", "explains",
+        "explained", "explanation", "described", "onboarding", "getting started",
+        "getting-started", "quickstart", "instructions", "wiki", "sphinx", "mkdocs",
+        "api reference", "user guide", "reference docs", "new contributor", "docstring coverage",
+        "documentation coverage", "doc coverage", "docs coverage", "installation and usage",
+        "installation instructions", "usage instructions", "install instructions", "doc comments",
+        "jsdoc", "javadoc", "rustdoc", "godoc",
     ),
     # tests and coverage
     "~tests": (
         "test", "tests", "testing", "tested", "untested", "spec", "specs", "pytest", "unittest",
-        "fixture", "fixtures", "conftest", "coverage", "covered", "uncovered", "test suite",
-        "suite", "test case", "test cases", "assertion", "assertions", "regression", "regressions",
-        "exercise", "exercised", "exercises", "mock", "mocks", "tdd",
+        "fixture", "fixtures", "conftest", "coverage", "uncovered", "test coverage",
+        "code coverage", "covered by tests", "test suite", "suite", "test case", "test cases",
+        "testcase", "assertion", "assertions", "regression", "regressions", "exercise",
+        "exercised", "exercises", "mock", "mocks", "tdd", "jest", "mocha", "junit", "e2e",
+        "end to end", "smoke test",
     ),
     # size and counts of code
     "~size": (
-        "lines of code", "loc", "sloc", "line count", "line counts", "size", "sizes", "big",
-        "bigger", "biggest", "large", "larger", "largest", "huge", "length", "count", "counts",
-        "number of", "statistics", "stats", "metric", "metrics", "inventory", "breakdown",
-        "break down", "how many", "how much",
+        "lines of code", "loc", "sloc", "line count", "line counts", "line totals", "size",
+        "sizes", "big", "bigger", "biggest", "large", "larger", "largest", "huge", "smallest",
+        "long", "longer", "longest", "lengthy", "length", "count", "counts", "number of",
+        "statistics", "stats", "metric", "metrics", "inventory", "breakdown", "break down",
+        "how many", "how much", "how large",
     ),
     # complexity of code
     "~complexity": (
         "complexity", "complex", "complicated", "cyclomatic", "nested", "nesting", "deeply nested",
         "convoluted", "spaghetti", "messy", "unreadable", "gnarly", "refactor candidates",
-        "code smell", "code smells", "hotspot", "hotspots", "god class", "god object",
+        "refactoring candidates", "code smell", "code smells", "hotspot", "hotspots", "god class",
+        "god object", "hard to read", "hard to follow", "hard to understand", "tangled",
+        "branching", "maintainability", "unmaintainable", "too long",
     ),
     # the shape of a code base
     "~structure": (
         "structure", "structured", "layout", "laid out", "organised", "organized", "organisation",
         "organization", "architecture", "overview", "shape", "skeleton", "big picture",
-        "high level", "bird's eye", "tour",
+        "high level", "bird's eye", "tour", "directory structure", "folder structure",
+        "anatomy",
     ),
     # unfinished work left in comments
     "~todo": (
-        "todo", "todos", "fixme", "fixmes", "xxx", "unfinished", "leftover",
-        "leftovers", "technical debt", "tech debt",
+        "todo", "todos", "to do", "to-do", "to-dos", "fixme", "fixmes", "xxx", "unfinished",
+        "leftover", "leftovers", "technical debt", "tech debt", "work in progress", "wip",
     ),
     # programming languages present
     "~language": (
-        "language", "languages", "polyglot",
+        "language", "languages", "polyglot", "programming language", "written in", "python",
+        "javascript", "typescript", "java", "golang", "rust", "ruby", "kotlin", "php",
     ),
-    # finding where code is
-    "~locate": (
-        "defined", "define", "definition", "definitions", "implemented", "implementation",
-        "declaration", "call site", "call sites",
-        "occurrence", "occurrences", "reference", "references", "referenced", "referencing",
-        "mention", "mentions", "mentioned", "grep", "regex", "regexp", "regular expression",
-        "search", "look up", "lookup", "jump to", "go to definition",
+    # searching the code for a name or a pattern
+    "~search": (
+        "grep", "regex", "regexp", "regular expression", "search", "search for", "occurrence",
+        "occurrences", "usages", "usage of", "uses of", "call site", "call sites", "defined",
+        "define", "definition", "definitions", "implemented", "implementation",
+        "reference", "references", "referenced", "referencing", "mention", "mentions",
+        "mentioned", "matching", "lines matching", "every place", "all places", "places where",
+        "instances of", "look up", "lookup", "jump to", "go to definition",
     ),
+    # how a question asks for a place
+    "~locate": ("locate", "location", "whereabouts"),
     # reading one file
     "~read": (
         "read", "reads", "open", "cat", "print", "display", "view", "contents", "content",
-        "inside", "peek", "dump", "first lines", "head of", "say", "says",
+        "inside", "peek", "dump", "first lines", "first few lines", "head of", "top of",
+        "beginning of", "say", "says",
+    ),
+    # the whole code base as the scope of a request
+    "~project": (
+        "codebase", "code base", "repo", "repository", "project", "whole", "entire", "overall",
+        "every module", "each module", "per module", "all modules", "each package",
+        "every package", "per package", "all files", "every file", "each file", "per file",
+        "across", "source tree", "code tree", "everywhere",
     ),
 }  # fmt: skip
-"""Concept token → the phrases (words or word sequences) that evoke it."""
+"""Concept token → the phrases (words or word sequences) that evoke it. Where phrases
+overlap, the longest wins ("docstring coverage" is about docs, "coverage" about tests)."""
+
+_FILE = "<file>"
+"""What a named file reads as in :data:`QUESTION_FORMS` (``analyze`` substitutes it)."""
 
 QUESTION_FORMS: tuple[tuple[str, str], ...] = (
-    # "where is X defined", "where do we build Y"
-    (r"\bwhere(?:'s| is| are| does| do| did| was| were)\b", "~locate"),
-    # "who calls X", "what uses Y"
+    # "where is X defined", "the place where we build Y"
+    (r"\bwhere\b", "~locate"),
+    # "who calls X", "what uses Y", "which files import Z"
     (
-        r"\b(?:who|what|which \w+)\s+(?:calls|uses|imports|references|mentions|invokes)\b",
+        r"\b(?:who|what|which \w+)\s+(?:calls?|uses?|imports?|references?|mentions?|invokes?"
+        r"|handles?|raises?|touch(?:es)?)\b",
+        "~locate",
+    ),
+    # "in which file", "which function builds", not "which functions have no docstring"
+    (
+        r"\bwhich (?:file|module|class|function|method)s?\b(?! (?:have|has|lack|are|is|do|does"
+        r"|need|without|with|in|from)\b)",
         "~locate",
     ),
     # "how many lines", "how much code"
@@ -127,8 +185,36 @@ QUESTION_FORMS: tuple[tuple[str, str], ...] = (
     # "what does X say", "what is in X"
     (r"\bwhat (?:does|do) \S+ (?:say|contain|contains)\b", "~read"),
     (r"\bwhat(?:'s| is) (?:in|inside)\b", "~read"),
+    # a verb of reading applied to a named file: "show me setup.cfg", "summarise docs/x.md"
+    (
+        rf"\b(?:show|open|read|print|cat|dump|view|display|summari[sz]e|skim|peek)\b"
+        rf"[^.?!]{{0,30}}{_FILE}",
+        "~read",
+    ),
+    # one file as the scope: exactly one named file, "this file", "the file", "this one"
+    (rf"^(?:(?!{_FILE}).)*{_FILE}(?:(?!{_FILE}).)*$", "~onefile"),
+    (r"\b(?:this|that|the|one|a|single) file\b(?!s)|\bthis one\b|\ba path\b", "~onefile"),
 )
-"""``(regular expression over the lower-cased prompt, concept token)``."""
+"""``(regular expression over the lower-cased prompt, concept token)``; named files read
+as ``<file>``."""
+
+_LEAD = (
+    r"^\W*(?:(?:please|pls|kindly|hey|hi|ok|okay|so|now|also|and|first|can you|could you"
+    r"|would you|will you|you should|i want you to|i'd like you to|i need you to|i want to"
+    r"|i need to|i'd like to|we need to|we should|let's|lets|help me(?: to)?|go ahead and"
+    r"|try to)\W+)*"
+)
+TASK_FORMS: tuple[str, ...] = (
+    # the request opens with a verb of making or changing things
+    _LEAD
+    + r"(?:write|rewrite|create|generate|implement|add|fix|refactor|rename|change|modify"
+    r"|update|edit|delete|remove|migrate|convert|port|translate|design|plan|draft|propose"
+    r"|brainstorm|come up with|compose|deploy|set up|setup|configure|optimi[sz]e|speed up"
+    r"|debug|install|upgrade|bump|merge|commit|push|publish|schedule|send)\b",
+    # general knowledge: "what is a ...", "what's the difference between ..."
+    r"\b(?:explain|tell me|what(?:'s| is| are))(?: what)? (?:an?|the difference)\b",
+)
+"""Regular expressions over the lower-cased prompt that add :data:`TASK_CONCEPT`."""
 
 FILE_KINDS: tuple[tuple[str, str], ...] = (
     # fnmatch globs over a file's base name (or its path, for the directory ones)

@@ -38,7 +38,7 @@ __all__ = [
     "strict_concepts",
 ]
 
-DATASET_FILES = ("routing.jsonl", "fresh.jsonl", "fresh-final.jsonl")
+DATASET_FILES = ("routing.jsonl", "fresh.jsonl", "fresh-final.jsonl", "dev-h17b.jsonl")
 """The shipped labelled files, in report order."""
 RELIABILITY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 """Lower edges of the confidence bins of the reliability table (the last bin is [0.9, 1])."""
@@ -268,7 +268,7 @@ def choose_threshold(
                 runs.append([t])
         previous = t
     widest = max(runs, key=len)
-    chosen = min(widest, key=lambda t: (abs(t - 0.5), t))
+    chosen = widest[(len(widest) - 1) // 2]
     return ThresholdChoice(chosen, top / len(outcomes), widest[0], widest[-1])
 
 

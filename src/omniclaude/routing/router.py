@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omniclaude.events import AgentAlternative, RoutingDecision, dumps
 from omniclaude.routing.cache import TtlCache
+from omniclaude.routing.concepts import FORM_CONCEPTS, TASK_CONCEPT
 from omniclaude.routing.registry import AgentDefinition, AgentRegistry
 from omniclaude.routing.signals import (
     Bm25Index,
@@ -47,7 +48,7 @@ from omniclaude.routing.signals import (
     TriggerMatch,
     explicit_mention,
 )
-from omniclaude.routing.text import analyze
+from omniclaude.routing.text import analyze, file_kinds
 
 __all__ = [
     "MAX_PROMPT_CHARS",
@@ -66,6 +67,13 @@ _MAX_SNAPSHOT_BYTES = 8192
 PATTERN_SCORE = 0.7
 """Trigger strength of a matching ``patterns`` regular expression (a phrase scores up to 1)."""
 _AGREEMENT = 0.25
+_SCOPE = 0.5
+"""What an agent that works on one named file (its definition says "one file", "a file")
+keeps of its score when the request names no file, says no "this file" and has no context
+files: "count the files per language" is about the code tree, not one file."""
+_TASK_FACTOR = 0.2
+"""How much a request for work the best agent never does (:data:`TASK_CONCEPT`) keeps of its
+confidence: "write unit tests for the cache" names tests, but a test finder only finds them."""
 
 
 class RouterConfig(BaseModel):
@@ -73,7 +81,7 @@ class RouterConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    min_confidence: float = Field(default=0.45, ge=0, le=1)
+    min_confidence: float = Field(default=0.26, ge=0, le=1)
     fallback_agent: str = "polymorphic-agent"
     max_alternatives: int = Field(default=5, ge=0, le=50)
     context_weight: float = Field(default=0.6, ge=0, le=1)
@@ -111,6 +119,8 @@ class Candidate:
     concept: float = 0.0
     concepts: tuple[str, ...] = ()
     """Concepts (``~deps``, ``~locate``...) the prompt shares with the agent's definition."""
+    scope: float = 1.0
+    """< 1 when the agent works on one file and the request names none (see ``_SCOPE``)."""
 
     def reason(self) -> str:
         """A short explanation of the score: every signal's value and what it matched."""
@@ -123,6 +133,8 @@ class Candidate:
         parts.append(f"example {self.example:.2f}")
         if self.matched_example:
             parts[-1] += f" ({self.matched_example[:60]!r})"
+        if self.scope < 1.0:
+            parts.append(f"scope x{self.scope:.2f} (works on one file, the request names none)")
         if self.context is not None:
             parts.append(f"context {self.context:.2f}")
         if self.history is not None:
@@ -235,7 +247,38 @@ def _document(agent: AgentDefinition) -> list[str]:
             " ".join(agent.examples),
         ]
     )
-    return list(analyze(text, definition=True).features)
+    features = list(analyze(text, definition=True).features)
+    # the kinds of the files the agent works on ("pyproject.toml" → ~manifest, "test_*.py" →
+    # ~test): a request naming such a file is a hint for it
+    for pattern in agent.file_patterns:
+        kinds = file_kinds(pattern.lower().replace("*", "x"))
+        features.extend(k for k in kinds if k in FORM_CONCEPTS and k not in features)
+    # an agent that makes or changes things says so in one of its parts ("Drafts release
+    # notes", "write the release notes for 2.0"): the task forms look at how each part opens
+    parts = [*re.split(r"(?<=[.;:])\s+", agent.description), *agent.capabilities, *agent.examples]
+    if TASK_CONCEPT not in features and any(TASK_CONCEPT in analyze(p).concepts for p in parts):
+        features.append(TASK_CONCEPT)
+    return features
+
+
+def _parts(agent: AgentDefinition, document: list[str]) -> list[list[str]]:
+    """The features of each part of an agent's definition, for concept affinities: its name
+    and domain (counted twice: they say what it is for), each description clause,
+    capability, trigger and example, and its file kinds and task concept (from ``document``)."""
+    name = " ".join([agent.name.replace("-", " "), *agent.aliases, agent.domain])
+    texts = [
+        *re.split(r"(?<=[.;:,])\s+", agent.description),
+        *agent.capabilities,
+        *agent.triggers,
+        *agent.examples,
+    ]
+    named = list(analyze(name.replace("-", " "), definition=True).features)
+    parts = [named, named, *(list(analyze(t, definition=True).features) for t in texts)]
+    # file kinds of its file patterns and the task concept hold fully (see _document)
+    extra = [f for f in document if f in FORM_CONCEPTS and f.startswith(("~manifest", "~test",
+             "~doc")) or f == TASK_CONCEPT]
+    parts.extend([extra] * 3)
+    return parts
 
 
 def _context_key(context: Mapping[str, Any] | None) -> Any:
@@ -265,7 +308,12 @@ class Router:
         documents = [_document(a) for a in self._agents]
         self._bm25 = Bm25Index.build(documents)
         self._examples = ExampleIndex([list(a.examples) for a in self._agents])
-        self._concepts = ConceptIndex.build(documents)
+        self._concepts = ConceptIndex.from_parts(
+            [_parts(a, doc) for a, doc in zip(self._agents, documents, strict=True)]
+        )
+        self._one_file = frozenset(
+            i for i, doc in enumerate(documents) if "~onefile" in doc and "~project" not in doc
+        )
         self._contexts = ContextIndex([(a.domain, a.file_patterns) for a in self._agents])
         self._patterns = [
             re.compile("|".join(f"(?:{p})" for p in a.patterns)) if a.patterns else None
@@ -349,12 +397,15 @@ class Router:
         # Score every agent with evidence as plain numbers, then build the explained
         # candidates only for the ones listed: cost stays small with many agents.
         ranked: list[tuple[float, float, str, int, float, tuple[str, ...]]] = []
+        unscoped = "~onefile" not in query.concepts and not (context and context.get("files"))
         for i in active:
             name = self._agents[i].name
             if name in excluded:
                 continue
             values = (relevance[i], examples[i].score, concepts[i][0])
             lexical, t, matched = self._lexical(i, prompt, triggers[i], values)
+            if unscoped and i in self._one_file:
+                lexical *= _SCOPE
             confidence = self._adjusted(i, lexical, None if contexts is None else contexts[i])
             if confidence > 0 or bm25[i] > 0:
                 ranked.append((-confidence, -bm25[i], name, i, t, matched))
@@ -378,6 +429,7 @@ class Router:
                     matched_example=examples[i].example,
                     concept=concepts[i][0],
                     concepts=concepts[i][1],
+                    scope=_SCOPE if unscoped and i in self._one_file else 1.0,
                 )
             )
         scored = {name for _, _, name, _, _, _ in ranked}
@@ -472,10 +524,21 @@ class Router:
         if best is not None:
             share, missing = self._concepts.spread(analyze(prompt), self._index[best.agent])
             if missing:
-                confidence *= share
+                # one agent does the whole of a multi-part request with probability about
+                # share (what it covers) times share (that the rest is incidental)
+                confidence *= share * share
                 margin += (
                     f"; the request also asks for {' '.join(missing)}, which other agents "
-                    f"cover (a multi-part request), so confidence x{share:.2f} = {confidence:.2f}"
+                    f"cover (a multi-part request), so confidence x{share:.2f}^2 = "
+                    f"{confidence:.2f}"
+                )
+        if best is not None and TASK_CONCEPT in analyze(prompt).concepts:
+            if not self._concepts.has(self._index[best.agent], TASK_CONCEPT):
+                confidence *= _TASK_FACTOR
+                margin += (
+                    f"; the request asks for work {best.agent!r} does not do (it makes or "
+                    f"changes something, or asks general knowledge), so confidence "
+                    f"x{_TASK_FACTOR:.2f} = {confidence:.2f}"
                 )
         if best is None or confidence < cfg.min_confidence:
             reason = (

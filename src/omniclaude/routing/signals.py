@@ -22,7 +22,13 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from omniclaude.routing.concepts import CONCEPTS, FORM_CONCEPTS, LIST_FORM, QUESTION_FORMS
+from omniclaude.routing.concepts import (
+    CONCEPTS,
+    FORM_CONCEPTS,
+    LIST_FORM,
+    QUESTION_FORMS,
+    TASK_CONCEPT,
+)
 from omniclaude.routing.text import (
     GENERIC_WORDS,
     STOP_WORDS,
@@ -58,13 +64,17 @@ _GENERIC_WEIGHT = 0.35
 """How much a word every coding request uses (:data:`GENERIC_WORDS`) counts."""
 _MIN_FUZZY = 6
 """Shorter words are never fuzzy-matched ("hello" is not a typo of "shell")."""
-_SEMANTIC = frozenset(CONCEPTS) | {c for _, c in QUESTION_FORMS}
+_SEMANTIC = frozenset(CONCEPTS) | {c for _, c in QUESTION_FORMS} | FORM_CONCEPTS | {TASK_CONCEPT}
 _LIST = re.compile(LIST_FORM)
 _FORM_WEIGHT = 0.5
 """Concept tokens that say what a request asks for (file kinds excluded)."""
 _SHRUNK_SCORE = 0.6
 """A one-word remainder of a longer trigger ("which tests" → "test") found without the
 phrase as written counts like part of a phrase, not like the phrase."""
+_AFFINITY_POWER = 0.5
+"""An agent's affinity for a concept is (parts evoking it / parts evoking its commonest
+concept) to this power: a test finder whose parts are mostly about tests has ``~tests`` at 1
+and ``~size`` (three parts count tests) at about 0.35."""
 _UNKNOWN_WEIGHT = 0.5
 """How much a prompt word no agent knows counts against every agent, relative to the rarest
 known word: a request about haiku and autumn that shares only "write" with one agent is not
@@ -207,7 +217,7 @@ class TriggerIndex:
         """Return, per agent, its best trigger score in [0, 1] and the triggers that matched."""
         sims: dict[str, float] = {}
         seq: list[str | None] = []
-        for term in query.terms:
+        for term in query.words:
             match = self.vocabulary.closest(term)
             seq.append(None if match is None else match[0])
             if match is not None:
@@ -319,14 +329,19 @@ class Bm25Index:
 class ConceptIndex:
     """The concepts (:mod:`omniclaude.routing.concepts`) each agent's definition evokes.
 
-    A prompt's score for an agent is the IDF-weighted share of the prompt's concepts that the
-    agent has, times a saturation in how much it has: one concept only this agent has scores
-    about 0.76; the same concept shared with three other agents, or one of three concepts the
-    prompt names (a multi-part request), much less. File kinds (``~file``, ``~doc``...) are
-    left to the BM25 relevance: they say what a prompt is about, not what it asks for.
+    An agent *has* a concept with an affinity in (0, 1]: the number of parts of its definition
+    (its name and domain, each description clause, capability, trigger and example) that
+    evoke it, over :data:`_FULL_AFFINITY`. A code searcher whose every part is about searching
+    has ``~search`` fully; a test finder with one example saying "matching" barely. A
+    prompt's score for an agent is the IDF-weighted (IDF over the affinities) share of the
+    prompt's concepts that the agent has, times a saturation in how much it has: one concept
+    only this agent has fully scores about 0.76; the same concept shared with three other
+    agents, or one of three concepts the prompt names (a multi-part request), much less.
     """
 
     concepts: list[frozenset[str]]
+    affinity: list[dict[str, float]] | None = None
+    """Per agent, concept → affinity; None: 1.0 for every concept in ``concepts``."""
     idf: dict[str, float] = field(init=False)
     saturation: float = 0.7
     owners: dict[str, tuple[int, ...]] = field(init=False)
@@ -334,41 +349,60 @@ class ConceptIndex:
 
     def __post_init__(self) -> None:
         n = len(self.concepts)
+        if self.affinity is None:
+            self.affinity = [dict.fromkeys(found, 1.0) for found in self.concepts]
         owners: dict[str, list[int]] = {}
-        for index, found in enumerate(self.concepts):
-            for c in found:
+        df: dict[str, float] = {}
+        for index, found in enumerate(self.affinity):
+            for c, value in found.items():
                 owners.setdefault(c, []).append(index)
+                df[c] = df.get(c, 0.0) + value
         self.owners = {c: tuple(agents) for c, agents in owners.items()}
-        df: dict[str, int] = {}
-        for found in self.concepts:
-            for c in found:
-                df[c] = df.get(c, 0) + 1
         raw = {c: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for c, d in df.items()}
         top = max(raw.values(), default=1.0)
-        # how a question is asked counts half as much as what it is about
-        self.idf = {
-            c: v / top * (_FORM_WEIGHT if c in FORM_CONCEPTS else 1.0) for c, v in raw.items()
-        }
+        self.idf = {c: v / top for c, v in raw.items()}
 
     @classmethod
     def build(cls, documents: Sequence[Iterable[str]]) -> ConceptIndex:
-        """Index the concept tokens among each agent's document features."""
+        """Index the concept tokens among each agent's document features (affinity 1)."""
         return cls([frozenset(f for f in doc if f in _SEMANTIC) for doc in documents])
+
+    @classmethod
+    def from_parts(cls, agents: Sequence[Sequence[Iterable[str]]]) -> ConceptIndex:
+        """Index each agent's definition parts (the features of each), with affinities."""
+        affinity: list[dict[str, float]] = []
+        for parts in agents:
+            counts: dict[str, int] = {}
+            for part in parts:
+                for c in set(part) & _SEMANTIC:
+                    counts[c] = counts.get(c, 0) + 1
+            top = max(counts.values(), default=1)
+            affinity.append({c: (k / top) ** _AFFINITY_POWER for c, k in counts.items()})
+        return cls([frozenset(found) for found in affinity], affinity)
 
     def score(self, query: QueryTerms) -> list[tuple[float, tuple[str, ...]]]:
         """Return, per agent, its concept score in [0, 1] and the concepts it shares."""
         asked = [c for c in query.concepts if c in _SEMANTIC]
         if not asked:
             return [(0.0, ())] * len(self.concepts)
+        # how a question is asked counts half as much as what it is about, when the request
+        # says what it is about; alone, the form is all there is to go by
+        form = _FORM_WEIGHT if any(c not in FORM_CONCEPTS for c in asked) else 1.0
+        scale = {c: form if c in FORM_CONCEPTS else 1.0 for c in asked}
         # a concept no agent has still counts in the prompt's total: the request asks for it
-        total = sum(self.idf.get(c, _FORM_WEIGHT if c in FORM_CONCEPTS else 1.0) for c in asked)
+        total = sum(self.idf.get(c, 1.0) * scale[c] for c in asked)
         out: list[tuple[float, tuple[str, ...]]] = [(0.0, ())] * len(self.concepts)
+        assert self.affinity is not None
         for index in {i for c in asked for i in self.owners.get(c, ())}:
-            found = self.concepts[index]
+            found = self.affinity[index]
             shared = tuple(c for c in asked if c in found)
-            weight = sum(self.idf[c] for c in shared)
+            weight = sum(self.idf[c] * scale[c] * found[c] for c in shared)
             out[index] = ((weight / total) * (1.0 - math.exp(-weight / self.saturation)), shared)
         return out
+
+    def has(self, index: int, concept: str) -> bool:
+        """Whether agent ``index``'s definition evokes ``concept``."""
+        return concept in self.concepts[index]
 
     def spread(self, query: QueryTerms, index: int) -> tuple[float, tuple[str, ...]]:
         """How much of a multi-domain request agent ``index`` covers.
@@ -382,7 +416,11 @@ class ConceptIndex:
             one ask). "Check security, docs and dependencies" spans three agents: any one of
             them covers a third of it.
         """
-        asked = [c for c in query.concepts if c in _SEMANTIC and c not in FORM_CONCEPTS]
+        asked = [
+            c
+            for c in query.concepts
+            if c in _SEMANTIC and c not in FORM_CONCEPTS and c != TASK_CONCEPT
+        ]
         if len(asked) < 2 or not _LIST.search(query.text):
             return 1.0, ()
         mine = self.concepts[index]

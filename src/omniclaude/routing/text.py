@@ -134,37 +134,88 @@ STOP_WORDS = frozenset(
         "quickly",
         "help",
         "us",
+        "one",
+        "ones",
+        "have",
+        "has",
+        "had",
+        "having",
+        "many",
+        "much",
+        "each",
+        "every",
+        "per",
+        "more",
+        "most",
+        "very",
+        "really",
+        "actually",
+        "anything",
+        "anywhere",
+        "something",
+        "somewhere",
+        "stuff",
     ]
 )
 """Words that carry no routing information."""
 
-# Longest suffix first; (suffix, replacement). A tiny Porter-like stemmer: enough to make
-# "analyze/analyzes/analyzing/analyzer/analysis" and "dependency/dependencies" meet.
-_SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("mentations", "ment"), ("mentation", "ment"), ("ications", "y"), ("ication", "y"),
-    ("ified", "ify"), ("ifies", "ify"), ("ysis", "yz"), ("yses", "yz"), ("yse", "yz"),
-    ("ise", "iz"), ("ising", "iz"),
-    ("ised", "iz"), ("isation", "iz"), ("ization", "iz"), ("ations", "ate"), ("ation", "ate"),
-    ("encies", "ency"), ("ies", "y"), ("ied", "y"), ("ings", ""), ("ing", ""), ("ers", ""),
-    ("er", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", ""), ("e", ""),
-)  # fmt: skip
 _MIN_STEM = 3
+_VOWELS = frozenset("aeiouy")
+_UNDOUBLE = frozenset("bdgmnprt")
+"""A doubled final consonant left by "-ing"/"-ed" is undoubled ("mapped", "running")."""
+# (suffix, replacement, shortest remainder) in the order tried; the first that fits is taken.
+# Derivations meet their root: "installation"/"install", "definition"/"defined",
+# "dependency"/"depend", "reference"/"referenced", "vulnerable"/"vulnerability",
+# "callers"/"call", "implementation"/"implement" ("coverage" stays apart from "cover").
+_DERIVATIONS: tuple[tuple[str, str, int], ...] = (
+    ("ication", "y", 3), ("ization", "iz", 3), ("isation", "iz", 3), ("mentation", "ment", 3),
+    ("ation", "at", 3), ("ition", "", 3), ("ibility", "", 4), ("ability", "", 4),
+    ("ency", "", 4), ("enc", "", 4), ("abl", "", 4), ("ysis", "yz", 2), ("ys", "yz", 3),
+    ("ment", "", 4), ("ness", "", 3), ("at", "", 4), ("er", "", 3),
+    ("ly", "", 4), ("ariz", "ary", 3), ("is", "iz", 4),
+)  # fmt: skip
+
+
+_IRREGULAR = {"used": "use", "using": "use", "uses": "use", "explanation": "explain"}
+
+
+def _inflection(word: str) -> str:
+    """Strip a plural, "-ing"/"-ed" and a final "e" ("classes", "analyzing", "types")."""
+    if word.endswith(("ies", "ied")) and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > _MIN_STEM:
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        rest = word[: -len(suffix)]
+        if word.endswith(suffix) and len(rest) >= _MIN_STEM and _VOWELS & set(rest):
+            if len(rest) > _MIN_STEM and rest[-1] == rest[-2] and rest[-1] in _UNDOUBLE:
+                rest = rest[:-1]
+            word = rest
+            break
+    if word.endswith("e") and len(word) > _MIN_STEM + 1:
+        word = word[:-1]
+    return word
 
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """Return a light stem of a lower-case word (suffix stripping; not a full Porter stemmer)."""
-    if len(word) <= _MIN_STEM or word.isdigit():
+    """Return a light stem of a lower-case word (a small Porter-like stemmer).
+
+    Inflections go first ("tests", "tested", "testing" → "test"), then up to two derivational
+    suffixes, so the word forms a description and a prompt use meet.
+    """
+    if len(word) <= _MIN_STEM or not word.isalpha():
         return word
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= _MIN_STEM:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                continue
-            stemmed = word[: len(word) - len(suffix)] + replacement
-            # "analyz" + "e" and "analyz" + "er" must meet; strip a trailing "e" left behind.
-            return (
-                stemmed[:-1] if stemmed.endswith("e") and len(stemmed) > _MIN_STEM + 1 else stemmed
-            )
+    word = _IRREGULAR.get(word) or _inflection(word)
+    for _ in range(2):
+        for suffix, replacement, shortest in _DERIVATIONS:
+            if word.endswith(suffix) and len(word) - len(suffix) >= shortest:
+                word = word[: len(word) - len(suffix)] + replacement
+                if len(word) > _MIN_STEM and word[-1] == word[-2] and word[-1] in _UNDOUBLE:
+                    word = word[:-1]
+                break
+        else:
+            break
     return word
 
 
@@ -224,7 +275,7 @@ _FILE = re.compile(
 )
 """A file name written in a prompt: with a known extension, or a well-known bare name."""
 _IDENTIFIER = re.compile(
-    r"(?<![\w.])(?:[A-Za-z_][A-Za-z0-9]*_[A-Za-z0-9_]+|[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*"
+    r"(?<![\w.])(?:[A-Za-z_][A-Za-z0-9]*_[A-Za-z0-9_]+|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+"
     r"|[A-Za-z_]\w*\.[A-Za-z_][\w.]*|\w+\(\))(?:\(\))?(?![\w.])"
 )
 """A code identifier: snake_case, CamelCase, dotted (``asyncio.sleep``) or a call (``f()``)."""
@@ -288,14 +339,24 @@ def file_kinds(name: str) -> tuple[str, ...]:
 
 
 def concepts_of(words: list[str]) -> list[str]:
-    """The concepts that a sequence of lower-cased words (stop words kept) evokes, in order."""
+    """The concepts that a sequence of lower-cased words (stop words kept) evokes, in order.
+
+    Where phrases overlap the longest wins and its words are used up: "docstring coverage"
+    evokes ``~docs`` only, not ``~tests`` through "coverage".
+    """
     stems = [stem(w) for w in words]
     phrases = _concept_phrases()
     found: list[str] = []
-    for i, first in enumerate(stems):
-        for phrase, concept in phrases.get(first, ()):
-            if concept not in found and tuple(stems[i : i + len(phrase)]) == phrase:
-                found.append(concept)
+    i = 0
+    while i < len(stems):
+        width = 1
+        for phrase, concept in phrases.get(stems[i], ()):  # longest first
+            if tuple(stems[i : i + len(phrase)]) == phrase:
+                if concept not in found:
+                    found.append(concept)
+                width = len(phrase)
+                break
+        i += width
     return found
 
 
@@ -307,6 +368,9 @@ class QueryTerms:
     """The lower-cased prompt."""
     terms: tuple[str, ...]
     """Stemmed content words, in order (stop words removed)."""
+    words: tuple[str, ...] = ()
+    """The terms outside named files and quoted literals, in order: what triggers match
+    (a file or a quoted string is the object of a request, not what it asks for)."""
     features: tuple[str, ...] = ()
     """What the lexical indexes match: terms outside file names, file kinds, concepts."""
     files: tuple[str, ...] = ()
@@ -319,33 +383,59 @@ def _content(words: list[str]) -> list[str]:
     return [stem(w) for w in words if len(w) > 1 and w not in STOP_WORDS]
 
 
+_QUOTED = re.compile(r"(?<![\w])(['\"`])([^'\"`\n]{1,80}?)\1(?![\w])")
+"""A quoted literal: 'outbox', "schema_version", `TODO`."""
+_REGEX = re.compile(r"\\[wdsbWDSB(.]|\.\*|\.\+|\[\^?[\w-]+\]|(?:^|\s)\^\w|\w\$(?:\s|$)")
+r"""Something only a regular expression has: ``\w``, ``.*``, ``[a-z]``, ``^import``, ``end$``."""
+
+
+@lru_cache(maxsize=1)
+def _task_forms() -> list[re.Pattern[str]]:
+    from omniclaude.routing.concepts import TASK_FORMS
+
+    return [re.compile(pattern) for pattern in TASK_FORMS]
+
+
 @lru_cache(maxsize=8192)
 def analyze(text: str, *, definition: bool = False) -> QueryTerms:
     """Prepare a prompt (or, with ``definition``, an agent's text): words, files, concepts.
 
-    ``terms`` are every content word (file names included, as words); ``features`` replace
-    each named file by its kinds and add the concepts (see the module docstring). A code
+    ``terms`` are every content word (file names included, as words); ``words`` leave out
+    named files and quoted literals; ``features`` replace each named file by its kinds, each
+    quoted literal by ``~literal`` and add the concepts (see the module docstring). A code
     identifier (``write_events``, ``RouterConfig``, ``asyncio.sleep``) adds ``~ident``; in a
     definition its words are dropped too, since the names in an agent's examples are
     incidental ("Find all usages of write_events" is not about writing), while in a prompt
     they may be what the user means (``install_requires``).
     """
-    lowered = text.lower()
+    original = lowered = text.lower()
     terms = tuple(_content(_WORD.findall(lowered)))
+    concepts: list[str] = []
+    if _REGEX.search(text):
+        concepts.append("~search")
+    quoted = _QUOTED.search(text) is not None
+    if quoted:
+        concepts.append("~literal")
+        text = _QUOTED.sub(" ", text)
+        lowered = text.lower()
     files = tuple(dict.fromkeys(m.group(1) for m in _FILE.finditer(lowered)))
     rest = _FILE.sub(" ", lowered) if files else lowered
+    shaped = _FILE.sub(" <file> ", lowered) if files else lowered
     identifiers = [m.group(0) for m in _IDENTIFIER.finditer(_FILE.sub(" ", text))]
     if identifiers and definition:
         rest = _IDENTIFIER.sub(" ", _FILE.sub(" ", text)).lower()
     words = _WORD.findall(rest)
-    concepts: list[str] = []
     for name in files:
         concepts.extend(k for k in file_kinds(name) if k not in concepts)
     if identifiers:
         concepts.append("~ident")
     concepts.extend(c for c in concepts_of(words) if c not in concepts)
     concepts.extend(
-        c for regex, c in _question_forms() if c not in concepts and regex.search(lowered)
+        c for regex, c in _question_forms() if c not in concepts and regex.search(shaped)
     )
-    features = (*_content(words), *concepts)
-    return QueryTerms(lowered, terms, features, files, tuple(concepts))
+    if any(regex.search(shaped) for regex in _task_forms()):
+        concepts.append("~task")
+    content = _content(words)
+    features = (*content, *concepts)
+    trigger_words = tuple(_content(_WORD.findall(rest))) if files or quoted else terms
+    return QueryTerms(original, terms, trigger_words, features, files, tuple(concepts))

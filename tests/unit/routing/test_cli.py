@@ -53,26 +53,26 @@ def test_agents_route_and_eval(cli: CliRunner, tmp_path: Path) -> None:
 
 
 def test_agents_eval_reports_each_split(cli: CliRunner, tmp_path: Path) -> None:
-    """The shipped eval reports tune, held-out and fresh apart, with the held-out threshold."""
+    """The shipped eval reports tune, held-out and the dev sets apart, with the threshold."""
     env = {"OMNICLAUDE_DATA_DIR": str(tmp_path)}
     result = cli.invoke(app, ["agents", "eval", "--json"], env=env)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data["splits"]) == {"tune", "held-out", "fresh", "fresh-final"}
+    assert set(data["splits"]) == {"tune", "held-out", "dev-fresh", "dev-fresh-final", "dev-h17b"}
     held = data["splits"]["held-out"]
     assert held["total"] == 29
     assert {"low", "high", "decisions", "right"} <= set(held["reliability"][0])
     assert data["held_out_best_threshold"] == data["min_confidence"]
-    shown = cli.invoke(app, ["agents", "eval", "--split", "fresh", "--misses"], env=env)
+    shown = cli.invoke(app, ["agents", "eval", "--split", "dev-fresh", "--misses"], env=env)
     assert shown.exit_code == 0
-    assert "top-1 accuracy (fresh):" in shown.output
+    assert "top-1 accuracy (dev-fresh):" in shown.output
     assert "reliability" in shown.output
     strict = cli.invoke(
-        app, ["agents", "eval", "--split", "fresh", "--strict-vocabulary", "--json"], env=env
+        app, ["agents", "eval", "--split", "dev-fresh", "--strict-vocabulary", "--json"], env=env
     )
     assert strict.exit_code == 0
-    strict_fresh = json.loads(strict.stdout)["splits"]["fresh"]
-    assert strict_fresh["right"] < data["splits"]["fresh"]["right"]
+    strict_fresh = json.loads(strict.stdout)["splits"]["dev-fresh"]
+    assert strict_fresh["right"] < data["splits"]["dev-fresh"]["right"]
     missing = cli.invoke(app, ["agents", "eval", "--split", "nope"], env=env)
     assert missing.exit_code == 1
     assert "no rows in split(s) nope" in missing.output
