@@ -303,7 +303,7 @@ class Router:
         """Index ``registry`` (once); ``history`` holds past success rates by agent name."""
         self.registry = registry
         self.config = config or RouterConfig()
-        self._agents = [a for a in registry if a.name != self.config.fallback_agent]
+        self._agents = list(registry)
         self._triggers = TriggerIndex.build([a.triggers for a in self._agents])
         documents = [_document(a) for a in self._agents]
         self._bm25 = Bm25Index.build(documents)

@@ -25,7 +25,6 @@ from rapidfuzz import fuzz, process
 from omniclaude.routing.concepts import (
     CONCEPTS,
     FORM_CONCEPTS,
-    LIST_FORM,
     QUESTION_FORMS,
     TASK_CONCEPT,
 )
@@ -65,7 +64,6 @@ _GENERIC_WEIGHT = 0.35
 _MIN_FUZZY = 6
 """Shorter words are never fuzzy-matched ("hello" is not a typo of "shell")."""
 _SEMANTIC = frozenset(CONCEPTS) | {c for _, c in QUESTION_FORMS} | FORM_CONCEPTS | {TASK_CONCEPT}
-_LIST = re.compile(LIST_FORM)
 _FORM_WEIGHT = 0.5
 """Concept tokens that say what a request asks for (file kinds excluded)."""
 _SHRUNK_SCORE = 0.6
@@ -421,7 +419,7 @@ class ConceptIndex:
             for c in query.concepts
             if c in _SEMANTIC and c not in FORM_CONCEPTS and c != TASK_CONCEPT
         ]
-        if len(asked) < 2 or not _LIST.search(query.text):
+        if len(asked) < 2 or query.asks < 2:
             return 1.0, ()
         mine = self.concepts[index]
         owned = [c for c in asked if c in self.idf]

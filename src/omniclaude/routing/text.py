@@ -377,6 +377,9 @@ class QueryTerms:
     """File names written in the prompt, lower-cased."""
     concepts: tuple[str, ...] = ()
     """The concept tokens among ``features`` (file kinds included), for explanations."""
+    asks: int = 1
+    """How many of the request's list items ("X, Y and then Z") evoke a concept of their
+    own: 2 or more may make a multi-part request (see ``ConceptIndex.spread``)."""
 
 
 def _content(words: list[str]) -> list[str]:
@@ -438,4 +441,17 @@ def analyze(text: str, *, definition: bool = False) -> QueryTerms:
     content = _content(words)
     features = (*content, *concepts)
     trigger_words = tuple(_content(_WORD.findall(rest))) if files or quoted else terms
-    return QueryTerms(original, terms, trigger_words, features, files, tuple(concepts))
+    pattern, forms = _list_items()
+    asks = sum(
+        1 for item in pattern.split(rest) if set(concepts_of(_WORD.findall(item))) - forms
+    )
+    return QueryTerms(
+        original, terms, trigger_words, features, files, tuple(concepts), max(1, asks)
+    )
+
+
+@lru_cache(maxsize=1)
+def _list_items() -> tuple[re.Pattern[str], frozenset[str]]:
+    from omniclaude.routing.concepts import FORM_CONCEPTS, LIST_FORM
+
+    return re.compile(LIST_FORM), FORM_CONCEPTS

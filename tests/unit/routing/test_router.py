@@ -45,14 +45,47 @@ def test_confident_choice_has_components_and_alternatives(router: Router) -> Non
 
 def test_low_confidence_falls_back_as_a_recorded_decision(router: Router) -> None:
     """Below the threshold the polymorphic agent is chosen; strategy and reasoning say so."""
-    result = router.route("Write a haiku about autumn")
+    prompt = "Purple elephants dance at noon"
+    result = router.route(prompt)
     assert result.selected == "polymorphic-agent"
     assert result.is_fallback
     assert result.strategy == "fallback"
     assert "threshold" in result.reasoning
-    event = result.to_event(correlation_id=uuid.uuid4(), user_request="Write a haiku about autumn")
+    event = result.to_event(correlation_id=uuid.uuid4(), user_request=prompt)
     assert event.is_fallback
     assert event.routing_strategy == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "concept"),
+    [("Write a haiku about autumn", "~task"), ("give me a workspace overview", None)],
+)
+def test_the_general_agent_is_chosen_on_its_own_evidence(
+    router: Router, prompt: str, concept: str | None
+) -> None:
+    """A request for work no specialist does, or the general agent's own capability (a
+    workspace overview), selects polymorphic-agent as a choice, not a fallback; excluded (as
+    it excludes itself when it re-routes), it is never chosen."""
+    result = router.route(prompt, use_cache=False)
+    assert (result.selected, result.is_fallback) == ("polymorphic-agent", False)
+    assert result.chosen is not None
+    assert concept is None or concept in result.chosen.concepts
+    assert "polymorphic-agent" in result.reasoning
+    again = router.route(prompt, exclude={"polymorphic-agent"}, use_cache=False)
+    assert again.is_fallback or again.selected != "polymorphic-agent"
+    assert all(c.agent != "polymorphic-agent" for c in again.alternatives)
+
+
+def test_work_no_specialist_does_is_not_given_to_one(router: Router) -> None:
+    """ "Write unit tests" names tests, but the test finder only finds them: its confidence is
+    cut and the reasoning says why."""
+    result = router.route("write unit tests for the cache module", use_cache=False)
+    assert result.selected == "polymorphic-agent"
+    again = router.route(
+        "write unit tests for the cache module", exclude={"polymorphic-agent"}, use_cache=False
+    )
+    assert again.is_fallback
+    assert "does not do" in again.reasoning
 
 
 def test_explicit_mention_wins_over_signals(router: Router) -> None:
