@@ -134,6 +134,11 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "language", "languages", "polyglot", "programming language", "written in", "python",
         "javascript", "typescript", "java", "golang", "rust", "ruby", "kotlin", "php",
     ),
+    # the units of code: what a code analyzer lists, a searcher locates, a docs audit checks
+    "~symbols": (
+        "function", "functions", "class", "classes", "method", "methods", "def", "defs",
+        "constructor", "constructors",
+    ),
     # searching the code for a name or a pattern
     "~search": (
         "grep", "regex", "regexp", "regular expression", "search", "search for", "occurrence",
@@ -180,8 +185,9 @@ QUESTION_FORMS: tuple[tuple[str, str], ...] = (
         r"|need|without|with|in|from)\b)",
         "~locate",
     ),
-    # "how many lines", "how much code"
+    # "how many lines", "how much code", "over 100 lines"
     (r"\bhow (?:many|much)\b", "~size"),
+    (r"\b(?:over|more than|longer than|above|exceeding|under|fewer than) \d+ lines?\b", "~size"),
     # "what does X say", "what is in X"
     (r"\bwhat (?:does|do) \S+ (?:say|contain|contains)\b", "~read"),
     (r"\bwhat(?:'s| is) (?:in|inside)\b", "~read"),
