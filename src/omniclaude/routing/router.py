@@ -327,6 +327,7 @@ class Router:
             for a in self._agents
         ]
         self._history: dict[str, AgentStats] = dict(history or {})
+        self._history_scales = self._scales()
         self.cache: TtlCache[RouteResult] = TtlCache(
             max_entries=self.config.cache_max_entries, ttl_s=self.config.cache_ttl_s
         )
@@ -334,36 +335,25 @@ class Router:
     def set_history(self, history: Mapping[str, AgentStats]) -> None:
         """Replace the past success rates (and drop cached answers that used the old ones)."""
         self._history = dict(history)
+        self._history_scales = self._scales()
         self.cache.clear()
+
+    def _scales(self) -> list[float] | None:
+        """Per agent, the factor its history applies to its score (None: no history at all)."""
+        cfg = self.config
+        rates = [self._history_of(a.name) for a in self._agents]
+        if all(r is None for r in rates):
+            return None
+        return [
+            1.0 if r is None else (1.0 - cfg.history_weight) + cfg.history_weight * r
+            for r in rates
+        ]
 
     def _history_of(self, name: str) -> float | None:
         stats = self._history.get(name)
         if stats is None or stats.executions < self.config.history_min_executions:
             return None
         return max(0.0, min(1.0, stats.success_rate))
-
-    def _lexical(
-        self, index: int, prompt: str, trigger: TriggerMatch, values: tuple[float, float, float]
-    ) -> tuple[float, float, tuple[str, ...]]:
-        """``(score, trigger score, matched triggers)`` of agent ``index`` before context and
-        history; ``values`` are its capability, example and concept scores."""
-        t, matched = trigger.score, trigger.matched
-        pattern = self._patterns[index]
-        if pattern is not None and t < PATTERN_SCORE and pattern.search(prompt):
-            t, matched = PATTERN_SCORE, (*matched, "(pattern)")
-        capability, example, concept = values
-        return combine(t, capability, self.config.example_weight * example, concept), t, matched
-
-    def _adjusted(self, index: int, lexical: float, context: float | None) -> float:
-        """The lexical score raised by the context and scaled by the agent's history."""
-        cfg = self.config
-        confidence = lexical
-        if context:
-            confidence += cfg.context_weight * context * (1.0 - confidence)
-        hist = self._history_of(self._agents[index].name)
-        if hist is not None:
-            confidence *= (1.0 - cfg.history_weight) + cfg.history_weight * hist
-        return confidence
 
     def score(
         self,
@@ -396,23 +386,35 @@ class Router:
             active.update(i for i, x in enumerate(contexts) if x > 0)
         # Score every agent with evidence as plain numbers, then build the explained
         # candidates only for the ones listed: cost stays small with many agents.
-        ranked: list[tuple[float, float, str, int, float, tuple[str, ...]]] = []
+        ranked: list[tuple[float, float, str, int, float]] = []
         unscoped = "~onefile" not in query.concepts and not (context and context.get("files"))
+        cfg = self.config
+        weight = cfg.example_weight
+        scales = self._history_scales
         for i in active:
             name = self._agents[i].name
             if name in excluded:
                 continue
-            values = (relevance[i], examples[i].score, concepts[i][0])
-            lexical, t, matched = self._lexical(i, prompt, triggers[i], values)
+            t = triggers[i].score
+            pattern = self._patterns[i]
+            if pattern is not None and t < PATTERN_SCORE and pattern.search(prompt):
+                t = PATTERN_SCORE
+            confidence = combine(t, relevance[i], weight * examples[i].score, concepts[i][0])
             if unscoped and i in self._one_file:
-                lexical *= _SCOPE
-            confidence = self._adjusted(i, lexical, None if contexts is None else contexts[i])
+                confidence *= _SCOPE
+            if contexts is not None and contexts[i]:
+                confidence += cfg.context_weight * contexts[i] * (1.0 - confidence)
+            if scales is not None:
+                confidence *= scales[i]
             if confidence > 0 or bm25[i] > 0:
-                ranked.append((-confidence, -bm25[i], name, i, t, matched))
+                ranked.append((-confidence, -bm25[i], name, i, t))
         ranked.sort()
         kept = ranked if limit is None else ranked[:limit]
         candidates = []
-        for negative, negative_bm25, name, i, t, matched in kept:
+        for negative, negative_bm25, name, i, t in kept:
+            matched = triggers[i].matched
+            if t > triggers[i].score:
+                matched = (*matched, "(pattern)")
             caps = tuple(cap for cap, terms in self._capability_terms[i] if terms & hits[i])
             candidates.append(
                 Candidate(
@@ -432,7 +434,7 @@ class Router:
                     scope=_SCOPE if unscoped and i in self._one_file else 1.0,
                 )
             )
-        scored = {name for _, _, name, _, _, _ in ranked}
+        scored = {name for _, _, name, _, _ in ranked}
         for index in self._by_name:
             if limit is not None and len(candidates) >= limit:
                 break
