@@ -13,6 +13,12 @@ synthetic agents compete for every prompt). Measured in the same run:
   prompt (what an unindexed implementation costs), over the same documents;
 * ``floor: tokenize``   — only lower-casing and splitting the prompt.
 
+Three tails are printed for each: ``p99 ms`` (wall time of every call: what a caller waits,
+including the time the OS gave other processes on a busy machine), ``p99 cpu ms`` (this
+thread's CPU time: the router's own cost) and ``p99 typ ms`` (the 99th percentile over
+prompts of each prompt's median wall time across rounds: the slowest prompts' usual cost,
+robust to preemption). The load average is printed with them.
+
 Usage: python bench/route.py [--agents 100] [--rounds 20]
 Target: p99 of ``route (no cache)`` under 5 ms.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import statistics
 import time
@@ -100,8 +107,9 @@ class NaiveBm25:
 
 def measure(
     fn: Callable[[str], object], prompts: list[str], rounds: int
-) -> tuple[list[float], list[float]]:
-    """Call ``fn`` on every prompt ``rounds`` times; return per-call wall and CPU times (ms).
+) -> tuple[list[float], list[float], list[float]]:
+    """Call ``fn`` on every prompt ``rounds`` times; return per-call wall and CPU times (ms)
+    and each prompt's median wall time.
 
     CPU time (this thread's) leaves out the time the OS scheduler gave to other processes, so
     its tail shows the router's own cost on a busy machine; wall time is what a caller waits.
@@ -109,13 +117,15 @@ def measure(
     for prompt in prompts:  # warm caches of the stemmer and fuzzy matcher like a live service
         fn(prompt)
     wall, cpu = [], []
+    per_prompt: list[list[float]] = [[] for _ in prompts]
     for _ in range(rounds):
-        for prompt in prompts:
+        for number, prompt in enumerate(prompts):
             start, start_cpu = time.perf_counter(), time.thread_time()
             fn(prompt)
             cpu.append((time.thread_time() - start_cpu) * 1000)
             wall.append((time.perf_counter() - start) * 1000)
-    return wall, cpu
+            per_prompt[number].append(wall[-1])
+    return wall, cpu, [statistics.median(times) for times in per_prompt]
 
 
 def p99(values: list[float]) -> float:
@@ -152,22 +162,32 @@ def main() -> None:
         "baseline: naive BM25": measure(naive.best, prompts, args.rounds),
         "floor: tokenize": measure(tokenize, prompts, args.rounds),
     }
-    print(f"agents registered: {len(registry)}  prompts: {len(prompts)}  rounds: {args.rounds}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"agents registered: {len(registry)}  prompts: {len(prompts)}  rounds: {args.rounds}"
+        f"  load average (1 min): {load:.2f} on {os.cpu_count()} cpus"
+    )
     print(
         f"top-1 accuracy with {len(registry)} agents: "
         + ", ".join(f"{name} {r.right}/{r.total} = {r.accuracy:.1%}" for name, r in splits.items())
     )
     base = statistics.median(results["baseline: naive BM25"][0])
-    header = f"{'':24} {'median ms':>10} {'p99 ms':>10} {'p99 cpu ms':>11} {'x naive BM25':>13}"
+    header = (
+        f"{'':24} {'median ms':>10} {'p99 ms':>10} {'p99 cpu ms':>11} {'p99 typ ms':>11}"
+        f" {'x naive BM25':>13}"
+    )
     print(header)
-    for name, (wall, cpu) in results.items():
+    for name, (wall, cpu, typical) in results.items():
         median = statistics.median(wall)
-        print(f"{name:24} {median:10.4f} {p99(wall):10.4f} {p99(cpu):11.4f} {median / base:13.2f}")
-    wall, cpu = results["route (no cache)"]
-    verdict = "OK" if p99(wall) < 5.0 else "ABOVE TARGET"
+        print(
+            f"{name:24} {median:10.4f} {p99(wall):10.4f} {p99(cpu):11.4f} {p99(typical):11.4f}"
+            f" {median / base:13.2f}"
+        )
+    wall, cpu, typical = results["route (no cache)"]
+    verdict = "OK" if p99(wall) < 5.0 else f"ABOVE TARGET (load average {load:.1f})"
     print(
         f"target p99 < 5 ms for route (no cache): {verdict} "
-        f"(wall {p99(wall):.2f} ms, cpu {p99(cpu):.2f} ms)"
+        f"(wall {p99(wall):.2f} ms, cpu {p99(cpu):.2f} ms, typical {p99(typical):.2f} ms)"
     )
 
 

@@ -2,21 +2,26 @@
 
 Each concept is a token (``~deps``) that :func:`omniclaude.routing.text.analyze` adds to the
 features of any text using one of its phrases: prompts and agent definitions alike. So an
-agent whose description says "libraries" and a prompt that says "what do we pull in from
-PyPI" meet on ``~deps`` without sharing a word; a user agent in ``--agent-dir`` benefits from
-the map as soon as its description or examples use one of these words.
+agent whose description says "libraries" and a prompt that says "which outside packages do
+we rely on" meet on ``~deps`` without sharing a word; a user agent in ``--agent-dir``
+benefits from the map as soon as its description or examples use one of these words.
 
-The map is general software vocabulary: the usual words of each domain, slang included
-("creds", "deps"). Its author also wrote the fresh evaluation prompts, so some of their words
-are here; ``omniclaude agents eval --strict-vocabulary`` measures the router with every such
-word taken out of the map (see datasets/README.md). Words that mean different things in
-different domains ("package": a Python package or a dependency; "comment": a TODO or
-documentation; "import": a dependency or a usage) are left out: the plain words still match,
-the concept would only blur; so are words whose stem collides with another domain's ("hack"
-as a TODO marker and "hacker"; "callers", whose stem is "call").
+The map is general software vocabulary: the usual words of each domain (what a coding agent
+is asked about dependencies, security, documentation, tests, code size and shape, TODOs,
+languages, code units, searching, reading a file), slang included ("creds", "deps"). Its
+authors (issue 17: h17, then h17b) had seen the dev-* evaluation prompts, so some of their
+words may be here; ``omniclaude agents eval --strict-vocabulary`` measures the router with
+every phrase sharing a stem with a dev-* prompt taken out (see datasets/README.md). Words
+that mean different things in different domains ("package": a Python package or a
+dependency; "comment": a TODO or documentation; "import": a dependency or a usage;
+"declared": a dependency or a definition) are left out: the plain words still match, the
+concept would only blur; so are words whose stem collides with another domain's ("hack" as a
+TODO marker and "hacker"; "callers", whose stem is "call"). Where phrases overlap the
+longest wins ("docstring coverage" is ``~docs``, "coverage" alone ``~tests``).
 
 Question forms (``QUESTION_FORMS``) are regular expressions over the lower-cased prompt that
-add a concept for the kind of question ("where is X defined" → ``~locate``).
+add a concept for the kind or scope of a question ("where is X defined" → ``~locate``, one
+named file → ``~onefile``); ``TASK_FORMS`` spot a request to make or change something.
 """
 
 from __future__ import annotations
@@ -175,14 +180,18 @@ QUESTION_FORMS: tuple[tuple[str, str], ...] = (
     (r"\bwhere\b", "~locate"),
     # "who calls X", "what uses Y", "which files import Z"
     (
-        r"\b(?:who|what|which \w+)\s+(?:calls?|uses?|imports?|references?|mentions?|invokes?"
-        r"|handles?|raises?|touch(?:es)?)\b",
+        (
+            r"\b(?:who|what|which \w+)\s+(?:calls?|uses?|imports?|references?|mentions?"
+            r"|invokes?|handles?|raises?|touch(?:es)?)\b"
+        ),
         "~locate",
     ),
     # "in which file", "which function builds", not "which functions have no docstring"
     (
-        r"\bwhich (?:file|module|class|function|method)s?\b(?! (?:have|has|lack|are|is|do|does"
-        r"|need|without|with|in|from)\b)",
+        (
+            r"\bwhich (?:file|module|class|function|method)s?\b(?! (?:have|has|lack|are|is|do"
+            r"|does|need|without|with|in|from)\b)"
+        ),
         "~locate",
     ),
     # "how many lines", "how much code", "over 100 lines"
@@ -193,8 +202,10 @@ QUESTION_FORMS: tuple[tuple[str, str], ...] = (
     (r"\bwhat(?:'s| is) (?:in|inside)\b", "~read"),
     # a verb of reading applied to a named file: "show me setup.cfg", "summarise docs/x.md"
     (
-        rf"\b(?:show|open|read|print|cat|dump|view|display|summari[sz]e|skim|peek)\b"
-        rf"[^.?!]{{0,30}}{_FILE}",
+        (
+            rf"\b(?:show|open|read|print|cat|dump|view|display|summari[sz]e|skim|peek)\b"
+            rf"[^.?!]{{0,30}}{_FILE}"
+        ),
         "~read",
     ),
     # one file as the scope: exactly one named file, "this file", "the file", "this one"
@@ -212,8 +223,7 @@ _LEAD = (
 )
 TASK_FORMS: tuple[str, ...] = (
     # the request opens with a verb of making or changing things
-    _LEAD
-    + r"(?:write|rewrite|create|generate|implement|add|fix|refactor|rename|change|modify"
+    _LEAD + r"(?:write|rewrite|create|generate|implement|add|fix|refactor|rename|change|modify"
     r"|update|edit|delete|remove|migrate|convert|port|translate|design|plan|draft|propose"
     r"|brainstorm|come up with|compose|deploy|set up|setup|configure|optimi[sz]e|speed up"
     r"|debug|install|upgrade|bump|merge|commit|push|publish|schedule|send)\b",

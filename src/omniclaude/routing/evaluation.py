@@ -1,9 +1,11 @@
 """Routing evaluation: top-1 accuracy per split and per agent, confusions, reliability.
 
 The labelled data lives in ``datasets/`` (see its README): ``routing.jsonl`` is split into a
-``tune`` part and a fixed ``held-out`` part, and ``fresh*.jsonl`` hold paraphrased prompts
-written apart from the router. Every split is reported on its own; the fallback threshold is
-chosen on ``held-out`` only (:func:`choose_threshold`).
+``tune`` part and a fixed ``held-out`` part; ``fresh*.jsonl`` and ``dev-h17b.jsonl`` hold
+paraphrased prompts the router's authors have looked at (splits ``dev-*``), and
+``fresh-sealed.jsonl`` (split ``sealed``) prompts written apart from the router and evaluated
+once. Every split is reported on its own; the fallback threshold is chosen on ``held-out``
+only (:func:`choose_threshold`).
 """
 
 from __future__ import annotations
@@ -136,8 +138,8 @@ def _without_example(router: Router, prompt: str) -> Router | None:
 def strict_concepts(examples: Iterable[Example]) -> dict[str, tuple[str, ...]]:
     """The concept map without any phrase that uses a word (stem) of ``examples``' prompts.
 
-    The map's author also wrote the fresh prompts; routing with this map shows what the
-    concepts are worth on those prompts without any word the author could have taken from them.
+    The map's authors had seen the dev-* prompts; routing with this map shows what the
+    concepts are worth on those prompts without any word the authors could have taken from them.
     """
     from omniclaude.routing.concepts import CONCEPTS
     from omniclaude.routing.text import stem, tokenize
@@ -245,9 +247,10 @@ def choose_threshold(
     """The fallback threshold with the best top-1 accuracy on ``outcomes`` (held-out).
 
     Each outcome records its best specialist candidate, so any threshold can be replayed
-    without routing again. Among thresholds with the best accuracy, the one of the widest run
-    closest to 0.5 is taken: a small held-out part rarely has prompts scoring in the middle,
-    so many thresholds tie, and 0.5 is where choosing a specialist stops being a coin toss.
+    without routing again. Among thresholds with the best accuracy, the middle of the widest
+    run of them is taken (the lower middle for an even run): a small held-out part rarely has
+    prompts scoring in the middle, so many thresholds tie, and the middle is as far as the
+    data allows from both edges where held-out accuracy starts to drop.
     """
     steps = list(grid) if grid is not None else [i / 100 for i in range(5, 96)]
     if not outcomes:

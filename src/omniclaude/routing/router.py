@@ -3,22 +3,31 @@
 Signals (see :mod:`omniclaude.routing.signals`) and how they combine, per agent:
 
 1. an explicit mention (``@agent``, "use agent-x") selects that agent at confidence 1.0;
-2. three lexical signals in [0, 1]: ``trigger`` (an activation phrase, or 0.7 for a matching
+2. four lexical signals in [0, 1]: ``trigger`` (an activation phrase, or 0.7 for a matching
    ``patterns`` regex), ``capability`` (BM25 relevance of the prompt's words and concepts to
-   the agent's name, description, capabilities, triggers and examples) and ``example``
+   the agent's name, description, capabilities, triggers and examples), ``concept`` (the
+   share of the prompt's concepts the agent's definition has, by affinity) and ``example``
    (cosine similarity to the agent's closest example prompt, weighted by
    ``example_weight``); the score is the strongest plus a quarter of the runner-up's
    agreement: ``lex = s1 + 0.25 * s2 * (1 - s1)``;
-3. the request context (files matching the agent's patterns, its domain) only raises it:
+3. scope: an agent that works on one file (its definition says "one file", "a file") keeps
+   half its score when the request names no file and has no context files;
+4. the request context (files matching the agent's patterns, its domain) only raises it:
    ``score = lex + w_ctx * context * (1 - lex)``;
-4. the agent's past success rate, when it ran often enough, scales it:
+5. the agent's past success rate, when it ran often enough, scales it:
    ``score *= (1 - w_hist) + w_hist * success_rate``.
+
+The general ``polymorphic-agent`` is scored like the others from its own definition (a
+workspace overview, small talk, work no specialist does); it is also the fallback.
 
 Each candidate's ``confidence`` is that score. The decision's confidence also accounts for
 how close the runner-up is (two agents at 0.8 are a coin toss, not a sure thing):
-``confidence = best * (1 - margin_weight * (second / best) ** 2)``. Below ``min_confidence``
-(chosen on the held-out evaluation split) the request falls back to the general
-``polymorphic-agent``, and that is a recorded decision (strategy ``fallback``,
+``confidence = best * (1 - margin_weight * (second / best) ** 2)``; for a multi-part request
+(two list items about concepts different agents own) it is multiplied by ``share ** 2``, the
+share of the request's concepts the best agent has; for a request to make or change
+something, or for general knowledge (``~task``), that the best agent's definition never asks
+for, by 0.2. Below ``min_confidence`` (chosen on the held-out evaluation split) the request
+falls back to ``polymorphic-agent``, and that is a recorded decision (strategy ``fallback``,
 ``is_fallback``) with the best candidate kept among the alternatives. Identical requests are
 answered from a bounded TTL cache.
 """
@@ -43,9 +52,7 @@ from omniclaude.routing.signals import (
     ConceptIndex,
     ContextIndex,
     ExampleIndex,
-    ExampleMatch,
     TriggerIndex,
-    TriggerMatch,
     explicit_mention,
 )
 from omniclaude.routing.text import analyze, file_kinds
@@ -261,6 +268,9 @@ def _document(agent: AgentDefinition) -> list[str]:
     return features
 
 
+_HELD_FULLY = frozenset({"~manifest", "~test", "~doc", TASK_CONCEPT})
+
+
 def _parts(agent: AgentDefinition, document: list[str]) -> list[list[str]]:
     """The features of each part of an agent's definition, for concept affinities: its name
     and domain (counted twice: they say what it is for), each description clause,
@@ -275,8 +285,7 @@ def _parts(agent: AgentDefinition, document: list[str]) -> list[list[str]]:
     named = list(analyze(name.replace("-", " "), definition=True).features)
     parts = [named, named, *(list(analyze(t, definition=True).features) for t in texts)]
     # file kinds of its file patterns and the task concept hold fully (see _document)
-    extra = [f for f in document if f in FORM_CONCEPTS and f.startswith(("~manifest", "~test",
-             "~doc")) or f == TASK_CONCEPT]
+    extra = [f for f in document if f in _HELD_FULLY]
     parts.extend([extra] * 3)
     return parts
 
@@ -345,8 +354,7 @@ class Router:
         if all(r is None for r in rates):
             return None
         return [
-            1.0 if r is None else (1.0 - cfg.history_weight) + cfg.history_weight * r
-            for r in rates
+            1.0 if r is None else (1.0 - cfg.history_weight) + cfg.history_weight * r for r in rates
         ]
 
     def _history_of(self, name: str) -> float | None:
@@ -382,8 +390,7 @@ class Router:
         active.update(i for i, m in enumerate(examples) if m.score > 0)
         active.update(i for i, (value, _) in enumerate(concepts) if value > 0)
         active.update(self._patterned)
-        if contexts is not None:
-            active.update(i for i, x in enumerate(contexts) if x > 0)
+        active.update(i for i, x in enumerate(contexts or ()) if x > 0)
         # Score every agent with evidence as plain numbers, then build the explained
         # candidates only for the ones listed: cost stays small with many agents.
         ranked: list[tuple[float, float, str, int, float]] = []
@@ -402,8 +409,8 @@ class Router:
             confidence = combine(t, relevance[i], weight * examples[i].score, concepts[i][0])
             if unscoped and i in self._one_file:
                 confidence *= _SCOPE
-            if contexts is not None and contexts[i]:
-                confidence += cfg.context_weight * contexts[i] * (1.0 - confidence)
+            context_score = contexts[i] if contexts is not None else 0.0
+            confidence += cfg.context_weight * context_score * (1.0 - confidence)
             if scales is not None:
                 confidence *= scales[i]
             if confidence > 0 or bm25[i] > 0:
@@ -534,14 +541,17 @@ class Router:
                     f"cover (a multi-part request), so confidence x{share:.2f}^2 = "
                     f"{confidence:.2f}"
                 )
-        if best is not None and TASK_CONCEPT in analyze(prompt).concepts:
-            if not self._concepts.has(self._index[best.agent], TASK_CONCEPT):
-                confidence *= _TASK_FACTOR
-                margin += (
-                    f"; the request asks for work {best.agent!r} does not do (it makes or "
-                    f"changes something, or asks general knowledge), so confidence "
-                    f"x{_TASK_FACTOR:.2f} = {confidence:.2f}"
-                )
+        if (
+            best is not None
+            and TASK_CONCEPT in analyze(prompt).concepts
+            and not self._concepts.has(self._index[best.agent], TASK_CONCEPT)
+        ):
+            confidence *= _TASK_FACTOR
+            margin += (
+                f"; the request asks for work {best.agent!r} does not do (it makes or "
+                f"changes something, or asks general knowledge), so confidence "
+                f"x{_TASK_FACTOR:.2f} = {confidence:.2f}"
+            )
         if best is None or confidence < cfg.min_confidence:
             reason = (
                 "no agent is registered"

@@ -338,8 +338,8 @@ class ConceptIndex:
     """
 
     concepts: list[frozenset[str]]
-    affinity: list[dict[str, float]] | None = None
-    """Per agent, concept → affinity; None: 1.0 for every concept in ``concepts``."""
+    affinity: list[dict[str, float]] = field(default_factory=list)
+    """Per agent, concept → affinity; empty: 1.0 for every concept in ``concepts``."""
     idf: dict[str, float] = field(init=False)
     saturation: float = 0.7
     owners: dict[str, tuple[int, ...]] = field(init=False)
@@ -347,7 +347,7 @@ class ConceptIndex:
 
     def __post_init__(self) -> None:
         n = len(self.concepts)
-        if self.affinity is None:
+        if not self.affinity:
             self.affinity = [dict.fromkeys(found, 1.0) for found in self.concepts]
         owners: dict[str, list[int]] = {}
         df: dict[str, float] = {}
@@ -390,7 +390,6 @@ class ConceptIndex:
         # a concept no agent has still counts in the prompt's total: the request asks for it
         total = sum(self.idf.get(c, 1.0) * scale[c] for c in asked)
         out: list[tuple[float, tuple[str, ...]]] = [(0.0, ())] * len(self.concepts)
-        assert self.affinity is not None
         for index in {i for c in asked for i in self.owners.get(c, ())}:
             found = self.affinity[index]
             shared = tuple(c for c in asked if c in found)

@@ -2,15 +2,18 @@
 
 :func:`analyze` prepares a prompt once for every signal:
 
-* ``terms`` — lower-cased words, stop words removed, lightly stemmed (:func:`stem`);
+* ``terms`` — lower-cased words, stop words removed, stemmed (:func:`stem`: inflections and
+  derivations, so "installation" meets "install" and "definition" meets "defined");
+* ``words`` — the terms outside named files and quoted literals (what triggers match);
 * ``files`` — file names the prompt writes (``setup.cfg``, ``docs/sdk.md``, ``Makefile``);
 * ``features`` — what the lexical indexes match: the terms with each named file replaced by
-  ``~file`` and its kind (``~manifest``, ``~doc``, ``~test``, ``~code``, ``~config``), code
-  identifiers marked ``~ident``, plus
-  the concepts (:mod:`omniclaude.routing.concepts`) that the words and question forms of the
-  prompt evoke (``~deps``, ``~locate``...). Agents' descriptions, capabilities, triggers and
-  examples are analysed the same way, so a paraphrase meets an agent through a shared concept
-  even when it shares no word with it.
+  ``~file`` and its kind (``~manifest``, ``~doc``, ``~test``, ``~code``, ``~config``), each
+  quoted literal by ``~literal``, code identifiers marked ``~ident``, plus the concepts
+  (:mod:`omniclaude.routing.concepts`) that the words and question forms of the prompt evoke
+  (``~deps``, ``~locate``, ``~onefile``, ``~task``...). Agents' descriptions, capabilities,
+  triggers and examples are analysed the same way, so a paraphrase meets an agent through a
+  shared concept even when it shares no word with it;
+* ``asks`` — how many list items of the request evoke a concept of their own.
 """
 
 from __future__ import annotations
@@ -442,9 +445,7 @@ def analyze(text: str, *, definition: bool = False) -> QueryTerms:
     features = (*content, *concepts)
     trigger_words = tuple(_content(_WORD.findall(rest))) if files or quoted else terms
     pattern, forms = _list_items()
-    asks = sum(
-        1 for item in pattern.split(rest) if set(concepts_of(_WORD.findall(item))) - forms
-    )
+    asks = sum(1 for item in pattern.split(rest) if set(concepts_of(_WORD.findall(item))) - forms)
     return QueryTerms(
         original, terms, trigger_words, features, files, tuple(concepts), max(1, asks)
     )

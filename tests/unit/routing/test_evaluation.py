@@ -23,9 +23,10 @@ from omniclaude.routing.evaluation import (
 )
 
 HELD_OUT_TARGET = 0.90
-FRESH_FLOOR = 0.80
-"""The fresh sets are at 84% (fresh) and 81% (fresh-final, evaluated once): below the
-issue's 90% target. This floor guards against regressions; it is not the target."""
+DEV_FLOOR = 0.85
+"""The dev-* sets were looked at while the router was changed (datasets/README.md): their
+figures (98%, 90%, 97% at issue 17's end) are development figures, not the measure. This floor
+guards against regressions; the sealed split is the measure."""
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +49,11 @@ def test_held_out_top1_is_at_least_90_percent(reports: dict[str, SplitReport]) -
 
 
 @pytest.mark.parametrize("split", ["dev-fresh", "dev-fresh-final", "dev-h17b"])
-def test_fresh_paraphrases_stay_above_the_floor(
-    reports: dict[str, SplitReport], split: str
-) -> None:
-    """The fresh paraphrased prompts stay at or above the regression floor (see FRESH_FLOOR)."""
-    fresh = reports[split]
-    assert fresh.total >= 40
-    assert fresh.accuracy >= FRESH_FLOOR, f"{split} {fresh.accuracy:.1%}:\n{_misses(fresh)}"
+def test_dev_paraphrases_stay_above_the_floor(reports: dict[str, SplitReport], split: str) -> None:
+    """The dev paraphrased prompts stay at or above the regression floor (see DEV_FLOOR)."""
+    dev = reports[split]
+    assert dev.total >= 40
+    assert dev.accuracy >= DEV_FLOOR, f"{split} {dev.accuracy:.1%}:\n{_misses(dev)}"
 
 
 def test_tuning_figure_is_leave_one_out(reports: dict[str, SplitReport]) -> None:
@@ -74,7 +73,8 @@ def test_tuning_figure_is_leave_one_out(reports: dict[str, SplitReport]) -> None
 
 def test_confident_decisions_are_right(reports: dict[str, SplitReport]) -> None:
     """Of the decisions at confidence >= 0.8 on data nothing was fitted to, >= 90% are right."""
-    outcomes = [o for name in ("held-out", "dev-fresh", "dev-fresh-final", "dev-h17b") for o in reports[name].outcomes]
+    unfitted = ("held-out", "dev-fresh", "dev-fresh-final", "dev-h17b")
+    outcomes = [o for name in unfitted for o in reports[name].outcomes]
     rows = [r for r in reliability(outcomes) if r.low >= 0.8]
     decisions = sum(r.decisions for r in rows)
     right = sum(r.right for r in rows)

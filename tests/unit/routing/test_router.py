@@ -205,3 +205,17 @@ def test_a_plain_word_after_a_verb_is_not_an_explicit_mention(router: Router) ->
     result = router.route("run security checks on the hooks", use_cache=False)
     assert result.strategy != "explicit"
     assert result.selected == "security-scanner"
+
+
+def test_an_agent_for_one_file_needs_a_file(router: Router) -> None:
+    """The file reader keeps half its score when the request names no file, and says so;
+    with a named file it is chosen."""
+    tree = router.score("count up the files per language", limit=None)
+    reader = next(c for c in tree if c.agent == "file-reader")
+    assert reader.scope == 0.5
+    assert "scope x0.50" in reader.reason()
+    assert tree[0].agent == "code-analyzer"
+    one = router.route("how many lines does router.py have", use_cache=False)
+    assert one.selected == "file-reader"
+    assert one.chosen is not None
+    assert one.chosen.scope == 1.0

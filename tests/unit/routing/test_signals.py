@@ -29,6 +29,13 @@ from omniclaude.routing.signals import (
         (("test", "tests", "testing"), True),
         (("class", "classes"), True),
         (("test", "class"), False),
+        (("install", "installed", "installation"), True),
+        (("define", "defined", "definition"), True),
+        (("depend", "depends", "dependency", "dependencies"), True),
+        (("reference", "referenced", "references"), True),
+        (("vulnerable", "vulnerability"), True),
+        (("caller", "callers", "call"), True),
+        (("cover", "coverage"), False),
     ],
 )
 def test_stem_makes_word_forms_meet(words: tuple[str, ...], same: bool) -> None:
@@ -175,3 +182,60 @@ def test_a_trigger_shrunk_to_one_word_counts_fully_only_as_written() -> None:
     index = TriggerIndex.build([["who calls"]])
     assert index.score(analyze("who calls flush"))[0].score == 1.0
     assert index.score(analyze("subprocess calls"))[0].score == pytest.approx(0.6)
+
+
+def test_the_longest_phrase_wins_where_phrases_overlap() -> None:
+    """ "docstring coverage" is about docs; "coverage" alone about tests."""
+    assert "~tests" not in analyze("what's the docstring coverage").concepts
+    assert "~docs" in analyze("what's the docstring coverage").concepts
+    assert "~tests" in analyze("what's our coverage").concepts
+
+
+def test_a_quoted_literal_is_the_object_not_the_ask() -> None:
+    """A quoted string becomes ``~literal``: its words neither trigger nor evoke concepts."""
+    query = analyze("look for 'schema_version' in the codebase")
+    assert "~literal" in query.concepts
+    assert "~deps" not in query.concepts
+    assert "version" not in query.words
+    assert "~literal" not in analyze("what's in the box, it's here").concepts
+    assert "~search" in analyze(r"grep for TODO\(\w+\)").concepts
+
+
+def test_one_file_scope_and_list_items() -> None:
+    """One named file or "this file" is the one-file scope; two named files, or "files" in
+    general, are not; each list item with a concept of its own counts as an ask."""
+    assert "~onefile" in analyze("how many lines does router.py have").concepts
+    assert "~onefile" in analyze("summarise this file").concepts
+    assert "~onefile" not in analyze("count up the files per language").concepts
+    assert "~onefile" not in analyze("compare setup.cfg and pyproject.toml").concepts
+    assert analyze("check for secrets and also list the missing docstrings").asks == 2
+    assert analyze("does the readme say how to install and use it").asks == 1
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        ("write unit tests for the cache module", True),
+        ("please refactor the router", True),
+        ("can you set up CI for this repo", True),
+        ("what is a closure in javascript", True),
+        ("which functions write to the database", False),
+        ("find the tests for the writer", False),
+        ("what is the structure of this project", False),
+    ],
+)
+def test_task_forms_spot_requests_to_make_or_change_things(prompt: str, task: bool) -> None:
+    """A request opening with a verb of making or changing, or asking general knowledge,
+    evokes ``~task``; a question about code that writes does not."""
+    assert ("~task" in analyze(prompt).concepts) is task
+
+
+def test_concept_affinity_follows_how_much_of_a_definition_evokes_it() -> None:
+    """An agent whose every part is about a concept has it fully; one part of many, barely."""
+    parts_search = [["~search"], ["~search", "~locate"], ["~search"]]
+    parts_tests = [["~tests"], ["~tests"], ["~tests"], ["~tests"], ["~search"]]
+    index = ConceptIndex.from_parts([parts_search, parts_tests])
+    assert index.affinity[0]["~search"] == 1.0
+    assert index.affinity[1]["~search"] == pytest.approx(0.5)
+    scores = index.score(analyze("grep for the word outbox"))
+    assert scores[0][0] > scores[1][0] > 0
