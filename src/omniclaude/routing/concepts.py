@@ -226,7 +226,10 @@ TASK_FORMS: tuple[str, ...] = (
     _LEAD + r"(?:write|rewrite|create|generate|implement|add|fix|refactor|rename|change|modify"
     r"|update|edit|delete|remove|migrate|convert|port|translate|design|plan|draft|propose"
     r"|brainstorm|come up with|compose|deploy|set up|setup|configure|optimi[sz]e|speed up"
-    r"|debug|install|upgrade|bump|merge|commit|push|publish|schedule|send)\b",
+    r"|debug|install|upgrade|bump|merge|commit|push|publish|schedule|send)\b"
+    # ... unless what it makes is a report: "generate a list of the untested modules"
+    r"(?!(?:\W+\w+){0,3}?\W+(?:report|reports|list|lists|summary|overview|inventory|table"
+    r"|breakdown|census|count|counts|rundown|map|audit|scan)\b)",
     # general knowledge: "what is a ...", "what's the difference between ..."
     r"\b(?:explain|tell me|what(?:'s| is| are))(?: what)? (?:an?|the difference)\b",
 )

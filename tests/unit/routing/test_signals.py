@@ -222,11 +222,13 @@ def test_one_file_scope_and_list_items() -> None:
         ("which functions write to the database", False),
         ("find the tests for the writer", False),
         ("what is the structure of this project", False),
+        ("generate a list of the untested modules", False),
     ],
 )
 def test_task_forms_spot_requests_to_make_or_change_things(prompt: str, task: bool) -> None:
     """A request opening with a verb of making or changing, or asking general knowledge,
-    evokes ``~task``; a question about code that writes does not."""
+    evokes ``~task``; a question about code that writes, or a request to make a report or a
+    list, does not."""
     assert ("~task" in analyze(prompt).concepts) is task
 
 
