@@ -16,8 +16,9 @@ level.
 
 Credentials never reach a line: :func:`scrub_credentials` runs on every record, after every
 other processor that adds text. It masks passwords in URLs (``postgresql://u:***@h/db``),
-credentials in query strings (``?api_key=***``), bearer tokens, OmniClaude API keys
-(``oc_<prefix>_***``) and any field whose name says it holds a secret. Extra scrubbers (for
+credentials in query strings (``?api_key=***``), bearer tokens, ``X-API-Key:`` values,
+OmniClaude API keys (``oc_<prefix>_***``; anything else shaped like one: ``oc_***``) and any
+field whose name says it holds a secret. Extra scrubbers (for
 example one that knows more query-string keys) are added with :func:`add_scrubber` and run
 on the same text.
 
@@ -55,10 +56,16 @@ LogFormat = Literal["json", "console"]
 
 _URL_PASSWORD: Final = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^\s:/@]+:)[^\s@/]+@")
 _QUERY_SECRET: Final = re.compile(
-    r"(?P<head>[?&;](?:api[_-]?key|key|token|access_token|refresh_token|password|passwd|pwd|"
-    r"secret|client_secret|auth|authorization|signature|sig)=)[^&\s\"';]+",
+    r"(?P<head>[?&;](?:api[_-]?key|x[_-]api[_-]key|key|token|access_token|refresh_token|"
+    r"id_token|password|passwd|pwd|secret|client_secret|auth|authorization|signature|sig|"
+    r"session|sessionid|code)=)[^&\s\"';]+",
     re.IGNORECASE,
 )
+_KEY_HEADER: Final = re.compile(
+    r"(?P<head>\bx-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+", re.IGNORECASE
+)
+_ANY_OC_KEY: Final = re.compile(r"(?<![A-Za-z0-9])oc_(?![0-9a-f]{12}_)[A-Za-z0-9_-]{8,}")
+"""A token that looks like an OmniClaude key but not a well-formed one (masked whole)."""
 _BEARER: Final = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _API_KEY: Final = re.compile(r"(?P<head>\boc_[0-9a-f]{12}_)[A-Za-z0-9_-]+")
 _SECRET_FIELD: Final = re.compile(
@@ -86,6 +93,8 @@ def scrub_text(text: str) -> str:
     text = _QUERY_SECRET.sub(rf"\g<head>{_MASK}", text)
     text = _BEARER.sub(rf"\g<head>{_MASK}", text)
     text = _API_KEY.sub(rf"\g<head>{_MASK}", text)
+    text = _ANY_OC_KEY.sub(f"oc_{_MASK}", text)
+    text = _KEY_HEADER.sub(rf"\g<head>{_MASK}", text)
     for scrubber in _scrubbers:
         text = scrubber(text)
     return text

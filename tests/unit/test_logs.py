@@ -129,3 +129,30 @@ def test_services_default_to_json_and_the_cli_to_console(
 ) -> None:
     """OMNICLAUDE_LOG_FORMAT overrides; auto means JSON for services."""
     assert choose_format(requested, service=service) == expected
+
+
+_KEY = "oc_0123456789ab_" + "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tA"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'127.0.0.1:5000 - "GET /executions?api_key={_KEY} HTTP/1.1" 401',
+        f'"GET /traces/x?limit=5&x-api-key={_KEY}&q=a HTTP/1.1"',
+        f"GET /x?KEY={_KEY}#frag",
+        f"GET /x?session={_KEY}",
+        f"GET /executions/{_KEY} 404",
+        f"Authorization: Bearer {_KEY}",
+        f"x-api-key: {_KEY}",
+        f"headers={{'X-API-Key': '{_KEY}'}}",
+        f"postgresql://user:{_KEY}@db:5432/x",
+        "a malformed key oc_" + "Z" * 40,
+    ],
+)
+def test_no_credential_survives_scrubbing_in_any_shape(line: str) -> None:
+    """Query strings, headers, bare and malformed oc_ keys, URL passwords: no secret part
+    remains (issue 12, item 6)."""
+    clean = scrub_text(line)
+    assert _KEY[16:] not in clean, f"the key's secret survived: {clean}"
+    assert "Z" * 40 not in clean, f"a key-shaped token survived: {clean}"
+    assert "***" in clean

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,11 +49,13 @@ def _print_ready(state: Any, *, detached: bool) -> None:
     ]
     for name, value in rows:
         console.print(f"  {name:<11} {value}", highlight=False)
-    if key:
+    if key and (detached or sys.stdout.isatty()):
         console.print(
             f"  {'viewer key':<11} {key}  [dim](read scope; also in {state.viewer_key_file})[/]",
             highlight=False,
         )
+    elif key:  # output going to a file (the detached supervisor's log): never the key itself
+        console.print(f"  {'viewer key':<11} in {state.viewer_key_file}", highlight=False)
     console.print(f"[dim]{BROKER_NOTE}[/]")
     console.print("Next: [bold]omniclaude demo[/] records a few agent sessions to look at.")
     if detached:

@@ -5,8 +5,9 @@ Two mechanisms, both recursive through dicts, lists and tuples:
 * **by key name**: the value under a key such as ``password``, ``api_key``, ``authorization``,
   ``cookie`` or ``email`` becomes ``"***REDACTED***"`` whatever it is (string, number, object);
 * **by value pattern**: inside any string, e-mail addresses, bearer/basic credentials, API keys
-  of well-known formats (``sk-...``, GitHub, Slack, Google, AWS access key ids), JWTs, private key
-  blocks, passwords in URLs and card numbers passing the Luhn check are replaced by the marker.
+  of well-known formats (OmniClaude's ``oc_...``, ``sk-...``, GitHub, Slack, Google, AWS access
+  key ids), JWTs, private key blocks, passwords in URLs and card numbers passing the Luhn check
+  are replaced by the marker.
 
 Rules are configurable with :class:`RedactionRules` (extra keys, extra patterns, allow-lists).
 Speed: the patterns are compiled once; strings shorter than the shortest possible secret are
@@ -63,6 +64,7 @@ DEFAULT_PATTERNS: Final[dict[str, str]] = {
     "bearer": r"(?i:\b(?:bearer|basic|token)\s+)[A-Za-z0-9\-._~+/]{8,}=*",
     "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
     "openai_key": r"\bsk-[A-Za-z0-9_\-]{16,}",
+    "omniclaude_key": r"(?<![A-Za-z0-9])oc_[A-Za-z0-9_\-]{12,}",
     "github_token": r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
     "slack_token": r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
     "google_api_key": r"\bAIza[0-9A-Za-z_\-]{30,}",
@@ -95,6 +97,7 @@ _HINTS: Final[dict[str, Callable[[str, str], bool]]] = {
     "bearer": lambda t, low: "bearer" in low or "basic" in low or "token" in low,
     "jwt": lambda t, low: "eyJ" in t,
     "openai_key": lambda t, low: "sk-" in t,
+    "omniclaude_key": lambda t, low: "oc_" in t,
     "github_token": lambda t, low: "_" in t and "gh" in t,
     "slack_token": lambda t, low: "xox" in t,
     "google_api_key": lambda t, low: "AIza" in t,
