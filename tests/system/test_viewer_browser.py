@@ -199,3 +199,20 @@ def test_a_wrong_key_is_asked_for_again(demo_stack: DemoStack, page: Any) -> Non
     open_with_key(page, demo_stack.viewer_url, "oc_000000000000_" + "x" * 43)
     page.wait_for_selector("#key-error:not([hidden])")
     assert "revoked" in page.inner_text("#key-error") or "invalid" in page.inner_text("#key-error")
+
+
+def test_docs_page_loads_nothing_external_in_a_browser(demo_stack: DemoStack, page: Any) -> None:
+    """In Chromium, the API documentation renders and every request it makes goes to the
+    server itself (no CDN script, font or validator badge)."""
+    from urllib.parse import urlsplit
+
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(demo_stack.viewer_url))
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(origin + "/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    page.wait_for_load_state("networkidle")
+    local = (origin, "data:", f"blob:{origin}")
+    outside = [u for u in requested if not u.startswith(local)]
+    assert not outside, f"/docs loaded from outside the server: {outside}"
+    assert any(u.endswith(".js") for u in requested), f"no script was loaded: {requested}"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from omniclaude._version import __version__
 from omniclaude.api.body_limit import BodyLimitMiddleware
@@ -38,7 +39,10 @@ from omniclaude.runtime import AgentRunner, RuntimeConfig, Workspace
 from omniclaude.settings import Settings, load_settings
 from omniclaude.storage import queries
 
-__all__ = ["create_app"]
+__all__ = ["DOCS_ASSETS", "create_app"]
+
+DOCS_ASSETS = "/_docs"
+"""Where the API documentation pages' own scripts, styles and icon are served."""
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +158,17 @@ def create_app(
             finally:
                 app.state.omniclaude = None
 
-    app = FastAPI(
+    # /docs loads its script, style and icon from this package (fastapi-offline's pinned
+    # copies under DOCS_ASSETS), never from a CDN, and asks no validator badge. /redoc is off:
+    # ReDoc fetches its logo from its vendor's CDN whatever it is given.
+    app: FastAPI = FastAPIOffline(
         title="OmniClaude API",
         version=__version__,
         description="Route prompts, run agents, ingest events and read complete traces.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     install_error_handlers(app)
     for router in ROUTERS:

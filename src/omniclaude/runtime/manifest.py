@@ -172,7 +172,7 @@ class ManifestBuilder:
                 manifest.warnings.append(f"{name}: skipped, the manifest time budget ran out")
                 continue
             except Exception as exc:  # noqa: BLE001 - a failed section must not stop the agent
-                manifest.failures[name] = f"{type(exc).__name__}: {exc}"
+                manifest.failures[name] = self.workspace.hide_paths(f"{type(exc).__name__}: {exc}")
                 manifest.warnings.append(f"{name}: failed ({type(exc).__name__})")
                 continue
             elapsed = (time.perf_counter() - t0) * 1000

@@ -90,8 +90,9 @@ class AgentRunner(AsyncStartStop):
     ) -> None:
         self.registry = registry
         self.router = router
-        self.sink = RecordingSink(sink, self.get)
-        """``sink``, noting in each execution's state the events sent for it."""
+        self.sink = RecordingSink(sink, self.get, public_text=workspace.hide_paths)
+        """``sink``, noting in each execution's state the events sent for it (their error
+        texts with no absolute server path)."""
         self.workspace = workspace
         self.config = config or RuntimeConfig()
         self.publisher = EventPublisher(self.sink)
@@ -203,7 +204,8 @@ class AgentRunner(AsyncStartStop):
             log.exception("execution %s could not be recorded", state.correlation_id)
             if not state.done:
                 state.status, state.completed_at = "failed", utc_now()
-                state.error = {"type": type(exc).__name__, "message": f"recording failed: {exc}"}
+                message = self.workspace.hide_paths(f"recording failed: {exc}")
+                state.error = {"type": type(exc).__name__, "message": message}
             self.stats["unrecorded"] += 1
             return state
 
@@ -351,7 +353,10 @@ class AgentRunner(AsyncStartStop):
         if execution.is_open:
             await execution.fail(error, event_count=len(state.emitted) + 1)
         state.status, state.completed_at = "failed", utc_now()
-        state.error = {"type": type(error).__name__, "message": str(error)}
+        state.error = {
+            "type": type(error).__name__,
+            "message": self.workspace.hide_paths(str(error)),
+        }
         self.stats["failed"] += 1
         return state
 

@@ -49,6 +49,13 @@ SKIP_DIRS = frozenset(
 _TODO = re.compile(r"\b(TODO|FIXME|XXX|HACK)\b[:\s(]*(.*)")
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/-])/(?:[^\s/\"'<>:,;()\[\]{}]+/)*[^\s/\"'<>:,;()\[\]{}]+")
+"""An absolute POSIX path inside text (not the path part of a URL: ``//`` or ``x/`` before)."""
+_PYTHON_LIB = re.compile(r"/lib/python3\.\d+/")
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2]) + "/"
+"""The directory holding the ``omniclaude`` package (its source tree or site-packages)."""
+
+
 class PathOutsideWorkspaceError(OmniClaudeError, ValueError):
     """A path given to an agent points outside its workspace."""
 
@@ -174,6 +181,33 @@ class Workspace:
         if candidate != self.root and self.root not in candidate.parents:
             raise PathOutsideWorkspaceError(f"{field}: {relative!r} is outside the workspace")
         return candidate
+
+    def hide_paths(self, text: str) -> str:
+        """Return ``text`` (an error message, a traceback) with no absolute server path.
+
+        A path in the workspace becomes relative to it; one in an installed package or in
+        the standard library keeps only its part from the package on
+        (``omniclaude/runtime/context.py``); any other keeps only its last name (``…/x``).
+        """
+        root = str(self.root)
+
+        def public(match: re.Match[str]) -> str:
+            path = match.group(0)
+            if path == root:
+                return "."
+            if path.startswith(root + "/"):
+                return path[len(root) + 1 :]
+            for marker in ("/site-packages/", "/dist-packages/"):
+                if marker in path:
+                    return path.split(marker, 1)[1]
+            if path.startswith(_PACKAGE_PARENT):
+                return path[len(_PACKAGE_PARENT) :]
+            stdlib = _PYTHON_LIB.search(path)
+            if stdlib:
+                return "python/" + path[stdlib.end() :]
+            return "…/" + path.rsplit("/", 1)[-1]
+
+        return _ABSOLUTE_PATH.sub(public, text)
 
     def relative(self, path: Path) -> str:
         """Return ``path`` relative to the root, with forward slashes."""

@@ -58,7 +58,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         sink=sink,
         key_store=MemoryKeys(),
         workspace=workspace,
-        runtime_config=RuntimeConfig(retry=RetryPolicy(initial_delay_s=0.001)),
+        runtime_config=RuntimeConfig(retry=RetryPolicy(initial_delay_s=0.001), tool_processes=0),
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -79,3 +79,28 @@ def test_count_lines_and_languages() -> None:
     assert count_lines("a = 1\n\n# c\n// d\n") == {"total": 4, "blank": 1, "comment": 2, "code": 1}
     assert language_of("x/y.PY") == "Python"
     assert language_of("Makefile") is None
+
+
+def test_hide_paths_leaves_no_absolute_server_path(tmp_path: Path) -> None:
+    """Workspace paths become relative, package and stdlib paths keep their package part,
+    anything else its last name; URLs are left alone."""
+    import omniclaude.runtime.context as context_module
+
+    workspace = Workspace(tmp_path)
+    source = Path(context_module.__file__).resolve()
+    text = (
+        f"[Errno 2] No such file or directory: '{tmp_path}/a/b.py'\n"
+        f'File "{source}", line 1\n'
+        'File "/usr/lib/python3.11/asyncio/tasks.py", line 2\n'
+        'File "/opt/venv/lib/python3.11/site-packages/re2/__init__.py", line 3\n'
+        "see http://host/api/x and /etc/secret.conf in " + str(tmp_path)
+    )
+    hidden = workspace.hide_paths(text)
+    assert "'a/b.py'" in hidden
+    assert '"omniclaude/runtime/context.py"' in hidden
+    assert '"python/asyncio/tasks.py"' in hidden
+    assert '"re2/__init__.py"' in hidden
+    assert "http://host/api/x" in hidden
+    assert "…/secret.conf" in hidden
+    for server in (str(tmp_path), "/usr/lib", "/opt/venv", "/etc", str(source.parent)):
+        assert server not in hidden, f"{server} leaked: {hidden}"
