@@ -10,6 +10,7 @@ import omniclaude
 from tests.fixtures.stack import FullStack
 
 REPO = Path(__file__).resolve().parents[2]
+SOURCE_TREE = Path(omniclaude.__file__).resolve().parents[1]
 
 
 async def _everything_a_reader_sees(stack: FullStack, cid: str) -> str:
@@ -24,9 +25,9 @@ async def test_errors_never_show_server_paths(full_stack: FullStack) -> None:
     tracebacks: the execution view and the trace name workspace-relative paths and package
     paths only, never the workspace root, the source tree, the interpreter or the venv."""
     server_paths = {
-        str(full_stack.workspace.resolve()),
+        str(full_stack.workspace),
         str(REPO),
-        str(Path(omniclaude.__file__).resolve().parents[1]),
+        str(SOURCE_TREE),
         sys.prefix,
         sys.base_prefix,
     }
