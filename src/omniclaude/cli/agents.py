@@ -116,8 +116,9 @@ def evaluate(
 ) -> None:
     """Top-1 routing accuracy per split and per agent, confusions and a reliability table.
 
-    The shipped data has a tuning part, a fixed held-out part and fresh paraphrased prompts
-    (src/omniclaude/routing/datasets/README.md); each is reported on its own. The fallback
+    The shipped data has a tuning part, a fixed held-out part, development sets of paraphrased
+    prompts (dev-*) and a sealed set (fresh-sealed), see
+    src/omniclaude/routing/datasets/README.md; each is reported on its own. The fallback
     threshold that would be best on the held-out part is shown beside the configured one.
     """
     from omniclaude.errors import ConfigurationError

@@ -3,8 +3,8 @@
 The labelled data lives in ``datasets/`` (see its README): ``routing.jsonl`` is split into a
 ``tune`` part and a fixed ``held-out`` part; ``fresh*.jsonl`` and ``dev-h17b.jsonl`` hold
 paraphrased prompts the router's authors have looked at (splits ``dev-*``), and
-``fresh-sealed.jsonl`` (split ``sealed``) prompts written apart from the router and evaluated
-once. Every split is reported on its own; the fallback threshold is chosen on ``held-out``
+``fresh-sealed.jsonl`` (split ``fresh-sealed``) prompts written apart from the router and
+evaluated once. Every split is reported on its own; the fallback threshold is chosen on ``held-out``
 only (:func:`choose_threshold`).
 """
 
@@ -40,7 +40,13 @@ __all__ = [
     "strict_concepts",
 ]
 
-DATASET_FILES = ("routing.jsonl", "fresh.jsonl", "fresh-final.jsonl", "dev-h17b.jsonl")
+DATASET_FILES = (
+    "routing.jsonl",
+    "fresh.jsonl",
+    "fresh-final.jsonl",
+    "dev-h17b.jsonl",
+    "fresh-sealed.jsonl",
+)
 """The shipped labelled files, in report order."""
 RELIABILITY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 """Lower edges of the confidence bins of the reliability table (the last bin is [0.9, 1])."""

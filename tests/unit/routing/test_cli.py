@@ -58,7 +58,14 @@ def test_agents_eval_reports_each_split(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(app, ["agents", "eval", "--json"], env=env)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data["splits"]) == {"tune", "held-out", "dev-fresh", "dev-fresh-final", "dev-h17b"}
+    assert set(data["splits"]) == {
+        "tune",
+        "held-out",
+        "dev-fresh",
+        "dev-fresh-final",
+        "dev-h17b",
+        "fresh-sealed",
+    }
     held = data["splits"]["held-out"]
     assert held["total"] == 29
     assert {"low", "high", "decisions", "right"} <= set(held["reliability"][0])
