@@ -64,7 +64,7 @@ async def test_every_event_type_is_emitted_for_each_shipped_agent(
         {"user_prompt": f"@{agent} analyze this codebase", "agent": agent, "context": CONTEXT}
     )
     done = await full_stack.wait_for_completion(ok["correlation_id"], timeout=60)
-    assert done["status"] == "completed", f"{agent} did not complete: {done}"
+    assert done["status"] == "success", f"{agent} did not complete: {done}"
     await full_stack.wait_for_row(ok["correlation_id"], status="success")
 
     refused = await full_stack.submit_request(

@@ -1,6 +1,6 @@
 """Finished means readable (issue 12, item 7).
 
-``GET /executions/{id}`` used to answer "completed" from the runner's memory seconds before
+``GET /executions/{id}`` used to answer "success" from the runner's memory seconds before
 the trace held the execution's actions: a client following the spec's system test (wait for
 completion, then read the events) saw an empty trace. Now an execution is reported ended only
 once every event it emitted is stored; until then the answer says what is in flight.
@@ -41,7 +41,7 @@ async def _spec_flow(stack: FullStack, body: dict[str, Any]) -> tuple[str, dict[
     saw_in_flight = False
     for _ in range(1200):
         view = await stack.execution(cid)
-        if view["status"] != "running":
+        if view["status"] != "in_progress":
             break
         saw_in_flight |= view.get("progress_stage") == "recording events"
         await asyncio.sleep(0.025)
@@ -97,9 +97,9 @@ async def test_the_database_path_waits_for_the_count_the_final_event_carries(
     await execution.complete(result={"ok": True}, event_count=4)  # one action still on its way
     view = await full_stack.execution(str(cid))
     assert view["source"] == "database"
-    assert view["status"] == "running", f"reported ended with an event missing: {view}"
+    assert view["status"] == "in_progress", f"reported ended with an event missing: {view}"
     assert view["events"] == {"emitted": 4, "stored": 3, "pending": {}}, view["events"]
     await actions.log_success(cid, "done")
     view = await full_stack.execution(str(cid))
-    assert view["status"] == "completed", f"all events are stored, yet: {view}"
+    assert view["status"] == "success", f"all events are stored, yet: {view}"
     assert view["result"] == {"ok": True}

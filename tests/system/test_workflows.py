@@ -22,7 +22,7 @@ async def test_simple_execution_one_tool_call(full_stack: FullStack) -> None:
     )
     cid = accepted["correlation_id"]
     result = await full_stack.wait_for_completion(cid)
-    assert result["status"] == "completed", f"execution did not complete: {result}"
+    assert result["status"] == "success", f"execution did not complete: {result}"
     assert result["agent_name"] == "file-reader", f"routed to the wrong agent: {result}"
     assert result["result"]["file"] == "main.py"
 
@@ -52,7 +52,7 @@ async def test_complex_execution_several_tool_calls(full_stack: FullStack) -> No
     )
     correlation_id = response["correlation_id"]
     result = await full_stack.wait_for_completion(correlation_id, timeout=30)
-    assert result["status"] == "completed", f"execution did not complete: {result}"
+    assert result["status"] == "success", f"execution did not complete: {result}"
     assert "analysis" in result["result"], f"no analysis in the result: {result['result']}"
     analysis = result["result"]["analysis"]
     assert analysis["python"]["functions"] >= 3
@@ -90,7 +90,7 @@ async def test_agent_transformation(full_stack: FullStack) -> None:
     )
     cid = accepted["correlation_id"]
     result = await full_stack.wait_for_completion(cid)
-    assert result["status"] == "completed", f"execution did not complete: {result}"
+    assert result["status"] == "success", f"execution did not complete: {result}"
     assert result["result"]["transformed_from"] == "polymorphic-agent"
     assert result["result"]["agent"] == "test-finder"
 
@@ -123,7 +123,7 @@ async def test_parallel_agents(full_stack: FullStack) -> None:
     )
     parent = accepted["correlation_id"]
     result = await full_stack.wait_for_completion(parent)
-    assert result["status"] == "completed", f"parent did not complete: {result}"
+    assert result["status"] == "success", f"parent did not complete: {result}"
     assert len(result["children"]) == 3
     assert result["result"]["results"]["dependency-auditor"]["undeclared_imports"] == []
 
@@ -168,7 +168,7 @@ async def test_error_recovery_with_retries(full_stack: FullStack) -> None:
     )
     cid = accepted["correlation_id"]
     result = await full_stack.wait_for_completion(cid)
-    assert result["status"] == "completed", f"execution did not recover: {result}"
+    assert result["status"] == "success", f"execution did not recover: {result}"
     assert result["result"]["report"]["attempts"] == 3
 
     await full_stack.wait_for_row(cid, status="success")

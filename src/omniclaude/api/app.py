@@ -58,19 +58,6 @@ async def _refresh_history(router: Router, pool: Any, every_s: float) -> None:
         await asyncio.sleep(every_s)
 
 
-def _recent_loader(pool: Any) -> Any:
-    async def recent(agent: str) -> list[dict[str, Any]]:
-        page = await queries.list_executions(
-            pool, queries.ExecutionFilter(agent=agent, status="success"), limit=5
-        )
-        return [
-            {"user_prompt": (r.get("user_prompt") or "")[:200], "duration_ms": r.get("duration_ms")}
-            for r in page.items
-        ]
-
-    return recent
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -140,7 +127,7 @@ def create_app(
                 sink=events,
                 workspace=Workspace(workspace or Path.cwd()),
                 config=runtime_config,
-                recent=_recent_loader(db) if db is not None else None,
+                recent=queries.recent_successes(db) if db is not None else None,
             )
             metrics = ApiMetrics()
             metrics.watch_runtime(lambda: runner.stats, lambda: runner.running)
@@ -177,7 +164,7 @@ def create_app(
     app.add_middleware(LogContextMiddleware)
     # Outermost: a body over the limit is answered 413 before it is read whole.
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
-    _mount_viewer(app, settings)
+    _mount_viewer(app)
     return app
 
 
@@ -206,7 +193,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-def _mount_viewer(app: FastAPI, settings: Settings) -> None:
+def _mount_viewer(app: FastAPI) -> None:
     """Mount the web viewer when its package is installed (it registers its own routes)."""
     try:
         from omniclaude.api import viewer
@@ -214,4 +201,4 @@ def _mount_viewer(app: FastAPI, settings: Settings) -> None:
         return
     register = getattr(viewer, "register", None)
     if callable(register):
-        register(app, settings)
+        register(app)

@@ -23,7 +23,7 @@ from omniclaude.errors import ConfigurationError, EventValidationError, StorageE
 from omniclaude.retry import is_data_error
 from omniclaude.runtime.patterns import InvalidPatternError
 from omniclaude.runtime.workspace import PathOutsideWorkspaceError
-from omniclaude.storage.queries import InvalidCursorError
+from omniclaude.storage.queries import InvalidFilterError
 
 __all__ = ["ERROR_RESPONSES", "field_of", "install_error_handlers", "printable"]
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid_request",
-          503: "unavailable"}  # fmt: skip
+          429: "too_many_requests", 503: "unavailable"}  # fmt: skip
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing, unknown or revoked API key"},
@@ -127,7 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
         EventValidationError,
         PathOutsideWorkspaceError,
         InvalidPatternError,
-        InvalidCursorError,
+        InvalidFilterError,
         ConfigurationError,
     )
     for kind in invalid:

@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from omniclaude.events import dumps
+from omniclaude.events import ExecutionStatus, dumps
 from omniclaude.events.limits import MAX_BATCH_EVENTS, json_problem
 from omniclaude.routing.router import MAX_PROMPT_CHARS
+from omniclaude.storage.queries import ExecutionListItem, Overview
 
 __all__ = [
     "AgentInfo",
@@ -28,24 +29,25 @@ __all__ = [
     "EventBatchResponse",
     "ExecuteRequest",
     "ExecuteResponse",
+    "ExecutionError",
     "ExecutionList",
     "ExecutionView",
     "HealthResponse",
+    "IngestFigures",
     "KeyCreate",
     "KeyCreated",
     "KeyView",
+    "OverviewResponse",
     "ReadyResponse",
     "RejectedEvent",
     "RouteAlternative",
     "RouteRequest",
     "RouteResponse",
-    "TraceResponse",
     "unstorable",
 ]
 
 MAX_CONTEXT_BYTES = 65_536
 MAX_BATCH = MAX_BATCH_EVENTS
-ExecutionStatusName = Literal["running", "completed", "failed", "cancelled"]
 
 
 def unstorable(value: Any, path: str) -> str | None:
@@ -154,16 +156,23 @@ class ExecuteResponse(BaseModel):
     """An accepted execution: poll ``links.self`` for its status."""
 
     correlation_id: uuid.UUID
-    status: ExecutionStatusName
+    status: ExecutionStatus
     links: dict[str, str]
 
 
 class ChildSummary(BaseModel):
     """A child execution, in its parent's view."""
 
-    correlation_id: str
+    correlation_id: uuid.UUID
     agent_name: str | None = None
-    status: ExecutionStatusName
+    status: ExecutionStatus
+
+
+class ExecutionError(BaseModel):
+    """Why an execution failed."""
+
+    type: str | None = None
+    message: str | None = None
 
 
 class EventCounts(BaseModel):
@@ -179,30 +188,65 @@ class EventCounts(BaseModel):
 class ExecutionView(BaseModel):
     """Where an execution stands, and its result once it ended (and its events are stored)."""
 
-    model_config = ConfigDict(extra="allow")
-
-    correlation_id: str
-    status: ExecutionStatusName
+    correlation_id: uuid.UUID
+    status: ExecutionStatus
     agent_name: str | None = None
     user_prompt: str | None = None
-    parent_correlation_id: str | None = None
+    parent_correlation_id: uuid.UUID | None = None
+    session_id: str | None = None
     created_at: datetime | None = None
     completed_at: datetime | None = None
     duration_ms: float | None = None
+    quality_score: float | None = None
+    progress_stage: str | None = None
+    progress_percent: float | None = None
     result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    error: ExecutionError | None = None
+    routing: dict[str, Any] | None = Field(
+        default=None, description="The routing decision (while the runner still holds it)."
+    )
     children: list[ChildSummary] = Field(default_factory=list)
-    events: EventCounts | None = None
-    source: Literal["live", "database"]
+    events: EventCounts | None = Field(
+        default=None, description="How many of its events are stored (once it ended)."
+    )
+    source: Literal["live", "database"] = Field(
+        description="live: from the runner running it; database: from the stored summary."
+    )
 
 
 class ExecutionList(BaseModel):
-    """A page of executions, newest first."""
+    """A page of executions, newest first, and the window it covers."""
 
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+    items: list[ExecutionListItem]
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page.")
     since: datetime
     until: datetime
+
+
+class IngestFigures(BaseModel):
+    """What the consumer reports about itself (its Prometheus ``/metrics``)."""
+
+    reachable: bool = Field(description="False when the consumer's metrics did not answer.")
+    lag_by_topic: dict[str, int] = Field(default_factory=dict)
+    dead_letters_by_topic: dict[str, int] = Field(default_factory=dict)
+    last_commit_age_s: float | None = None
+    paused: bool = False
+
+    @property
+    def total_lag(self) -> int:
+        """Records not yet committed, over every topic."""
+        return sum(self.lag_by_topic.values())
+
+    @property
+    def total_dead_letters(self) -> int:
+        """Records dead-lettered since the consumer started."""
+        return sum(self.dead_letters_by_topic.values())
+
+
+class OverviewResponse(Overview):
+    """The overview: the database's figures over the window, and the consumer's state."""
+
+    ingest: IngestFigures
 
 
 class EventBatch(BaseModel):
@@ -231,23 +275,6 @@ class EventBatchResponse(BaseModel):
     rejected: int
     event_ids: list[uuid.UUID]
     errors: list[RejectedEvent]
-
-
-class TraceResponse(BaseModel):
-    """A complete trace (see :func:`omniclaude.storage.queries.get_trace`)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    correlation_id: str
-    execution: dict[str, Any] | None
-    lifecycle: list[dict[str, Any]]
-    routing_decisions: list[dict[str, Any]]
-    manifest_injections: list[dict[str, Any]]
-    transformations: list[dict[str, Any]]
-    actions: list[dict[str, Any]]
-    llm_calls: list[dict[str, Any]] = Field(default_factory=list)
-    timeline: list[dict[str, Any]]
-    children: list[dict[str, Any]]
 
 
 class AgentInfo(BaseModel):

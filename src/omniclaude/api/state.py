@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,3 +38,5 @@ class ApiState:
     keys: KeyStore | None = None
     pool: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    live_readers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
+    """Bounds the live views' reads running at once (more: 429)."""

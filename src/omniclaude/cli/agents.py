@@ -292,7 +292,7 @@ def run(
     except OmniClaudeError as exc:
         fail(str(exc))
     typer.echo(json.dumps(outcome, indent=2, default=str))
-    if outcome["status"] != "completed":
+    if outcome["status"] != "success":
         raise typer.Exit(1)
 
 

@@ -100,8 +100,8 @@ def _print_table(rows: list[dict[str, Any]], viewer_url: str) -> None:
     from rich.markup import escape
 
     for row in rows:
-        colour = {"completed": "green", "failed": "red"}.get(str(row["status"]), "yellow")
-        mark = "✓" if row["status"] == "completed" else "✗"
+        colour = {"success": "green", "failed": "red"}.get(str(row["status"]), "yellow")
+        mark = "✓" if row["status"] == "success" else "✗"
         children = f", {row['children']} child executions" if row["children"] else ""
         title, shows = escape(str(row["title"])), escape(str(row["shows"]))
         console.print(f"[{colour}]{mark}[/] [bold]{title}[/] — {shows}")

@@ -7,9 +7,8 @@ with the same queries and the same redaction as the web viewer.
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -91,29 +90,46 @@ def render_tree(waterfall: Any) -> Any:
 
 def trace(
     ctx: typer.Context,
-    correlation_id: Annotated[str, typer.Argument(help="Correlation id of the execution.")],
+    correlation_id: Annotated[
+        str, typer.Argument(help="Correlation id of the execution, or its first 8+ hex digits.")
+    ],
     *,
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print one execution, its children and every event of them as a tree with timings."""
-    from omniclaude.api.viewer.queries import fetch_trace
     from omniclaude.api.viewer.waterfall import build_waterfall
+    from omniclaude.storage.queries import (
+        AmbiguousIdError,
+        InvalidFilterError,
+        fetch_trace_tree,
+        parse_id,
+        resolve_correlation_id,
+    )
 
     try:
-        cid = uuid.UUID(correlation_id.strip())
-    except ValueError:
-        fail(f"CORRELATION_ID: {correlation_id!r} is not a UUID", code=2)
+        parse_id(correlation_id, field="CORRELATION_ID")
+    except InvalidFilterError as exc:
+        fail(str(exc), code=2)
     database_url, targets = _database(ctx, data_dir)
-    rows = _run(database_url, lambda conn: fetch_trace(conn, cid))
-    if rows.empty:
-        fail(f"CORRELATION_ID: nothing recorded for {cid} (yet)")
-    waterfall = build_waterfall(rows)
+
+    async def read(conn: Any) -> Any:
+        cid = await resolve_correlation_id(conn, correlation_id, field="CORRELATION_ID")
+        return None if cid is None else await fetch_trace_tree(conn, cid)
+
+    try:
+        tree = _run(database_url, read)
+    except AmbiguousIdError as exc:
+        fail(str(exc), code=2)
+    if tree is None or tree.empty:
+        fail(f"CORRELATION_ID: nothing recorded for {correlation_id} (yet)")
+    waterfall = build_waterfall(tree)
+    url = targets.trace_url(tree.root)
     if as_json:
-        typer.echo(json.dumps({**waterfall.as_json(), "url": targets.trace_url(cid)}, indent=2))
+        typer.echo(json.dumps({**waterfall.as_json(), "url": url}, indent=2))
         return
     console.print(render_tree(waterfall))
-    console.print(f"[dim]viewer: {targets.trace_url(cid)}[/]", highlight=False)
+    console.print(f"[dim]viewer: {url}[/]", highlight=False)
 
 
 def executions(
@@ -127,51 +143,101 @@ def executions(
         str, typer.Option("--range", help="15m, 1h, 6h, 24h, 7d or 30d (default 24h).")
     ] = "24h",
     search: Annotated[
-        str | None, typer.Option("--search", "-q", help="Text in the prompt, or an id.")
+        str | None,
+        typer.Option("--search", "-q", help="Text in the prompt or error, or an id's start."),
+    ] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", help="A session id, or its beginning.")
     ] = None,
     roots: Annotated[bool, typer.Option("--roots", help="Top-level executions only.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=200, help="How many to show.")] = 20,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Full ids and prompts (wider than 100 columns).")
+    ] = False,
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """List recent executions, newest first."""
+    """List recent executions, newest first, children under their parents."""
     from pydantic_core import to_jsonable_python
+
+    from omniclaude.api.viewer.render import redacted
+    from omniclaude.storage.queries import ExecutionFilter, InvalidFilterError, list_executions
+
+    try:
+        flt = ExecutionFilter.build(
+            range_=since, agent=agent, status=status, text=search, session=session,
+            top_level=roots,
+        )  # fmt: skip
+    except InvalidFilterError as exc:
+        option = {"range": "range", "text": "search"}.get(exc.field, exc.field)
+        fail(f"--{option}: {str(exc).partition(': ')[2]}", code=2)
+    database_url, targets = _database(ctx, data_dir)
+    page = _run(database_url, lambda conn: list_executions(conn, flt, limit=limit))
+    items = [redacted(item.model_dump(mode="json")) for item in page.items]
+    if as_json:
+        listed = [{**item, "url": targets.trace_url(item["correlation_id"])} for item in items]
+        body = {"items": listed, "next_cursor": page.next_cursor, "since": flt.since,
+                "until": flt.until}  # fmt: skip
+        typer.echo(json.dumps(to_jsonable_python(body), indent=2))
+        return
+    console.print(executions_table(page.items, wide=wide))
+    more = " (more: --limit)" if page.next_cursor else ""
+    console.print(f"[dim]{len(items)} in the last {since}{more}[/]", highlight=False)
+
+
+def executions_table(items: list[Any], *, wide: bool = False) -> Any:
+    """A Rich table of executions that fits 100 columns: short ids, one line per row, each
+    child under its parent (indented); ``wide`` shows full ids and whole prompts."""
+    from rich.markup import escape
     from rich.table import Table
 
-    from omniclaude.api.viewer.params import parse_execution_filter
-    from omniclaude.api.viewer.queries import list_executions
-    from omniclaude.api.viewer.render import redacted, shorten
+    from omniclaude.api.viewer.render import shorten
     from omniclaude.api.viewer.waterfall import format_duration
-    from omniclaude.events import utc_now
+    from omniclaude.storage.queries import short_id
 
-    params = {"range": since, "agent": agent or "", "status": status or "", "q": search or ""}
-    params |= {"roots": "1" if roots else "", "limit": str(limit)}
-    try:
-        flt = parse_execution_filter(params, utc_now())
-    except ValueError as exc:
-        fail(f"--{exc}", code=2)
-    database_url, targets = _database(ctx, data_dir)
-    rows, total = _run(database_url, lambda conn: list_executions(conn, flt))
-    rows = redacted(rows[:limit])
-    if as_json:
-        items = [{**row, "url": targets.trace_url(row["correlation_id"])} for row in rows]
-        typer.echo(json.dumps({"total": total, "items": to_jsonable_python(items)}, indent=2))
-        return
-    table = Table(box=None, header_style="bold")
-    for column in ("started (UTC)", "agent", "status", "duration", "prompt", "correlation id"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        colour = {"success": "green", "failed": "red", "in_progress": "cyan"}.get(row["status"], "")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    overflow: Literal["fold", "ellipsis"] = "fold" if wide else "ellipsis"
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("id", no_wrap=True, overflow=overflow)
+    table.add_column("agent", no_wrap=not wide, max_width=None if wide else 22, overflow=overflow)
+    table.add_column("status", no_wrap=True)
+    table.add_column("duration", no_wrap=True, justify="right")
+    table.add_column("prompt", no_wrap=not wide, overflow=overflow, ratio=1)
+    colours = {"success": "green", "failed": "red", "in_progress": "cyan", "cancelled": "yellow"}
+    for depth, row in nest_children(items):
+        colour = colours.get(row.status, "")
+        marker = "  " * (depth - 1) + "└ " if depth else ""
+        orphan = "↳ " if not depth and row.parent_correlation_id is not None else ""
         table.add_row(
-            row["created_at"].strftime("%m-%d %H:%M:%S"),
-            row["agent_name"] + (" (child)" if row["parent_correlation_id"] else ""),
-            f"[{colour}]{row['status']}[/]",
-            format_duration(row["duration_ms"]),
-            shorten(row["user_prompt"], 60),
-            str(row["correlation_id"]),
+            row.created_at.strftime("%m-%d %H:%M:%S"),
+            str(row.correlation_id) if wide else short_id(row.correlation_id),
+            escape(marker + orphan + row.agent_name),
+            f"[{colour}]{row.status}[/]",
+            format_duration(row.duration_ms),
+            escape(shorten(row.user_prompt, 10_000 if wide else 200)),
         )
-    console.print(table)
-    console.print(f"[dim]{len(rows)} of {total} in the last {since}[/]")
+    return table
+
+
+def nest_children(items: list[Any]) -> list[tuple[int, Any]]:
+    """Order a newest-first page so each child follows its parent (oldest child first),
+    with its depth; a child whose parent is not on the page stays where it was (depth 0)."""
+    on_page = {item.correlation_id for item in items}
+    kids: dict[Any, list[Any]] = {}
+    for item in items:
+        if item.parent_correlation_id in on_page:
+            kids.setdefault(item.parent_correlation_id, []).append(item)
+    out: list[tuple[int, Any]] = []
+
+    def visit(item: Any, depth: int) -> None:
+        out.append((depth, item))
+        for kid in sorted(kids.get(item.correlation_id, []), key=lambda k: k.created_at):
+            visit(kid, depth + 1)
+
+    for item in items:
+        if item.parent_correlation_id not in on_page:
+            visit(item, 0)
+    return out
 
 
 def register(app: typer.Typer) -> None:

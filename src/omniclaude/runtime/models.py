@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from omniclaude.errors import OmniClaudeError
-from omniclaude.events import utc_now
+from omniclaude.events import ExecutionStatus, utc_now
 from omniclaude.routing.router import MAX_PROMPT_CHARS
 from omniclaude.runtime.retry import RetryPolicy
 
@@ -25,7 +25,8 @@ __all__ = [
     "ToolNotAllowedError",
 ]
 
-Status = Literal["running", "completed", "failed", "cancelled"]
+Status = ExecutionStatus
+"""Where an execution stands: the one vocabulary of the database, the API and every screen."""
 
 
 class ExecutionTimeoutError(OmniClaudeError, TimeoutError):
@@ -85,7 +86,7 @@ class ExecutionState:
     correlation_id: uuid.UUID
     user_prompt: str
     agent_name: str | None = None
-    status: Status = "running"
+    status: Status = ExecutionStatus.IN_PROGRESS
     parent_correlation_id: uuid.UUID | None = None
     created_at: datetime = field(default_factory=utc_now)
     completed_at: datetime | None = None
@@ -101,7 +102,7 @@ class ExecutionState:
     @property
     def done(self) -> bool:
         """Whether the execution ended."""
-        return self.status != "running"
+        return self.status is not ExecutionStatus.IN_PROGRESS
 
     def as_json(self) -> dict[str, Any]:
         """The state as JSON-ready data."""
@@ -110,7 +111,7 @@ class ExecutionState:
             duration = (self.completed_at - self.created_at).total_seconds() * 1000
         return {
             "correlation_id": str(self.correlation_id),
-            "status": self.status,
+            "status": self.status.value,
             "agent_name": self.agent_name,
             "user_prompt": self.user_prompt,
             "parent_correlation_id": (

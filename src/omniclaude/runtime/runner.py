@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from omniclaude._lifecycle import AsyncStartStop
-from omniclaude.events import TransformationPhase, utc_now
+from omniclaude.events import ExecutionStatus, TransformationPhase, utc_now
 from omniclaude.logs import bind
 from omniclaude.publishing.loggers import ActionLogger, AgentExecutionLogger
 from omniclaude.publishing.publishers import EventPublisher
@@ -198,12 +198,12 @@ class AgentRunner(AsyncStartStop):
                 return await self._run_recorded(request, state)
         except asyncio.CancelledError:
             if not state.done:
-                state.status, state.completed_at = "cancelled", utc_now()
+                state.status, state.completed_at = ExecutionStatus.CANCELLED, utc_now()
             raise
         except Exception as exc:  # the sink failed: nothing more can be recorded
             log.exception("execution %s could not be recorded", state.correlation_id)
             if not state.done:
-                state.status, state.completed_at = "failed", utc_now()
+                state.status, state.completed_at = ExecutionStatus.FAILED, utc_now()
                 message = self.workspace.hide_paths(f"recording failed: {exc}")
                 state.error = {"type": type(exc).__name__, "message": message}
             self.stats["unrecorded"] += 1
@@ -272,8 +272,8 @@ class AgentRunner(AsyncStartStop):
         await execution.complete(
             result=output, quality_score=_quality(output), event_count=len(state.emitted) + 1
         )
-        state.status, state.result, state.completed_at = "completed", output, utc_now()
-        self.stats["completed"] += 1
+        state.status, state.result, state.completed_at = ExecutionStatus.SUCCESS, output, utc_now()
+        self.stats["success"] += 1
         return state
 
     async def _invoke(
@@ -352,7 +352,7 @@ class AgentRunner(AsyncStartStop):
         await actions.log_error(state.correlation_id, error, {"final": True, "stage": "execution"})
         if execution.is_open:
             await execution.fail(error, event_count=len(state.emitted) + 1)
-        state.status, state.completed_at = "failed", utc_now()
+        state.status, state.completed_at = ExecutionStatus.FAILED, utc_now()
         state.error = {
             "type": type(error).__name__,
             "message": self.workspace.hide_paths(str(error)),
@@ -363,7 +363,7 @@ class AgentRunner(AsyncStartStop):
     async def _record_cancel(
         self, state: ExecutionState, execution: AgentExecutionLogger, actions: ActionLogger
     ) -> None:
-        state.status, state.completed_at = "cancelled", utc_now()
+        state.status, state.completed_at = ExecutionStatus.CANCELLED, utc_now()
         state.error = {"type": "CancelledError", "message": "the execution was cancelled"}
         self.stats["cancelled"] += 1
         try:

@@ -159,22 +159,6 @@ def demo_sessions(session_id: str) -> list[DemoSession]:
     ]
 
 
-def _recent_loader(db: Any) -> Callable[[str], Awaitable[list[dict[str, Any]]]]:
-    """Feed the manifests' "recent patterns" section from earlier successful executions."""
-    from omniclaude.storage import queries
-
-    async def recent(agent: str) -> list[dict[str, Any]]:
-        page = await queries.list_executions(
-            db, queries.ExecutionFilter(agent=agent, status="success"), limit=5
-        )
-        return [
-            {"user_prompt": (r.get("user_prompt") or "")[:200], "duration_ms": r.get("duration_ms")}
-            for r in page.items
-        ]
-
-    return recent
-
-
 async def run_sessions(
     sessions: list[DemoSession],
     *,
@@ -195,6 +179,7 @@ async def run_sessions(
     from omniclaude.publishing.sinks.kafka import KafkaSink
     from omniclaude.routing import AgentRegistry, Router
     from omniclaude.runtime import AgentRunner, Workspace
+    from omniclaude.storage.queries import recent_successes
 
     write_sample_project(workspace)
     registry = AgentRegistry([*AgentRegistry.load(), _agent_definition()])
@@ -206,7 +191,7 @@ async def run_sessions(
             router=Router(registry),
             sink=sink,
             workspace=Workspace(workspace),
-            recent=_recent_loader(db) if db is not None else None,
+            recent=recent_successes(db) if db is not None else None,
         )
         async with runner:
             states = await asyncio.gather(*(runner.run(s.request) for s in sessions))

@@ -66,11 +66,11 @@ async def test_execute_then_read_back(
     assert row["session_id"] == "s-1"
     listed = (
         await http.get(
-            "/executions", params={"agent": "code-analyzer", "status": "completed"}, headers=auth
+            "/executions", params={"agent": "code-analyzer", "status": "success"}, headers=auth
         )
     ).json()
     assert [i["correlation_id"] for i in listed["items"]] == [cid]
-    assert listed["items"][0]["status"] == "completed"
+    assert listed["items"][0]["status"] == "success"
     assert (await http.get("/executions", params={"status": "failed"}, headers=auth)).json()[
         "items"
     ] == []
@@ -110,7 +110,7 @@ async def test_execution_is_read_from_the_database_by_another_instance(
     ):
         view = (await second.get(f"/executions/{cid}", headers=auth)).json()
         assert view["source"] == "database"
-        assert view["status"] == "completed"
+        assert view["status"] == "success"
         assert view["result"]["file"] == "main.py"
         assert (await second.get("/ready")).json()["checks"]["database"] == "ok"
 
@@ -163,3 +163,59 @@ async def test_key_endpoints(client: tuple[httpx.AsyncClient, dict[str, str]]) -
     ] is not None
     assert (await http.get("/agents", headers=reader)).status_code == 401
     assert (await http.delete(f"/keys/{uuid.uuid4()}", headers=auth)).status_code == 404
+
+
+@pytest.mark.covers(
+    "endpoint:GET /traces/{correlation_id}",
+    "endpoint:GET /executions/{correlation_id}",
+    "endpoint:GET /traces/{correlation_id}/activity",
+    "endpoint:GET /overview",
+    "endpoint:GET /usage",
+    "table:agent_execution_logs",
+)
+async def test_short_ids_and_the_figures_routes(
+    client: tuple[httpx.AsyncClient, dict[str, str]], db_pool: Any
+) -> None:
+    """A short id opens its trace and execution; one two executions start with is a 409
+    naming both; the overview and the usage report answer with their documented shapes."""
+    from omniclaude.events import ExecutionStarted
+    from omniclaude.storage.writers import write_events
+
+    http, auth = client
+    prefix = uuid.uuid4().hex[:8]
+    first, second = (uuid.UUID(prefix + uuid.uuid4().hex[8:]) for _ in range(2))
+    alone = uuid.uuid4()
+    async with db_pool.acquire() as conn:
+        await write_events(
+            conn,
+            [ExecutionStarted(correlation_id=c, agent_name="a") for c in (first, second, alone)],
+        )
+    short = str(alone)[:8]
+    trace = await http.get(f"/traces/{short}", headers=auth)
+    assert trace.status_code == 200, trace.text
+    assert trace.json()["correlation_id"] == str(alone)
+    view = await http.get(f"/executions/{short}", headers=auth)
+    assert view.json()["correlation_id"] == str(alone)
+    assert view.json()["status"] == "in_progress"
+    ambiguous = await http.get(f"/traces/{prefix}", headers=auth)
+    assert ambiguous.status_code == 409
+    message = ambiguous.json()["message"]
+    assert message.startswith("path.correlation_id:")
+    assert str(first) in message, message
+    assert str(second) in message, message
+    assert (await http.get("/traces/0123456", headers=auth)).status_code == 422
+    live = await http.get(f"/traces/{short}/activity", headers=auth)
+    assert [i["kind"] for i in live.json()["items"]] == ["execution_started"]
+    assert live.json()["running"] is True
+    assert int(live.headers["x-poll-after-ms"]) > 0
+    again = await http.get(
+        f"/traces/{short}/activity", params={"after": live.json()["next_cursor"]}, headers=auth
+    )
+    assert again.json()["items"] == []
+    overview = (await http.get("/overview?range=1h", headers=auth)).json()
+    assert overview["totals"]["running"] >= 3
+    assert overview["ingest"]["reachable"] is False
+    usage = await http.get("/usage?group_by=model", headers=auth)
+    assert usage.status_code == 200
+    assert usage.json()["total"]["key"] == "total"
+    assert (await http.get("/usage?group_by=week", headers=auth)).status_code == 422

@@ -1,16 +1,15 @@
 """SQL injection through the HTTP API: every query and path parameter, and request bodies.
 
-The parameters are enumerated from the app itself — the OpenAPI document for the API, the
-viewer's routes and the names its query parser reads — so a new parameter is attacked
-without editing this file. Proved: no request is answered with a 5xx; text filters match
-the injection string literally (``agent``, ``session_id``, ``q`` find exactly the seeded
-execution holding it); bodies are stored verbatim; and nothing else in the database changed
-(row counts, a canary table, functions, views, roles, API keys).
+The parameters are enumerated from the app itself — the OpenAPI document for the API, and
+the viewer's routes' declared parameters (FastAPI's dependency tree, dependencies included)
+— so a new parameter is attacked without editing this file. Proved: no request is answered
+with a 5xx; text filters match the injection string literally (``agent``, ``session_id``,
+``q`` find exactly the seeded execution holding it); bodies are stored verbatim; and nothing
+else in the database changed (row counts, a canary table, functions, views, roles, API keys).
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 import uuid
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from urllib.parse import quote
 
 import pytest
 
-from omniclaude.api.viewer import params as viewer_params
 from omniclaude.api.viewer.routes import router as viewer_router
 from omniclaude.events import ExecutionStarted
 from omniclaude.storage.writers import write_events
@@ -44,7 +42,7 @@ pytestmark = pytest.mark.covers(
 )
 
 _PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
-_VIEWER_READS = re.compile(r'(?:params(?:\.get\(|\[)|_choice\(params, )"(\w+)"')
+_VIEWER_ID = re.compile(r'data-href="/viewer/traces/([0-9a-f-]{36})"')
 
 
 @dataclass(frozen=True)
@@ -64,27 +62,20 @@ class Target:
         return url, ({self.name: value} if self.where == "query" else {})
 
 
-def _query_names(endpoint: Any) -> list[str]:
-    """The query names a viewer handler reads: those its ``parse_*`` helpers read, found in
-    its source and the source of the module functions it calls (one level)."""
-    module = inspect.getmodule(endpoint)
-    sources = [inspect.getsource(endpoint)]
-    sources += [
-        inspect.getsource(obj)
-        for name, obj in vars(module).items()
-        if inspect.isfunction(obj) and obj.__module__ == module.__name__
-        and re.search(rf"\b{name}\(", sources[0])
-    ]  # fmt: skip
-    parsers = {p for src in sources for p in re.findall(r"\b(parse_\w+)\(", src)}
-    return sorted({
-        name for parser in parsers if hasattr(viewer_params, parser)
-        for name in _VIEWER_READS.findall(inspect.getsource(getattr(viewer_params, parser)))
-    })  # fmt: skip
+def _query_names(route: Any) -> list[str]:
+    """The query parameters a viewer route declares, its dependencies' included."""
+    names: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        names |= {param.alias for param in dependant.query_params}
+        stack += dependant.dependencies
+    return sorted(names)
 
 
 def targets(app: Any) -> list[Target]:
     """Every parameter of every GET route: the OpenAPI document, then the viewer's routes
-    (not in the schema): their path parameters and every query name their parsers read."""
+    (not in the schema): their path and query parameters."""
     found = [
         Target(path, param["name"], param["in"])
         for path, operations in app.openapi()["paths"].items()
@@ -98,7 +89,7 @@ def targets(app: Any) -> list[Target]:
         if "GET" not in getattr(route, "methods", ()) or "/static/" in path:
             continue
         found += [Target(path, name, "path") for name in _PATH_PARAM.findall(path)]
-        found += [Target(path, name, "query") for name in _query_names(route.endpoint)]
+        found += [Target(path, name, "query") for name in _query_names(route)]
     return found
 
 
@@ -118,6 +109,8 @@ async def _seed(stack: FullStack) -> dict[str, uuid.UUID]:
 async def _ids(stack: FullStack, url: str, params: dict[str, str]) -> list[str]:
     response = await stack.client.get(url, params=params, headers=stack.headers("read"))
     assert response.status_code == 200, f"GET {url} {params}: {response.status_code}"
+    if url.startswith("/viewer/"):
+        return _VIEWER_ID.findall(response.text)
     return [item["correlation_id"] for item in response.json()["items"]]
 
 
@@ -144,8 +137,9 @@ async def test_injection_in_every_query_and_path_parameter_changes_nothing(
     wrong: list[str] = []
     for value, cid in seeded.items():
         for url, name in (("/executions", "agent"), ("/executions", "session_id"),
-                          ("/executions", "q"), ("/viewer/api/executions", "agent"),
-                          ("/viewer/api/executions", "q")):  # fmt: skip
+                          ("/executions", "q"), ("/viewer/partials/executions", "agent"),
+                          ("/viewer/partials/executions", "session_id"),
+                          ("/viewer/partials/executions", "q")):  # fmt: skip
             ids = await _ids(stack, url, {name: value})
             if ids != [str(cid)]:
                 wrong.append(f"GET {url}?{name}={value!r} -> {ids}, expected [{cid}]")

@@ -1,4 +1,4 @@
-"""The viewer's queries and pages against the real PostgreSQL schema."""
+"""The read layer as the viewer uses it, and the viewer's pages, on the real schema."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from omniclaude.api.viewer import queries
-from omniclaude.api.viewer.overview import fetch_overview
 from omniclaude.api.viewer.waterfall import build_waterfall
 from omniclaude.events import (
     ActionType,
@@ -27,6 +25,7 @@ from omniclaude.events import (
     RoutingDecision,
     utc_now,
 )
+from omniclaude.storage import queries
 from omniclaude.storage.writers import write_events
 
 pytestmark = pytest.mark.covers(
@@ -94,99 +93,130 @@ async def test_a_trace_holds_every_row_of_the_tree(
     postgres_connection: Any, recorded: dict[str, uuid.UUID]
 ) -> None:
     """The trace query returns the root, its child and every event of both."""
-    trace = await queries.fetch_trace(postgres_connection, recorded["root"])
-    assert {e["correlation_id"] for e in trace.executions} == {recorded["root"], recorded["child"]}
+    trace = await queries.fetch_trace_tree(postgres_connection, recorded["root"])
+    assert {e.correlation_id for e in trace.executions} == {recorded["root"], recorded["child"]}
     assert len(trace.actions) == 3, "an action of the tree is missing"
     assert len(trace.routing) == 1
     assert len(trace.manifests) == 1
     assert len(trace.transformations) == 1
     waterfall = build_waterfall(trace)
     action_ids = {s.event_id for s in waterfall.spans if s.source == "action"}
-    assert action_ids == {str(a["event_id"]) for a in trace.actions}
+    assert action_ids == {str(a.event_id) for a in trace.actions}
     child_span = next(s for s in waterfall.spans if s.label == "test-finder")
     assert child_span.depth == 1
-    unknown = await queries.fetch_trace(postgres_connection, uuid.uuid4())
+    unknown = await queries.fetch_trace_tree(postgres_connection, uuid.uuid4())
     assert unknown.empty
 
 
 async def test_the_list_filters_and_pages(
     postgres_connection: Any, recorded: dict[str, uuid.UUID]
 ) -> None:
-    """Agent, status, text (LIKE wildcards literal), roots and the cursor all narrow the list."""
-    from omniclaude.api.viewer.params import parse_execution_filter
-    from omniclaude.storage.queries import encode_cursor
-
+    """Agent, status, text (LIKE wildcards literal), ids, roots and the cursor narrow the list."""
     now = utc_now()
 
-    async def ids(**params: str) -> list[uuid.UUID]:
-        rows, _ = await queries.list_executions(
-            postgres_connection, parse_execution_filter(params, now)
-        )
-        return [r["correlation_id"] for r in rows]
+    async def ids(**params: Any) -> list[uuid.UUID]:
+        flt = queries.ExecutionFilter.build(now=now, **params)
+        page = await queries.list_executions(postgres_connection, flt)
+        return [r.correlation_id for r in page.items]
 
     assert set(await ids()) == set(recorded.values())
     assert await ids(status="failed") == [recorded["failed"]]
     assert await ids(agent="test-finder") == [recorded["child"]]
-    assert await ids(q="100%") == [recorded["failed"]], "a % in the search was a wildcard"
-    assert await ids(q="release-NOTES") == [recorded["failed"]]
-    assert await ids(q=str(recorded["child"]).upper()) == [recorded["child"]]
-    assert await ids(q="sess-9") == [recorded["root"]]
-    assert recorded["child"] not in await ids(roots="1")
-    rows, total = await queries.list_executions(
-        postgres_connection, parse_execution_filter({"limit": "1"}, now)
-    )
-    assert total == 3
-    assert len(rows) == 2, "limit + 1 rows tell the caller another page exists"
-    cursor = encode_cursor(rows[0]["created_at"], rows[0]["correlation_id"])
-    rest = await ids(before=cursor)
-    assert rows[0]["correlation_id"] not in rest
-    assert len(rest) == 2
-    everything, _ = await queries.list_executions(
-        postgres_connection, parse_execution_filter({}, now)
-    )
-    root_row = next(r for r in everything if r["correlation_id"] == recorded["root"])
-    assert root_row["child_count"] == 1
-    assert "test-finder" in await queries.list_agents(postgres_connection, now - timedelta(days=1))
+    assert await ids(text="100%") == [recorded["failed"]], "a % in the search was a wildcard"
+    assert await ids(text="release NOTES") == [recorded["failed"]]
+    assert await ids(text="503") == [recorded["failed"]], "the error message is not searched"
+    assert await ids(text=str(recorded["child"]).upper()) == [recorded["child"]]
+    assert await ids(text=str(recorded["child"])[:8]) == [recorded["child"]]
+    assert await ids(text="sess-9") == [recorded["root"]]
+    assert await ids(session="sess-") == [recorded["root"]], "a session id prefix must match"
+    assert recorded["child"] not in await ids(top_level=True)
+    flt = queries.ExecutionFilter.build(now=now)
+    first = await queries.list_executions(postgres_connection, flt, limit=1)
+    assert len(first.items) == 1
+    assert first.next_cursor is not None
+    rest = await queries.list_executions(postgres_connection, flt, cursor=first.next_cursor)
+    assert first.items[0].correlation_id not in {r.correlation_id for r in rest.items}
+    assert len(rest.items) == 2
+    everything = await queries.list_executions(postgres_connection, flt)
+    root_row = next(r for r in everything.items if r.correlation_id == recorded["root"])
+    assert root_row.child_count == 1
+    assert "test-finder" in await queries.list_agents(postgres_connection)
+
+
+async def test_a_short_id_resolves_to_its_execution(
+    postgres_connection: Any, recorded: dict[str, uuid.UUID]
+) -> None:
+    """The first 8 hex digits find the execution; an unknown prefix finds nothing."""
+    root = recorded["root"]
+    assert await queries.resolve_correlation_id(postgres_connection, str(root)[:8]) == root
+    assert await queries.resolve_correlation_id(postgres_connection, str(root)[:13]) == root
+    unused = next(p for p in ("00000000", "ffffffff") if not str(root).startswith(p))
+    assert await queries.resolve_correlation_id(postgres_connection, unused) is None
 
 
 async def test_event_details_come_from_their_table(
     postgres_connection: Any, recorded: dict[str, uuid.UUID]
 ) -> None:
-    """Every span source reads its full row; an execution brings its lifecycle."""
-    trace = await queries.fetch_trace(postgres_connection, recorded["root"])
+    """Every span source reads its full row; an execution's lifecycle is read on its own."""
+    trace = await queries.fetch_trace_tree(postgres_connection, recorded["root"])
     for source, rows in (
         ("action", trace.actions),
         ("routing", trace.routing),
         ("manifest", trace.manifests),
         ("transformation", trace.transformations),
+        ("lifecycle", trace.lifecycle),
     ):
-        row = await queries.fetch_event(postgres_connection, source, rows[0]["event_id"])
-        assert row is not None, f"the {source} row was not found by its event id"
-    execution = await queries.fetch_event(postgres_connection, "execution", recorded["root"])
+        row = await queries.fetch_record(postgres_connection, source, rows[0].event_id)
+        assert row == rows[0], f"the {source} row read alone differs from the trace's"
+    execution = await queries.fetch_record(postgres_connection, "execution", recorded["root"])
     assert execution is not None
-    assert [e["event_type"] for e in execution["lifecycle"]] == [
-        "execution_started",
-        "execution_completed",
+    lifecycle = await queries.fetch_lifecycle(postgres_connection, recorded["root"])
+    assert [e.event_type for e in lifecycle] == ["execution_started", "execution_completed"]
+    assert await queries.fetch_record(postgres_connection, "action", uuid.uuid4()) is None
+
+
+async def test_activity_lists_rows_stored_after_a_cursor(
+    postgres_connection: Any, recorded: dict[str, uuid.UUID]
+) -> None:
+    """From the start: every row of the tree once; from the last cursor: nothing new, until a
+    new action of the child is stored, which comes back alone."""
+    root, child = recorded["root"], recorded["child"]
+    everything = await queries.trace_activity(postgres_connection, root, after=None)
+    assert len(everything.items) == 10, [i.source for i in everything.items]
+    assert {i.correlation_id for i in everything.items} == {root, child}
+    assert not everything.running
+    assert everything.next_cursor is not None
+    after = queries.decode_cursor(everything.next_cursor)
+    quiet = await queries.trace_activity(postgres_connection, root, after=after)
+    assert quiet.items == []
+    assert quiet.next_cursor == everything.next_cursor, "an idle poll lost its place"
+    late = AgentAction(correlation_id=child, action_type=ActionType.TOOL_CALL,
+                       action_name="late_call", agent_name="test-finder")  # fmt: skip
+    await write_events(postgres_connection, [late])
+    fresh = await queries.trace_activity(postgres_connection, root, after=after)
+    assert [(i.event_id, i.source, i.agent_name) for i in fresh.items] == [
+        (late.event_id, "action", "test-finder")
     ]
-    assert await queries.fetch_event(postgres_connection, "action", uuid.uuid4()) is None
 
 
 async def test_the_overview_counts_what_was_recorded(
     postgres_connection: Any, recorded: dict[str, uuid.UUID]
 ) -> None:
     """Totals, slow tools, agent usage, confidence and errors reflect the rows."""
-    overview = await fetch_overview(postgres_connection, now=utc_now(), window=timedelta(hours=1),
-                                    metrics_url=None)  # fmt: skip
-    assert overview.totals["executions"] == 3
-    assert overview.totals["failed"] == 1
-    assert overview.totals["actions"] == 4
-    assert overview.totals["error_actions"] == 1
-    assert {t["action_name"] for t in overview.slowest_tools} == {"list_files", "count_lines"}
-    assert {a["agent_name"] for a in overview.agents} >= {"polymorphic-agent", "test-finder"}
-    assert sum(b["decisions"] for b in overview.confidence) == 1
-    assert overview.confidence[7]["decisions"] == 1, "0.71 belongs in the 0.7-0.8 bucket"
-    assert {e["correlation_id"] for e in overview.recent_errors} == {recorded["failed"]}
-    assert sum(count for _, count in overview.per_minute) == 13
+    now = utc_now()
+    overview = await queries.fetch_overview(
+        postgres_connection, since=now - timedelta(hours=1), until=now
+    )
+    assert overview.totals.executions == 3
+    assert overview.totals.failed == 1
+    assert overview.totals.actions == 4
+    assert overview.totals.error_actions == 1
+    assert {t.action_name for t in overview.slowest_tools} == {"list_files", "count_lines"}
+    assert {a.agent_name for a in overview.agents} >= {"polymorphic-agent", "test-finder"}
+    assert sum(b.decisions for b in overview.confidence) == 1
+    assert overview.confidence[7].decisions == 1, "0.71 belongs in the 0.7-0.8 bucket"
+    assert {e.correlation_id for e in overview.recent_errors} == {recorded["failed"]}
+    assert sum(b.events for b in overview.activity) == 13
 
 
 @pytest.fixture
@@ -220,16 +250,20 @@ async def test_the_served_viewer_shows_a_trace_redacted(
     assert (await client.get("/")).headers["location"] == "/viewer/"
     page = await client.get(f"/viewer/partials/traces/{recorded['root']}", headers=headers)
     assert page.status_code == 200
-    data = (await client.get(f"/viewer/api/traces/{recorded['root']}", headers=headers)).json()
-    actions = [s for s in data["spans"] if s["source"] == "action"]
+    trace = (await client.get(f"/traces/{recorded['root']}", headers=headers)).json()
+    actions = [a for t in (trace, *trace["children"]) for a in t["actions"]]
     assert len(actions) == 3
-    for span in actions:
-        assert f'data-event-id="{span["event_id"]}"' in page.text
+    for action in actions:
+        assert f'data-event-id="{action["event_id"]}"' in page.text
         detail = await client.get(
-            f"/viewer/partials/events/action/{span['event_id']}", headers=headers
+            f"/viewer/partials/events/action/{action['event_id']}", headers=headers
         )
         assert "hunter2" not in detail.text, "a password reached the detail panel"
+    short = await client.get(
+        f"/viewer/partials/traces/{str(recorded['root'])[:8]}", headers=headers
+    )
+    assert short.text == page.text, "a short id does not open the same trace"
     listing = await client.get("/viewer/partials/executions?status=failed", headers=headers)
     assert str(recorded["failed"]) in listing.text
     assert (await client.get("/viewer/partials/overview", headers=headers)).status_code == 200
-    assert (await client.get("/viewer/api/overview")).status_code == 401
+    assert (await client.get("/viewer/partials/overview")).status_code == 401

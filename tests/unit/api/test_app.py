@@ -104,7 +104,7 @@ async def test_malformed_json_is_a_422(api: Api) -> None:
 
 
 async def test_execute_returns_202_then_completes(api: Api) -> None:
-    """/execute answers 202 with the id at once; GET /executions/{id} reaches completed."""
+    """/execute answers 202 with the id at once; GET /executions/{id} reaches success."""
     response = await api.client.post(
         "/execute",
         json={"user_prompt": "Analyze this codebase", "context": {"files": ["main.py"]}},
@@ -116,10 +116,10 @@ async def test_execute_returns_202_then_completes(api: Api) -> None:
 
     async def finished() -> dict[str, object] | None:
         body = (await api.client.get(f"/executions/{cid}", headers=api.auth("read"))).json()
-        return body if body["status"] != "running" else None
+        return body if body["status"] != "in_progress" else None
 
     body = await wait_for(finished, what="the execution to finish")
-    assert body["status"] == "completed"
+    assert body["status"] == "success"
     assert body["source"] == "live"
     assert "analysis" in body["result"]  # type: ignore[operator]
     assert {a.action_type.value for a in api.sink.of_type(AgentAction)} >= {
@@ -144,10 +144,10 @@ async def test_execute_parallel_lists_children(api: Api) -> None:
 
     async def finished() -> dict[str, object] | None:
         body = (await api.client.get(f"/executions/{cid}", headers=api.auth("read"))).json()
-        return body if body["status"] != "running" else None
+        return body if body["status"] != "in_progress" else None
 
     body = await wait_for(finished, what="the parallel execution to finish")
-    assert body["status"] == "completed"
+    assert body["status"] == "success"
     assert sorted(c["agent_name"] for c in body["children"]) == ["file-reader", "test-finder"]  # type: ignore[union-attr]
 
 
@@ -192,7 +192,7 @@ async def test_unknown_execution_is_a_404_and_database_routes_are_503(api: Api) 
     """Without a database an unknown execution is 404; list and trace routes say 503."""
     missing = await api.client.get(f"/executions/{uuid.uuid4()}", headers=api.auth("read"))
     assert missing.status_code == 404
-    assert missing.json()["message"].startswith("correlation_id:")
+    assert missing.json()["message"].startswith("path.correlation_id:")
     listing = await api.client.get("/executions", headers=api.auth("read"))
     assert listing.status_code == 503
     assert listing.json()["message"].startswith("database:")

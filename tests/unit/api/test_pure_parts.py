@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +18,6 @@ from omniclaude.publishing.sinks.kafka import KafkaSink
 from omniclaude.publishing.sinks.postgres import PostgresSink
 from omniclaude.routing import Router
 from omniclaude.settings import Settings
-from omniclaude.storage import queries
-
-
-def test_cursor_round_trip_and_refusals() -> None:
-    """A cursor decodes to what it encoded; anything else is refused naming ``cursor``."""
-    stamp, ident = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), uuid.uuid4()
-    assert queries.decode_cursor(queries.encode_cursor(stamp, ident)) == (stamp, ident)
-    naive = base64.urlsafe_b64encode(f"2026-01-01T00:00:00|{ident}".encode()).decode()
-    for bad in ("!!!", base64.urlsafe_b64encode(b"x|y").decode(), naive):
-        with pytest.raises(queries.InvalidCursorError, match=r"^cursor: "):
-            queries.decode_cursor(bad)
-
-
-def test_filter_window_defaults_to_24_hours() -> None:
-    """Without ``since`` the window starts 24 hours before ``until``."""
-    until = datetime(2026, 5, 1, tzinfo=UTC)
-    assert queries.ExecutionFilter(until=until).window() == (until - timedelta(hours=24), until)
-    since, now = queries.ExecutionFilter().window()
-    assert now - since == queries.DEFAULT_WINDOW
-
-
-def test_like_patterns_are_escaped() -> None:
-    """User text never acts as a LIKE wildcard."""
-    assert queries._escape_like("50%_a\\b") == "50\\%\\_a\\\\b"
 
 
 def test_field_paths_and_unstorable_strings() -> None:

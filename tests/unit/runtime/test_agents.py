@@ -23,7 +23,7 @@ async def _run(
 ) -> dict[str, Any]:
     runner, _ = make_runner()
     state = await runner.run(ExecutionRequest(user_prompt=prompt, agent=agent, context=context))
-    assert state.status == "completed", state.error
+    assert state.status == "success", state.error
     assert state.result is not None
     return state.result
 

@@ -31,7 +31,7 @@ async def test_routed_execution_records_the_whole_lifecycle(make_runner: RunnerF
     state = await runner.run(
         ExecutionRequest(user_prompt="Analyze this codebase", context={"files": ["main.py"]})
     )
-    assert state.status == "completed"
+    assert state.status == "success"
     assert state.agent_name == "code-analyzer"
     assert state.result is not None
     assert state.result["analysis"]["todos"]["count"] == 2
@@ -47,7 +47,7 @@ async def test_routed_execution_records_the_whole_lifecycle(make_runner: RunnerF
     assert actions.count("tool_call") >= 4
     assert sink.of_type(ExecutionCompleted)[0].result["analysis"]
     assert runner.get(state.correlation_id) is state
-    assert runner.stats["completed"] == 1
+    assert runner.stats["success"] == 1
 
 
 async def test_failure_is_recorded_and_the_execution_closed(make_runner: RunnerFactory) -> None:
@@ -75,7 +75,7 @@ async def test_retries_record_each_attempt(make_runner: RunnerFactory) -> None:
     state = await runner.run(
         ExecutionRequest(user_prompt="x", agent="flaky-fetcher", context={"fail_times": 2})
     )
-    assert state.status == "completed"
+    assert state.status == "success"
     assert state.result is not None
     assert state.result["report"]["attempts"] == 3
     retries = [a for a in sink.actions if a.action_name.startswith("retry fetch_report")]
@@ -122,7 +122,7 @@ async def test_stop_cancels_running_executions(make_runner: RunnerFactory) -> No
     state = runner.submit(
         ExecutionRequest(user_prompt="x", agent="slow-agent", context={"sleep_s": 30})
     )
-    assert state.status == "running"
+    assert state.status == "in_progress"
     assert runner.running == 1
 
     async def started() -> bool:
@@ -166,7 +166,7 @@ async def test_transformation_publishes_start_and_complete(make_runner: RunnerFa
     state = await runner.run(
         ExecutionRequest(user_prompt="Find the tests for utils", agent="polymorphic-agent")
     )
-    assert state.status == "completed"
+    assert state.status == "success"
     assert state.result is not None
     assert state.result["agent"] == "test-finder"
     assert state.result["transformed_from"] == "polymorphic-agent"
@@ -200,13 +200,13 @@ async def test_parallel_children_link_to_their_parent(make_runner: RunnerFactory
     state = await runner.run(
         ExecutionRequest(user_prompt="survey", agents=("code-analyzer", "test-finder"))
     )
-    assert state.status == "completed"
+    assert state.status == "success"
     assert len(state.children) == 2
     starts = {e.correlation_id: e for e in sink.of_type(ExecutionStarted)}
     for child in state.children:
         assert starts[child].parent_correlation_id == state.correlation_id
         assert runner.get(child) is not None
-        assert runner.get(child).status == "completed"
+        assert runner.get(child).status == "success"
     child_decisions = [
         d for d in sink.of_type(RoutingDecision) if d.parent_correlation_id == state.correlation_id
     ]
@@ -238,7 +238,7 @@ async def test_multi_part_prompt_fans_out(make_runner: RunnerFactory) -> None:
             user_prompt="Analyze this codebase and list the dependencies", agent="polymorphic-agent"
         )
     )
-    assert state.status == "completed"
+    assert state.status == "success"
     assert len(state.children) == 2
     assert state.result is not None
     assert set(state.result["results"]) == {
@@ -252,7 +252,7 @@ async def test_nothing_fits_gives_a_workspace_overview(make_runner: RunnerFactor
     runner, _ = make_runner()
     state = await runner.run(ExecutionRequest(user_prompt="Write a haiku about autumn"))
     assert state.agent_name == "polymorphic-agent"
-    assert state.status == "completed"
+    assert state.status == "success"
     assert state.result is not None
     assert state.result["overview"]["files"] == 5
 
@@ -297,7 +297,7 @@ async def test_non_mapping_results_are_wrapped(make_runner: RunnerFactory, value
     state = await runner.run(
         ExecutionRequest(user_prompt="x", agent="plain-agent", context={"value": value})
     )
-    assert state.status == "completed"
+    assert state.status == "success"
     assert state.result == {"value": value}
 
 

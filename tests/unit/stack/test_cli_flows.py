@@ -133,49 +133,39 @@ def test_down_stops_a_recorded_stack(cli: typer.Typer, tmp_path: Path) -> None:
     assert "OmniClaude stopped" in out or "No stack was running" in out
 
 
-class FakeDB:
-    """Answers the viewer's queries with canned rows."""
-
-    def __init__(self, root: uuid.UUID) -> None:
-        from datetime import UTC, datetime
-
-        self.root = root
-        self.now = datetime.now(UTC)
-
-    async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
-        from omniclaude.api.viewer import queries
-
-        row = {"correlation_id": self.root, "parent_correlation_id": None,
-               "agent_name": "code-analyzer", "status": "success", "user_prompt": "Analyze",
-               "created_at": self.now,
-               "started_at": self.now, "completed_at": self.now, "last_event_at": self.now,
-               "duration_ms": 12.0, "child_count": 0, "depth": 0}  # fmt: skip
-        if query in (queries._TREE_SQL, queries._LIST_SQL):
-            return [row]
-        if query == queries._ACTIONS_SQL:
-            return [{"event_id": uuid.uuid4(), "correlation_id": self.root,
-                     "action_type": "tool_call", "action_name": "grep", "action_details": {},
-                     "duration_ms": 3.0, "created_at": self.now}]  # fmt: skip
-        return []
-
-    async def fetchval(self, query: str, *args: Any) -> Any:
-        return 1
-
-
 @pytest.fixture
 def fake_db(monkeypatch: pytest.MonkeyPatch) -> uuid.UUID:
-    """Route the view commands to a fake database."""
+    """Route the view commands to canned read-layer answers (no database)."""
     import asyncio
 
+    from omniclaude.storage import queries
+    from tests.unit.viewer.rows import action_row, execution_row, trace_of
+
     root = uuid.uuid4()
+    summary = queries.ExecutionListItem.model_validate(execution_row(root).model_dump())
+
+    async def resolve(db: Any, text: str, *, field: str = "") -> uuid.UUID:
+        return root
+
+    async def tree(db: Any, cid: uuid.UUID, **_: Any) -> queries.TraceTree:
+        return trace_of(
+            root, executions=[execution_row(root)], actions=[action_row(root, name="grep")]
+        )
+
+    async def listing(db: Any, flt: Any, *, limit: int) -> queries.ExecutionPage:
+        return queries.ExecutionPage([summary], None)
+
     monkeypatch.setenv("OMNICLAUDE_DATABASE_URL", "postgresql://u@127.0.0.1:1/x")
-    monkeypatch.setattr(views, "_run", lambda _url, work: asyncio.run(work(FakeDB(root))))
+    monkeypatch.setattr(views, "_run", lambda _url, work: asyncio.run(work(object())))
+    monkeypatch.setattr(queries, "resolve_correlation_id", resolve)
+    monkeypatch.setattr(queries, "fetch_trace_tree", tree)
+    monkeypatch.setattr(queries, "list_executions", listing)
     return root
 
 
 def test_trace_prints_a_tree_and_json(cli: typer.Typer, fake_db: uuid.UUID) -> None:
     """trace shows the execution and its action with timings; --json lists the spans."""
-    code, out = run_cli(cli, "trace", str(fake_db))
+    code, out = run_cli(cli, "trace", str(fake_db)[:8])
     assert code == 0, out
     assert "code-analyzer" in out
     assert "grep" in out
@@ -183,17 +173,25 @@ def test_trace_prints_a_tree_and_json(cli: typer.Typer, fake_db: uuid.UUID) -> N
     data = json.loads(out)
     assert [s["source"] for s in data["spans"]] == ["execution", "action"]
     assert data["url"].endswith(f"/viewer/traces/{fake_db}")
+    code, out = run_cli(cli, "trace", "nope")
+    assert code == 2
+    assert "CORRELATION_ID:" in out
 
 
 def test_executions_lists_rows_and_json(cli: typer.Typer, fake_db: uuid.UUID) -> None:
-    """executions prints a table; --json has the rows and their viewer links."""
+    """executions prints a table with short ids; --json has the API's shape and viewer links."""
     code, out = run_cli(cli, "executions", "--status", "success", "--roots")
     assert code == 0, out
     assert "code-analyzer" in out
+    assert str(fake_db)[:8] in out
+    assert str(fake_db) not in out, "the table shows full ids without --wide"
     code, out = run_cli(cli, "executions", "--json")
     data = json.loads(out)
-    assert data["total"] == 1
+    assert set(data) == {"items", "next_cursor", "since", "until"}
     assert data["items"][0]["url"].endswith(str(fake_db))
+    code, out = run_cli(cli, "executions", "--status", "completed")
+    assert code == 2
+    assert "--status:" in out
 
 
 def test_demo_prints_each_session_and_fails_if_a_trace_is_missing(
@@ -214,7 +212,7 @@ def test_demo_prints_each_session_and_fails_if_a_trace_is_missing(
 
     async def fake_sessions(sessions: list[Any], **kwargs: Any) -> list[Any]:
         return [
-            demo_module.DemoResult(s, uuid.uuid4(), "code-analyzer", "completed") for s in sessions
+            demo_module.DemoResult(s, uuid.uuid4(), "code-analyzer", "success") for s in sessions
         ]
 
     stored = {"value": True}

@@ -90,8 +90,8 @@ async def test_wait_stored_counts_actions_and_children(monkeypatch: pytest.Monke
     monkeypatch.setattr("omniclaude.storage.pool.connect", fake_connect)
     sessions = demo_module.demo_sessions("s")
     results = [
-        demo_module.DemoResult(sessions[0], done, "a", "completed"),
-        demo_module.DemoResult(sessions[1], running, "b", "running"),
+        demo_module.DemoResult(sessions[0], done, "a", "success"),
+        demo_module.DemoResult(sessions[1], running, "b", "in_progress"),
     ]
     await demo_module.wait_stored(results, "postgresql://x", timeout_s=0, sleep=no_sleep)
     assert (results[0].stored, results[0].actions, results[0].children) == (True, 4, 2)

@@ -1,4 +1,4 @@
-"""Builders for the viewer's tests: rows shaped as the viewer's queries return them."""
+"""Builders for the viewer's tests: typed rows as the read layer returns them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from omniclaude.api.viewer.queries import TraceRows
+from omniclaude.storage.queries import (
+    ActionRow,
+    ExecutionRow,
+    ManifestRow,
+    RoutingRow,
+    TraceTree,
+    TransformationRow,
+)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -27,9 +34,12 @@ def execution_row(
     parent: uuid.UUID | None = None,
     prompt: str = "Analyze the project",
     **extra: Any,
-) -> dict[str, Any]:
+) -> ExecutionRow:
     """One ``agent_execution_logs`` row."""
-    return {
+    extra.pop("depth", None)
+    return ExecutionRow.model_validate({
+        "execution_id": uuid.uuid4(),
+        "metadata": {},
         "correlation_id": cid,
         "parent_correlation_id": parent,
         "agent_name": agent,
@@ -44,9 +54,8 @@ def execution_row(
         "quality_score": Decimal("0.9000"),
         "error_type": None,
         "error_message": None,
-        "depth": 0,
         **extra,
-    }
+    })  # fmt: skip
 
 
 def action_row(
@@ -57,9 +66,10 @@ def action_row(
     end_ms: float = 50,
     duration_ms: float | None = 10,
     details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> ActionRow:
     """One ``agent_actions`` row: ``started_at`` → ``created_at`` (when the call ended)."""
-    return {
+    return ActionRow.model_validate({
+        "metadata": {},
         "event_id": uuid.uuid4(),
         "correlation_id": cid,
         "agent_name": "code-analyzer",
@@ -72,14 +82,14 @@ def action_row(
         "prompt_id": None,
         "started_at": at(end_ms - (duration_ms or 0)),
         "created_at": at(end_ms),
-    }
+    })  # fmt: skip
 
 
-def routing_row(
-    cid: uuid.UUID, *, end_ms: float = 2, agent: str = "code-analyzer"
-) -> dict[str, Any]:
+def routing_row(cid: uuid.UUID, *, end_ms: float = 2, agent: str = "code-analyzer") -> RoutingRow:
     """One ``agent_routing_decisions`` row."""
-    return {
+    return RoutingRow.model_validate({
+        "metadata": {},
+        "context_snapshot": {},
         "event_id": uuid.uuid4(),
         "correlation_id": cid,
         "user_request": "Analyze the project",
@@ -95,12 +105,13 @@ def routing_row(
         "is_fallback": False,
         "started_at": at(end_ms - 1.5),
         "created_at": at(end_ms),
-    }
+    })  # fmt: skip
 
 
-def manifest_row(cid: uuid.UUID, *, end_ms: float = 8) -> dict[str, Any]:
+def manifest_row(cid: uuid.UUID, *, end_ms: float = 8) -> ManifestRow:
     """One ``agent_manifest_injections`` row."""
-    return {
+    return ManifestRow.model_validate({
+        "metadata": {},
         "event_id": uuid.uuid4(),
         "correlation_id": cid,
         "agent_name": "code-analyzer",
@@ -119,12 +130,15 @@ def manifest_row(cid: uuid.UUID, *, end_ms: float = 8) -> dict[str, Any]:
         "query_failures": {},
         "started_at": at(end_ms - 5.0),
         "created_at": at(end_ms),
-    }
+    })  # fmt: skip
 
 
-def transformation_row(cid: uuid.UUID, *, phase: str = "transformation_complete") -> dict[str, Any]:
+def transformation_row(
+    cid: uuid.UUID, *, phase: str = "transformation_complete"
+) -> TransformationRow:
     """One ``agent_transformation_events`` row."""
-    return {
+    return TransformationRow.model_validate({
+        "metadata": {},
         "event_id": uuid.uuid4(),
         "correlation_id": cid,
         "event_type": phase,
@@ -139,9 +153,9 @@ def transformation_row(cid: uuid.UUID, *, phase: str = "transformation_complete"
         "error_type": None,
         "started_at": at(40),
         "created_at": at(60),
-    }
+    })  # fmt: skip
 
 
-def trace_of(root: uuid.UUID, **tables: list[dict[str, Any]]) -> TraceRows:
-    """Build a :class:`TraceRows` for the execution ``root`` from the given rows."""
-    return TraceRows(root=root, **tables)
+def trace_of(root: uuid.UUID, **tables: list[Any]) -> TraceTree:
+    """Build a :class:`TraceTree` for the execution ``root`` from the given rows."""
+    return TraceTree(root=root, **tables)

@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from omniclaude.api.viewer.params import parse_execution_filter
 from omniclaude.api.viewer.render import (
     detail_sections,
     environment,
@@ -16,6 +15,7 @@ from omniclaude.api.viewer.render import (
     shorten,
 )
 from omniclaude.api.viewer.waterfall import build_waterfall
+from omniclaude.storage.queries import ExecutionFilter
 from tests.unit.viewer.rows import (
     T0,
     action_row,
@@ -137,12 +137,11 @@ def test_execution_detail_lists_lifecycle_events() -> None:
 def test_executions_partial_lists_rows_and_pages() -> None:
     """The list shows each execution with a link to its trace, and the pager links."""
     cid = uuid.uuid4()
-    row = execution_row(cid, prompt=XSS)
-    row["child_count"] = 2
-    flt = parse_execution_filter({}, T0 + timedelta(hours=1))
+    row = {**execution_row(cid, prompt=XSS).model_dump(), "child_count": 2}
+    flt = ExecutionFilter.build(now=T0 + timedelta(hours=1))
     html = render(
-        "partials/executions.html", items=[row], total=1, next_cursor="abc", agents=["a<b"],
-        filter=flt, first_page=False, first_href="?", next_href="?before=abc",
+        "partials/executions.html", items=[row], agents=["a<b"],
+        filter=flt, first_page=False, first_href="?", next_href="?cursor=abc",
     )  # fmt: skip
     assert f'href="/viewer/traces/{cid}"' in html
     assert "&lt;script&gt;" in html

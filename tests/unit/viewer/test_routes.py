@@ -15,9 +15,10 @@ from omniclaude.api import viewer
 from omniclaude.api.errors import install_error_handlers
 from omniclaude.api.state import ApiState
 from omniclaude.api.viewer import routes
-from omniclaude.api.viewer.overview import Overview
 from omniclaude.settings import Settings
 from omniclaude.storage.api_keys import ApiKey
+from omniclaude.storage.queries import ExecutionListItem, ExecutionPage, Overview
+from omniclaude.storage.queries.overview import OverviewTotals
 from tests.unit.viewer.rows import action_row, execution_row, routing_row, trace_of
 
 READ, INGEST = "oc_read", "oc_ingest"
@@ -51,7 +52,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app with only the viewer mounted and a fake key store."""
     app = FastAPI()
     install_error_handlers(app)
-    viewer.register(app, Settings())
+    viewer.register(app)
     app.state.omniclaude = _state()
     async with _client(app) as test_client:
         yield test_client
@@ -77,7 +78,7 @@ async def test_an_existing_root_route_is_kept() -> None:
     async def mine() -> dict[str, str]:
         return {"root": "api"}
 
-    viewer.register(app, Settings())
+    viewer.register(app)
     async with _client(app) as test_client:
         assert (await test_client.get("/")).json() == {"root": "api"}
 
@@ -110,13 +111,9 @@ async def test_static_files_are_served_and_others_are_not(client: httpx.AsyncCli
     "path",
     [
         "/viewer/partials/executions",
-        "/viewer/api/executions",
         f"/viewer/partials/traces/{SOME_ID}",
-        f"/viewer/api/traces/{SOME_ID}",
         f"/viewer/partials/events/action/{SOME_ID}",
-        f"/viewer/api/events/action/{SOME_ID}",
         "/viewer/partials/overview",
-        "/viewer/api/overview",
     ],
 )
 async def test_data_needs_a_read_key(client: httpx.AsyncClient, path: str) -> None:
@@ -131,38 +128,39 @@ async def test_data_needs_a_read_key(client: httpx.AsyncClient, path: str) -> No
 async def test_executions_list_pages_with_a_cursor(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """More rows than the limit: the page shows a link to the next one."""
-    rows = [execution_row(uuid.uuid4()) | {"child_count": 0} for _ in range(3)]
+    """More rows than the limit: the page shows a link to the next one, filters kept."""
+    rows = [
+        ExecutionListItem.model_validate(execution_row(uuid.uuid4()).model_dump()) for _ in range(3)
+    ]
+    seen: dict[str, Any] = {}
 
-    async def fake_list(db: Any, flt: Any) -> tuple[list[dict[str, Any]], int]:
-        return rows[: flt.limit + 1], 3
+    async def fake_list(db: Any, flt: Any, *, limit: int, cursor: Any) -> ExecutionPage:
+        seen["filter"] = flt
+        return ExecutionPage(rows[:limit], "abc")
 
-    async def fake_agents(db: Any, since: datetime) -> list[str]:
+    async def fake_agents(db: Any) -> list[str]:
         return ["code-analyzer"]
 
     monkeypatch.setattr(routes.queries, "list_executions", fake_list)
     monkeypatch.setattr(routes.queries, "list_agents", fake_agents)
     html = (await client.get("/viewer/partials/executions?limit=2&agent=x", headers=_auth())).text
     assert html.count('class="row ') == 2
-    assert "before=" in html
+    assert "cursor=abc" in html
     assert "agent=x" in html
-    data = (await client.get("/viewer/api/executions?limit=2", headers=_auth())).json()
-    assert data["total"] == 3
-    assert len(data["items"]) == 2
-    assert data["next_cursor"]
+    assert seen["filter"].agent == "x"
 
 
 async def test_a_bad_filter_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
     """An invalid parameter answers 422 with one line that names it."""
-    response = await client.get("/viewer/api/executions?status=done", headers=_auth())
+    response = await client.get("/viewer/partials/executions?status=done", headers=_auth())
     assert response.status_code == 422
-    assert response.json()["message"].startswith("status:")
+    assert response.json()["message"].startswith("query.status:")
 
 
-async def test_trace_routes_render_and_serialise(
+async def test_the_trace_partial_renders_its_waterfall(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A known trace renders its waterfall; its JSON lists every span."""
+    """A known trace renders every span; an unknown or malformed id does not."""
     cid = uuid.uuid4()
     actions = [action_row(cid), action_row(cid, name="grep", end_ms=70)]
     trace = trace_of(
@@ -172,19 +170,16 @@ async def test_trace_routes_render_and_serialise(
     async def fake_trace(db: Any, correlation_id: uuid.UUID) -> Any:
         return trace if correlation_id == cid else trace_of(correlation_id)
 
-    monkeypatch.setattr(routes.queries, "fetch_trace", fake_trace)
+    monkeypatch.setattr(routes.queries, "fetch_trace_tree", fake_trace)
     html = (await client.get(f"/viewer/partials/traces/{cid}", headers=_auth())).text
     for action in actions:
-        assert f'data-event-id="{action["event_id"]}"' in html, "an action is missing"
-    data = (await client.get(f"/viewer/api/traces/{cid}", headers=_auth())).json()
-    assert len(data["spans"]) == 4
-    assert data["live"] is False
+        assert f'data-event-id="{action.event_id}"' in html, "an action is missing"
     other = uuid.uuid4()
     missing = await client.get(f"/viewer/partials/traces/{other}", headers=_auth())
     assert missing.status_code == 404
     assert "Nothing recorded" in missing.text
-    assert (await client.get(f"/viewer/api/traces/{other}", headers=_auth())).status_code == 404
-    assert (await client.get("/viewer/api/traces/not-a-uuid", headers=_auth())).status_code == 422
+    bad = await client.get("/viewer/partials/traces/not-a-uuid", headers=_auth())
+    assert bad.status_code == 422
 
 
 async def test_event_detail_routes(
@@ -193,44 +188,40 @@ async def test_event_detail_routes(
     """A known row renders redacted; unknown sources and rows are 404s."""
     row = action_row(uuid.uuid4(), details={"password": "hunter2"})
 
-    async def fake_event(db: Any, source: str, event_id: uuid.UUID) -> dict[str, Any] | None:
-        return row if event_id == row["event_id"] else None
+    async def fake_record(db: Any, source: str, event_id: uuid.UUID) -> Any:
+        return row if event_id == row.event_id else None
 
-    monkeypatch.setattr(routes.queries, "fetch_event", fake_event)
+    monkeypatch.setattr(routes.queries, "fetch_record", fake_record)
     html = (
-        await client.get(f"/viewer/partials/events/action/{row['event_id']}", headers=_auth())
+        await client.get(f"/viewer/partials/events/action/{row.event_id}", headers=_auth())
     ).text
     assert "hunter2" not in html
     assert "***REDACTED***" in html
-    data = (
-        await client.get(f"/viewer/api/events/action/{row['event_id']}", headers=_auth())
-    ).json()
-    assert data["action_details"] == {"password": "***REDACTED***"}
     assert (
-        await client.get(f"/viewer/api/events/nope/{uuid.uuid4()}", headers=_auth())
+        await client.get(f"/viewer/partials/events/nope/{uuid.uuid4()}", headers=_auth())
     ).status_code == 404
     assert (
-        await client.get(f"/viewer/api/events/action/{uuid.uuid4()}", headers=_auth())
+        await client.get(f"/viewer/partials/events/action/{uuid.uuid4()}", headers=_auth())
     ).status_code == 404
 
 
-async def test_overview_routes(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_overview_partial(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The overview renders for a window and refuses an unknown one."""
     seen: dict[str, Any] = {}
 
-    async def fake_overview(
-        db: Any, *, now: datetime, window: Any, metrics_url: str | None
-    ) -> Overview:
-        seen["metrics_url"] = metrics_url
-        return Overview(window=window, since=now - window)
+    async def fake_overview(db: Any, *, since: datetime, until: datetime) -> Overview:
+        seen["window"] = until - since
+        return Overview(
+            since=since, until=until, as_of=until, bucket_s=60, activity=[],
+            totals=OverviewTotals(), recent_errors=[], slowest_tools=[], agents=[],
+            confidence=[],
+        )  # fmt: skip
 
-    monkeypatch.setattr(routes, "fetch_overview", fake_overview)
-    assert (
-        "Events per minute"
-        in (await client.get("/viewer/partials/overview?window=1h", headers=_auth())).text
-    )
-    assert seen["metrics_url"] == "http://127.0.0.1:8081/metrics"
-    assert (await client.get("/viewer/api/overview", headers=_auth())).json()["totals"][
-        "executions"
-    ] == 0
-    assert (await client.get("/viewer/api/overview?window=9y", headers=_auth())).status_code == 422
+    monkeypatch.setattr("omniclaude.storage.queries.fetch_overview", fake_overview)
+    page = await client.get("/viewer/partials/overview?range=1h", headers=_auth())
+    assert "Events per minute" in page.text
+    assert seen["window"].total_seconds() == 3600
+    bad = await client.get("/viewer/partials/overview?range=9y", headers=_auth())
+    assert bad.status_code == 422

@@ -50,7 +50,7 @@ def test_every_row_of_a_trace_becomes_one_span_in_time_order() -> None:
         "execution", "routing", "manifest", "action", "action",
     ], "a span was lost or reordered"  # fmt: skip
     assert {s.event_id for s in waterfall.spans if s.source == "action"} == {
-        str(a["event_id"]) for a in actions
+        str(a.event_id) for a in actions
     }, "an action of the trace is missing from the waterfall"
     assert waterfall.spans[0].depth == 0
     assert all(s.depth == 1 for s in waterfall.spans[1:])
@@ -187,7 +187,7 @@ def test_a_bar_is_drawn_from_its_stored_start_to_its_stored_end() -> None:
 
     cid = uuid.uuid4()
     # A Claude Code tool: 3 ms of run time, but PreToolUse → PostToolUse took 400 ms.
-    call = {**action_row(cid, end_ms=450, duration_ms=3), "started_at": at(50)}
+    call = action_row(cid, end_ms=450, duration_ms=3).model_copy(update={"started_at": at(50)})
     waterfall = build_waterfall(trace_of(cid, executions=[execution_row(cid)], actions=[call]))
     span = next(s for s in waterfall.spans if s.source == "action")
     assert (span.start, span.end) == (at(50), at(450))

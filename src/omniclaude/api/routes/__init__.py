@@ -1,6 +1,15 @@
 """The API's routers, one module per resource."""
 
-from omniclaude.api.routes import agents, events, executions, health, keys, routing, traces
+from omniclaude.api.routes import (
+    agents,
+    events,
+    executions,
+    health,
+    keys,
+    overview,
+    routing,
+    traces,
+)
 
 ROUTERS = (
     health.router,
@@ -8,6 +17,7 @@ ROUTERS = (
     executions.router,
     events.router,
     traces.router,
+    overview.router,
     agents.router,
     keys.router,
 )

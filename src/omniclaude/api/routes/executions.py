@@ -4,36 +4,32 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from omniclaude.api.deps import IngestKey, Pool, ReadKey, State, http_error
 from omniclaude.api.errors import ERROR_RESPONSES
-from omniclaude.api.params import QueryAgent, QueryCursor, QueryId, QueryInstant, QuerySearch
+from omniclaude.api.filters import ExecutionQuery, IdText, PageQuery, resolve_path_id
 from omniclaude.api.schemas import (
+    ChildSummary,
     ErrorResponse,
+    EventCounts,
     ExecuteRequest,
     ExecuteResponse,
+    ExecutionError,
     ExecutionList,
-    ExecutionStatusName,
     ExecutionView,
 )
 from omniclaude.api.state import ApiState
+from omniclaude.events import ExecutionStatus
 from omniclaude.runtime import ExecutionRequest, ExecutionState, compile_user_pattern
 from omniclaude.storage import queries
+from omniclaude.storage.queries import ExecutionRow, ExecutionSummary
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["executions"], responses=ERROR_RESPONSES)
-
-_FROM_DB = {
-    "in_progress": "running",
-    "success": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-_TO_DB = {view: db for db, view in _FROM_DB.items()}
 
 
 def _check_paths(state: ApiState, context: dict[str, Any]) -> None:
@@ -79,7 +75,7 @@ def _check_agents(state: ApiState, body: ExecuteRequest) -> None:
 )
 async def execute(
     body: ExecuteRequest, state: State, response: Response, _: IngestKey
-) -> dict[str, Any]:
+) -> ExecuteResponse:
     """Start an execution and return its ``correlation_id`` at once (202). The agent runs in
     the background with a timeout; poll ``GET /executions/{correlation_id}``. Needs ``ingest``."""
     _check_agents(state, body)
@@ -107,33 +103,34 @@ async def execute(
     state.runner.submit(request, correlation_id=cid)
     location = f"/executions/{cid}"
     response.headers["Location"] = location
-    return {
-        "correlation_id": cid,
-        "status": "running",
-        "links": {"self": location, "trace": f"/traces/{cid}"},
-    }
+    return ExecuteResponse(
+        correlation_id=cid,
+        status=ExecutionStatus.IN_PROGRESS,
+        links={"self": location, "trace": f"/traces/{cid}"},
+    )
 
 
 _RECORDING = "recording events"
 """``progress_stage`` of an execution that ended while some of its events are not stored yet."""
 
 
-def _in_flight(view: dict[str, Any]) -> dict[str, Any]:
-    """Report an ended execution as running while its events are still on their way."""
-    return {
-        **view,
-        "status": "running",
-        "completed_at": None,
-        "duration_ms": None,
-        "result": None,
-        "error": None,
-        "progress_stage": _RECORDING,
-    }
+def _in_flight(view: ExecutionView) -> ExecutionView:
+    """Report an ended execution as in progress while its events are still on their way."""
+    return view.model_copy(
+        update={
+            "status": ExecutionStatus.IN_PROGRESS,
+            "completed_at": None,
+            "duration_ms": None,
+            "result": None,
+            "error": None,
+            "progress_stage": _RECORDING,
+        }
+    )
 
 
-async def _settle(pool: Any, runner: Any, live: ExecutionState) -> dict[str, Any]:
+async def _settle(pool: Any, runner: Any, live: ExecutionState) -> EventCounts:
     """Check whether every event ``live`` emitted is stored (and its children's); mark it
-    ``readable`` when so. Returns ``{"emitted", "stored", "pending": {table: missing}}``."""
+    ``readable`` when so. Returns what is emitted, stored and, per table, still missing."""
     emitted = Counter(table for table, _ in live.emitted)
     stored = await queries.stored_events(
         pool, live.correlation_id, [event_id for _, event_id in live.emitted]
@@ -150,137 +147,101 @@ async def _settle(pool: Any, runner: Any, live: ExecutionState) -> dict[str, Any
             children_ready = children_ready and child.readable
     if live.done and not pending and children_ready:
         live.readable = True
-    return {"emitted": sum(emitted.values()), "stored": sum(stored.values()), "pending": pending}
+    return EventCounts(emitted=sum(emitted.values()), stored=sum(stored.values()), pending=pending)
 
 
-def _from_database(row: dict[str, Any], children: list[dict[str, Any]]) -> dict[str, Any]:
+def _from_database(row: ExecutionRow, children: list[ExecutionSummary]) -> ExecutionView:
     error = None
-    if row.get("error_type") or row.get("error_message"):
-        error = {"type": row.get("error_type"), "message": row.get("error_message")}
-    return {
-        **{
-            k: row.get(k)
-            for k in (
-                "correlation_id",
-                "agent_name",
-                "user_prompt",
-                "parent_correlation_id",
-                "created_at",
-                "completed_at",
-                "duration_ms",
-                "result",
-                "session_id",
-                "quality_score",
-                "progress_stage",
-                "progress_percent",
-            )
-        },
-        "status": _FROM_DB.get(row["status"], "running"),
-        "error": error,
-        "children": [
-            {
-                "correlation_id": c["correlation_id"],
-                "agent_name": c["agent_name"],
-                "status": _FROM_DB.get(c["status"], "running"),
-            }
+    if row.error_type or row.error_message:
+        error = ExecutionError(type=row.error_type, message=row.error_message)
+    return ExecutionView(
+        **row.model_dump(include=set(ExecutionView.model_fields) - {"error", "children"}),
+        error=error,
+        children=[
+            ChildSummary(correlation_id=c.correlation_id, agent_name=c.agent_name, status=c.status)
             for c in children
         ],
-        "source": "database",
-    }
+        source="database",
+    )
+
+
+def _from_runner(state: ApiState, live: ExecutionState) -> ExecutionView:
+    view = live.as_json()
+    children = []
+    for child in live.children:
+        known = state.runner.get(child)
+        children.append(
+            ChildSummary(
+                correlation_id=child,
+                agent_name=known.agent_name if known else None,
+                status=known.status if known else ExecutionStatus.IN_PROGRESS,
+            )
+        )
+    view.pop("events", None)
+    return ExecutionView.model_validate({**view, "children": children, "source": "live"})
 
 
 @router.get(
     "/executions/{correlation_id}",
     response_model=ExecutionView,
-    responses={404: {"model": ErrorResponse}},
+    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
 )
-async def get_execution(correlation_id: uuid.UUID, state: State, _: ReadKey) -> dict[str, Any]:
-    """Where an execution stands (``running``, ``completed``, ``failed``, ``cancelled``) and,
-    once it ended, its ``result`` (the code analyzer's holds ``analysis``) or ``error``.
+async def get_execution(correlation_id: IdText, state: State, _: ReadKey) -> ExecutionView:
+    """Where an execution stands (``in_progress``, ``success``, ``failed``, ``cancelled``)
+    and, once it ended, its ``result`` (the code analyzer's holds ``analysis``) or ``error``.
+    The id may be a short id (its first 8+ hex digits).
 
     Finished means readable: an execution is reported ended only once every event it
     emitted (and its children's) is stored, so ``GET /traces/{id}`` then holds all of them.
-    Until then it is ``running`` with ``progress_stage: "recording events"``, and ``events``
-    says what is in flight: ``{"emitted": N, "stored": M, "pending": {table: missing}}``.
-    Needs ``read``."""
-    live = state.runner.get(correlation_id)
+    Until then it is ``in_progress`` with ``progress_stage: "recording events"``, and
+    ``events`` says what is in flight: ``{"emitted": N, "stored": M, "pending": {table:
+    missing}}``. Needs ``read``."""
+    full = _full_uuid(correlation_id)
+    live = state.runner.get(full) if full is not None else None
     if live is not None:
-        view = live.as_json()
-        view["children"] = [
-            {
-                "correlation_id": str(c),
-                "agent_name": s.agent_name if s else None,
-                "status": s.status if s else "running",
-            }
-            for c in live.children
-            for s in [state.runner.get(c)]
-        ]
-        view["source"] = "live"
+        view = _from_runner(state, live)
         if live.done and state.pool is not None:
-            view["events"] = await _settle(state.pool, state.runner, live)
+            view = view.model_copy(update={"events": await _settle(state.pool, state.runner, live)})
             if not live.readable:
                 return _in_flight(view)
         return view
     if state.pool is not None:
-        row = await queries.get_execution(state.pool, correlation_id)
+        cid = await resolve_path_id(state.pool, correlation_id)
+        row = await queries.get_execution(state.pool, cid)
         if row is not None:
-            children = await queries.list_children(state.pool, correlation_id)
+            children = await queries.list_children(state.pool, cid)
             view = _from_database(row, children)
-            if view["status"] == "running":
+            if view.status is ExecutionStatus.IN_PROGRESS:
                 return view
-            expected = await queries.final_event_count(state.pool, correlation_id)
-            stored = sum((await queries.stored_events(state.pool, correlation_id)).values())
-            view["events"] = {"emitted": expected, "stored": stored, "pending": {}}
+            expected = await queries.final_event_count(state.pool, cid)
+            stored = sum((await queries.stored_events(state.pool, cid)).values())
+            view = view.model_copy(
+                update={"events": EventCounts(emitted=expected, stored=stored, pending={})}
+            )
             if expected is not None and stored < expected:
                 return _in_flight(view)
             return view
-    raise http_error(404, "correlation_id", f"no execution {correlation_id}")
+    raise http_error(404, "path.correlation_id", f"no execution {correlation_id}")
+
+
+def _full_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 @router.get("/executions", response_model=ExecutionList)
 async def list_executions(
-    *,
-    pool: Pool,
-    _: ReadKey,
-    agent: QueryAgent | None = None,
-    status_: Annotated[ExecutionStatusName | None, Query(alias="status")] = None,
-    since: Annotated[
-        QueryInstant | None, Query(description="Default: 24 hours before until.")
-    ] = None,
-    until: Annotated[QueryInstant | None, Query(description="Default: now.")] = None,
-    parent_correlation_id: uuid.UUID | None = None,
-    session_id: QueryId | None = None,
-    q: Annotated[QuerySearch | None, Query(description="Text in the prompt.")] = None,
-    top_level: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: QueryCursor | None = None,
-) -> dict[str, Any]:
-    """Executions, newest first, filtered by agent, status, time range (the last 24 hours by
-    default), parent, session or prompt text; paginate with ``next_cursor``. Every parameter
-    is validated before the query (:mod:`omniclaude.api.params`): a bad one is a 422 naming
-    it. Needs ``read``."""
-    filters = queries.ExecutionFilter(
-        agent=agent,
-        status=_TO_DB[status_] if status_ else None,
-        since=since,
-        until=until,
-        parent=parent_correlation_id,
-        session_id=session_id,
-        search=q,
-        top_level=top_level,
+    pool: Pool, _: ReadKey, filters: ExecutionQuery, page: PageQuery
+) -> ExecutionList:
+    """Executions, newest first, filtered by agent, status, window (the last 24 hours by
+    default: ``since <= created_at < until``), parent, session (id or its beginning) or text
+    (in the prompt or the error; an id's beginning also matches); paginate with
+    ``next_cursor``. The viewer's executions page takes the same parameters and shows the
+    same rows. Every parameter is validated before the query: a bad one is a 422 naming it.
+    Needs ``read``."""
+    found = await queries.list_executions(pool, filters, limit=page.limit, cursor=page.after)
+    return ExecutionList(
+        items=found.items, next_cursor=found.next_cursor, since=filters.since, until=filters.until
     )
-    window_since, window_until = filters.window()
-    if window_since > window_until:
-        raise http_error(422, "query.since", "must not be after until")
-    try:
-        page = await queries.list_executions(pool, filters, limit=limit, cursor=cursor)
-    except queries.InvalidCursorError as exc:
-        raise http_error(422, "query.cursor", "not a cursor returned by this API") from exc
-    for item in page.items:
-        item["status"] = _FROM_DB.get(item["status"], item["status"])
-    return {
-        "items": page.items,
-        "next_cursor": page.next_cursor,
-        "since": window_since,
-        "until": window_until,
-    }

@@ -12,25 +12,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from omniclaude.settings import Settings
-
 __all__ = ["register"]
 
 
-def register(app: FastAPI, settings: Settings) -> None:
-    """Mount the viewer on ``app``; the API's root URL redirects to it.
-
-    Args:
-        app: the API application (its ``state.pool`` is the database the viewer reads).
-        settings: where the consumer's metrics are (for the overview page).
-    """
+def register(app: FastAPI) -> None:
+    """Mount the viewer on ``app`` (it reads the API's state); the root URL redirects to it."""
     from fastapi.responses import RedirectResponse
 
-    from omniclaude.api.viewer.routes import METRICS_URL_STATE, router
+    from omniclaude.api.viewer.routes import router
 
-    consumer = settings.consumer
-    metrics_url = f"http://{consumer.health_host}:{consumer.health_port}/metrics"
-    setattr(app.state, METRICS_URL_STATE, metrics_url)
     app.include_router(router)
     has_root = any(getattr(route, "path", None) == "/" for route in app.router.routes)
     if not has_root:

@@ -1,7 +1,7 @@
 """Lay a trace out as a waterfall: one row per span, positioned on a shared time axis.
 
-Pure functions over :class:`~omniclaude.api.viewer.queries.TraceRows`; no I/O. Timing is
-read, never guessed (see :class:`~omniclaude.events.base.TimedEvent`):
+Pure functions over the read layer's :class:`~omniclaude.storage.queries.TraceTree`; no I/O.
+Timing is read, never guessed (see :class:`~omniclaude.events.base.TimedEvent`):
 
 * an execution runs from ``started_at`` to ``completed_at`` (still running: to its last event,
   or its last child's end);
@@ -17,9 +17,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from omniclaude.api.viewer.queries import TraceRows
+from omniclaude.storage.queries import (
+    ActionRow,
+    ExecutionRow,
+    LlmCallRow,
+    ManifestRow,
+    RoutingRow,
+    TraceTree,
+    TransformationRow,
+)
+from omniclaude.storage.queries.rows import Row
 
-__all__ = ["Span", "Waterfall", "action_label", "build_waterfall", "format_duration"]
+__all__ = ["Span", "Waterfall", "build_waterfall", "format_duration"]
 
 MIN_WIDTH_PCT = 0.4
 """Narrowest bar drawn, so a 0.1 ms call is still visible and clickable."""
@@ -91,9 +100,10 @@ class Waterfall:
     spans: list[Span] = field(default_factory=list)
     start: datetime | None = None
     end: datetime | None = None
-    root_execution: dict[str, Any] | None = None
-    routing: list[dict[str, Any]] = field(default_factory=list)
-    manifests: list[dict[str, Any]] = field(default_factory=list)
+    root_execution: ExecutionRow | None = None
+    routing: list[RoutingRow] = field(default_factory=list)
+    manifests: list[ManifestRow] = field(default_factory=list)
+    live: bool = False
 
     @property
     def total_ms(self) -> float:
@@ -142,91 +152,71 @@ class Waterfall:
         return sum(1 for span in self.spans if span.source == "action")
 
 
-def _span_of(row: dict[str, Any]) -> tuple[datetime, datetime]:
+def _span_of(
+    row: ActionRow | RoutingRow | ManifestRow | TransformationRow | LlmCallRow,
+) -> tuple[datetime, datetime]:
     """A row's stored ``started_at`` → ``created_at`` (its end)."""
-    end: datetime = row["created_at"]
-    start: datetime = row.get("started_at") or end
-    return min(start, end), end
+    return min(row.started_at, row.created_at), row.created_at
 
 
-def _action_note(row: dict[str, Any]) -> str:
+def _action_note(row: ActionRow) -> str:
     """A few words beside an action: an error's message, a retry's reason."""
-    details = row.get("action_details") or {}
-    if not isinstance(details, dict):
-        return ""
     for key in ("error_message", "message", "error_type", "summary"):
-        value = details.get(key)
-        if isinstance(value, str) and value and value != row.get("action_name"):
+        value = row.action_details.get(key)
+        if isinstance(value, str) and value and value != row.action_name:
             return value
     return ""
 
 
-def action_label(row: dict[str, Any]) -> str:
-    """What an action did: its stored ``label`` (Claude Code rows), else its name."""
-    details = row.get("action_details")
-    label = details.get("label") if isinstance(details, dict) else None
-    return label if isinstance(label, str) and label else str(row["action_name"])
-
-
-def _action_span(row: dict[str, Any], depth: int) -> Span:
+def _action_span(row: ActionRow, depth: int) -> Span:
     start, end = _span_of(row)
-    kind = str(row["action_type"])
-    label, note = action_label(row), _action_note(row)
+    label, note = row.label, _action_note(row)
     return Span(
-        source="action", event_id=str(row["event_id"]),
-        correlation_id=str(row["correlation_id"]), kind=kind, label=label,
-        start=start, end=end, depth=depth, error=kind == "error",
-        note="" if note and note in label else note,
+        source="action", event_id=str(row.event_id), correlation_id=str(row.correlation_id),
+        kind=row.action_type, label=label, start=start, end=end, depth=depth,
+        error=row.action_type == "error", note="" if note and note in label else note,
     )  # fmt: skip
 
 
-def _routing_span(row: dict[str, Any], depth: int) -> Span:
+def _routing_span(row: RoutingRow, depth: int) -> Span:
     start, end = _span_of(row)
-    confidence = float(row["confidence_score"])
     return Span(
-        source="routing", event_id=str(row["event_id"]),
-        correlation_id=str(row["correlation_id"]), kind="routing",
-        label=f"route → {row['selected_agent']}", start=start, end=end, depth=depth,
-        warning=bool(row.get("is_fallback")), note=f"confidence {confidence:.2f}",
+        source="routing", event_id=str(row.event_id), correlation_id=str(row.correlation_id),
+        kind="routing", label=f"route → {row.selected_agent}", start=start, end=end,
+        depth=depth, warning=row.is_fallback, note=f"confidence {row.confidence_score:.2f}",
     )  # fmt: skip
 
 
-def _manifest_span(row: dict[str, Any], depth: int) -> Span:
+def _manifest_span(row: ManifestRow, depth: int) -> Span:
     start, end = _span_of(row)
-    sections = row.get("sections_included") or []
     return Span(
-        source="manifest", event_id=str(row["event_id"]),
-        correlation_id=str(row["correlation_id"]), kind="manifest",
-        label=f"manifest for {row['agent_name']}", start=start, end=end, depth=depth,
-        warning=bool(row.get("is_fallback") or row.get("warnings")),
-        note=f"{len(sections)} sections",
+        source="manifest", event_id=str(row.event_id), correlation_id=str(row.correlation_id),
+        kind="manifest", label=f"manifest for {row.agent_name}", start=start, end=end,
+        depth=depth, warning=bool(row.is_fallback or row.warnings),
+        note=f"{len(row.sections_included)} sections",
     )  # fmt: skip
 
 
-def _transformation_span(row: dict[str, Any], depth: int) -> Span:
+def _transformation_span(row: TransformationRow, depth: int) -> Span:
     start, end = _span_of(row)
-    phase = str(row.get("event_type") or "")
-    failed = phase == "transformation_failed" or row.get("success") is False
-    source = row.get("source_agent") or "?"
+    phase = row.event_type
+    failed = phase == "transformation_failed" or row.success is False
     return Span(
-        source="transformation", event_id=str(row["event_id"]),
-        correlation_id=str(row["correlation_id"]), kind="transformation",
-        label=f"transform {source} → {row['target_agent']} ({_PHASES.get(phase, phase)})",
-        start=start, end=end,
-        depth=depth, error=failed, note=str(row.get("transformation_reason") or ""),
+        source="transformation", event_id=str(row.event_id),
+        correlation_id=str(row.correlation_id), kind="transformation",
+        label=f"transform {row.source_agent or '?'} → {row.target_agent} "
+        f"({_PHASES.get(phase, phase)})",
+        start=start, end=end, depth=depth, error=failed, note=row.transformation_reason or "",
     )  # fmt: skip
 
 
-def _llm_span(row: dict[str, Any], depth: int) -> Span:
-    tokens = int(row.get("total_tokens") or 0)
-    cost = row.get("cost_usd")
-    note = f"{tokens:,} tokens"
-    note += f" · ${float(cost):.4f}" if cost is not None else " · unpriced"
+def _llm_span(row: LlmCallRow, depth: int) -> Span:
+    start, end = _span_of(row)
+    note = f"{row.total_tokens:,} tokens"
+    note += f" · ${row.cost_usd:.4f}" if row.cost_usd is not None else " · unpriced"
     return Span(
-        source="llm", event_id=str(row["event_id"]),
-        correlation_id=str(row["correlation_id"]), kind="llm_call",
-        label=str(row.get("model") or "llm"), start=_span_of(row)[0], end=_span_of(row)[1],
-        depth=depth, note=note,
+        source="llm", event_id=str(row.event_id), correlation_id=str(row.correlation_id),
+        kind="llm_call", label=row.model, start=start, end=end, depth=depth, note=note,
     )  # fmt: skip
 
 
@@ -236,7 +226,7 @@ _PHASES = {
     "transformation_failed": "failed",
 }
 
-_BUILDERS = {
+_BUILDERS: dict[str, Any] = {
     "actions": _action_span,
     "routing": _routing_span,
     "manifests": _manifest_span,
@@ -245,40 +235,35 @@ _BUILDERS = {
 }
 
 
-def _execution_span(row: dict[str, Any], depth: int, children_end: datetime | None) -> Span:
-    start = row.get("started_at") or row["created_at"]
-    end = row.get("completed_at")
+def _execution_span(row: ExecutionRow, depth: int, children_end: datetime | None) -> Span:
+    start = row.started_at or row.created_at
+    end = row.completed_at
     if end is None:
-        candidates = [row.get("last_event_at") or start]
-        if children_end is not None:
-            candidates.append(children_end)
-        end = max(candidates)
-    status = str(row.get("status") or "in_progress")
-    prompt = str(row.get("user_prompt") or "")
+        end = max([row.last_event_at, *([children_end] if children_end is not None else [])])
+    status = row.status.value
     return Span(
-        source="execution", event_id=str(row["correlation_id"]),
-        correlation_id=str(row["correlation_id"]), kind="execution",
-        label=str(row.get("agent_name") or "execution"), start=start, end=max(end, start),
-        depth=depth, error=status == "failed", warning=status == "cancelled", status=status,
-        note=prompt[:120],
+        source="execution", event_id=str(row.correlation_id),
+        correlation_id=str(row.correlation_id), kind="execution", label=row.agent_name,
+        start=start, end=max(end, start), depth=depth, error=status == "failed",
+        warning=status == "cancelled", status=status, note=(row.user_prompt or "")[:120],
     )  # fmt: skip
 
 
-def build_waterfall(trace: TraceRows) -> Waterfall:
+def build_waterfall(trace: TraceTree) -> Waterfall:
     """Lay out ``trace``: each execution followed by its events and children, in time order.
 
     Returns:
         The waterfall; its spans carry ``left_pct``/``width_pct`` on a shared axis.
     """
-    items: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    items: dict[str, list[tuple[str, Row]]] = defaultdict(list)
     for key in _BUILDERS:
         for row in getattr(trace, key):
-            items[str(row["correlation_id"])].append((key, row))
-    executions = {str(row["correlation_id"]): row for row in trace.executions}
-    children: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            items[str(row.correlation_id)].append((key, row))
+    executions = {str(row.correlation_id): row for row in trace.executions}
+    children: dict[str, list[ExecutionRow]] = defaultdict(list)
     for row in trace.executions:
-        parent = row.get("parent_correlation_id")
-        if parent is not None and str(row["correlation_id"]) != str(trace.root):
+        parent = row.parent_correlation_id
+        if parent is not None and row.correlation_id != trace.root:
             children[str(parent)].append(row)
 
     spans: list[Span] = []
@@ -290,13 +275,13 @@ def build_waterfall(trace: TraceRows) -> Waterfall:
             return None
         seen.add(cid)
         own = [_BUILDERS[key](row, depth + 1) for key, row in items.get(cid, [])]
-        kids = sorted(children.get(cid, []), key=lambda r: r.get("started_at") or r["created_at"])
+        kids = sorted(children.get(cid, []), key=lambda r: r.started_at or r.created_at)
         header_at = len(spans)
         body: list[tuple[datetime, list[Span]]] = [(span.start, [span]) for span in own]
         latest = max((span.end for span in own), default=None)
         for kid in kids:
             mark = len(spans)
-            kid_end = visit(str(kid["correlation_id"]), depth + 1)
+            kid_end = visit(str(kid.correlation_id), depth + 1)
             sub = spans[mark:]
             del spans[mark:]
             if sub:
@@ -304,7 +289,7 @@ def build_waterfall(trace: TraceRows) -> Waterfall:
                 latest = max(filter(None, [latest, kid_end, *(s.end for s in sub)]))
         body.sort(key=lambda entry: entry[0])
         row = executions.get(cid)
-        if row is not None and row.get("agent_name"):
+        if row is not None:
             header = _execution_span(row, depth, latest)
             spans.insert(header_at, header)
             latest = max(filter(None, [latest, header.end]))
@@ -317,12 +302,10 @@ def build_waterfall(trace: TraceRows) -> Waterfall:
         if cid not in seen:
             visit(cid, 1)
 
-    waterfall = Waterfall(root=trace.root, spans=spans)
-    waterfall.root_execution = executions.get(str(trace.root))
-    waterfall.routing = [r for r in trace.routing if str(r["correlation_id"]) == str(trace.root)]
-    waterfall.manifests = [
-        r for r in trace.manifests if str(r["correlation_id"]) == str(trace.root)
-    ]
+    waterfall = Waterfall(root=trace.root, spans=spans, live=trace.running)
+    waterfall.root_execution = trace.root_execution
+    waterfall.routing = [r for r in trace.routing if r.correlation_id == trace.root]
+    waterfall.manifests = [r for r in trace.manifests if r.correlation_id == trace.root]
     _position(waterfall)
     return waterfall
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from omniclaude.events import ExecutionStatus
 from omniclaude.routing.router import RouteResult
 from omniclaude.routing.signals import analyze
 from omniclaude.runtime.agents._common import count_tree, list_files, target_path
@@ -42,7 +43,7 @@ async def _fan_out(ctx: AgentContext, tasks: list[tuple[str, str]], why: str) ->
          "summary": (s.result or {}).get("summary"), "error": s.error}
         for s in states
     ]  # fmt: skip
-    failed = [c for c in children if c["status"] != "completed"]
+    failed = [c for c in children if c["status"] != ExecutionStatus.SUCCESS]
     if failed:
         names = ", ".join(
             f"{c['agent']} ({c['error']['type'] if c['error'] else c['status']})" for c in failed

@@ -97,7 +97,7 @@
       return !!target.querySelector('.trace[data-live="1"]');
     }
     if (live && !live.checked) { return false; }
-    return !new URLSearchParams(location.search).get("before");
+    return !new URLSearchParams(location.search).get("cursor");
   }
 
   function schedule(target) {

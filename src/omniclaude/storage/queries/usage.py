@@ -1,0 +1,161 @@
+"""The usage report: LLM calls, tokens and cost, per day, session, model, project or agent.
+
+One statement per grouping (``GROUPING SETS`` gives the groups and the total together); the
+grouping key is one of this module's constant expressions, every value a parameter. The
+window is the read layer's (:class:`~omniclaude.storage.queries.filters.ExecutionFilter`'s
+semantics: ``since <= created_at < until``; an LLM call's ``created_at`` is when its
+response ended). Costs add up only priced calls; ``unpriced_calls`` says how many are not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel, Field
+
+from omniclaude.storage.queries._base import Reader, Row
+from omniclaude.storage.queries.filters import InvalidFilterError, resolve_window
+
+__all__ = ["UsageGroup", "UsageQuery", "UsageReport", "UsageRow", "usage_report"]
+
+
+class UsageGroup(StrEnum):
+    """What a usage report's rows are."""
+
+    DAY = "day"
+    SESSION = "session"
+    MODEL = "model"
+    PROJECT = "project"
+    AGENT = "agent"
+
+
+_KEYS: Final[dict[UsageGroup, str]] = {
+    UsageGroup.DAY: "to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
+    UsageGroup.SESSION: "coalesce(session_id, '(none)')",
+    UsageGroup.MODEL: "model",
+    UsageGroup.PROJECT: "coalesce(project_name, project_path, '(none)')",
+    UsageGroup.AGENT: "coalesce(agent_name, '(none)')",
+}
+"""The grouping expression of each kind of row (constants: never built from input)."""
+
+
+class UsageRow(Row):
+    """The totals of one group (or of the whole report)."""
+
+    key: str = Field(description="The day (YYYY-MM-DD, UTC), session, model, project or agent.")
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    total_tokens: int
+    cost_usd: float = Field(description="The cost of the priced calls.")
+    unpriced_calls: int = Field(description="Calls with no known price (not in cost_usd).")
+    sidechain_calls: int = Field(description="Calls made by subagents (sidechains).")
+    sessions: int
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+
+class UsageQuery(BaseModel):
+    """Which LLM calls a usage report covers, and how it groups them."""
+
+    model_config = {"frozen": True}
+
+    since: datetime
+    until: datetime
+    group_by: UsageGroup = UsageGroup.DAY
+    model: str | None = None
+    project: str | None = None
+    session: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        range_: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        group_by: UsageGroup | str = UsageGroup.DAY,
+        model: str | None = None,
+        project: str | None = None,
+        session: str | None = None,
+        now: datetime | None = None,
+    ) -> UsageQuery:
+        """Resolve the window (as every list does) and check the parameters.
+
+        Raises:
+            InvalidFilterError: a parameter is invalid (the message names it).
+        """
+        start, end = resolve_window(range_=range_, since=since, until=until, now=now)
+        try:
+            group = UsageGroup(group_by)
+        except ValueError:
+            allowed = ", ".join(g.value for g in UsageGroup)
+            raise InvalidFilterError("group_by", f"must be one of {allowed}") from None
+        return cls(
+            since=start, until=end, group_by=group, model=(model or "").strip() or None,
+            project=(project or "").strip() or None, session=(session or "").strip() or None,
+        )  # fmt: skip
+
+
+class UsageReport(BaseModel):
+    """LLM usage over a window: one row per group, and the total."""
+
+    since: datetime
+    until: datetime
+    group_by: UsageGroup
+    rows: list[UsageRow] = Field(description="Days oldest first; other groups costliest first.")
+    total: UsageRow
+
+
+def _statement(group: UsageGroup) -> str:
+    key = _KEYS[group]
+    order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
+    return (
+        f"SELECT {key} AS key, count(*) AS calls, "  # noqa: S608 - constant expressions
+        "coalesce(sum(input_tokens), 0) AS input_tokens, "
+        "coalesce(sum(output_tokens), 0) AS output_tokens, "
+        "coalesce(sum(cache_creation_input_tokens), 0) AS cache_creation_input_tokens, "
+        "coalesce(sum(cache_read_input_tokens), 0) AS cache_read_input_tokens, "
+        "coalesce(sum(total_tokens), 0) AS total_tokens, "
+        "coalesce(sum(cost_usd), 0)::float8 AS cost_usd, "
+        "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls, "
+        "count(*) FILTER (WHERE is_sidechain) AS sidechain_calls, "
+        "count(DISTINCT session_id) AS sessions, "
+        "min(created_at) AS first_at, max(created_at) AS last_at, "
+        f"grouping({key}) AS is_total "
+        "FROM agent_llm_calls WHERE created_at >= $1 AND created_at < $2 "
+        "AND ($3::text IS NULL OR model = $3) "
+        "AND ($4::text IS NULL OR coalesce(project_name, project_path) = $4) "
+        "AND ($5::text IS NULL OR session_id = $5) "
+        f"GROUP BY GROUPING SETS (({key}), ()) ORDER BY is_total DESC, {order} LIMIT 10001"
+    )
+
+
+_STATEMENTS: Final = {group: _statement(group) for group in UsageGroup}
+
+
+async def usage_report(db: Reader, query: UsageQuery) -> UsageReport:
+    """Return the usage report ``query`` asks for."""
+    records = await db.fetch(
+        _STATEMENTS[query.group_by],
+        query.since, query.until, query.model, query.project, query.session,
+    )  # fmt: skip
+    rows: list[UsageRow] = []
+    total = UsageRow(
+        key="total", calls=0, input_tokens=0, output_tokens=0, cache_creation_input_tokens=0,
+        cache_read_input_tokens=0, total_tokens=0, cost_usd=0.0, unpriced_calls=0,
+        sidechain_calls=0, sessions=0,
+    )  # fmt: skip
+    for record in records:
+        values = {k: v for k, v in dict(record).items() if k != "is_total"}
+        if record["is_total"]:
+            total = UsageRow.model_validate({**values, "key": "total"})
+        else:
+            rows.append(UsageRow.model_validate(values))
+    return UsageReport(
+        since=query.since, until=query.until, group_by=query.group_by, rows=rows, total=total
+    )
