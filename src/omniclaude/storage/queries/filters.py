@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeVar
 
 from omniclaude.errors import OmniClaudeError
 from omniclaude.events import utc_now
@@ -30,11 +30,13 @@ __all__ = [
     "InvalidCursorError",
     "InvalidFilterError",
     "TimeRange",
+    "choice",
     "decode_cursor",
     "encode_cursor",
     "escape_like",
     "hex_prefix",
     "resolve_window",
+    "text_or_none",
     "uuid_range",
 ]
 
@@ -105,6 +107,29 @@ def decode_cursor(cursor: str, field: str = "cursor") -> Cursor:
     if created_at.tzinfo is None or instant_problem(created_at) is not None:
         raise InvalidCursorError(field)
     return created_at, row_id
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def choice(kind: type[E], value: E | str | None, field: str) -> E | None:
+    """``value`` as a member of ``kind`` (None stays None).
+
+    Raises:
+        InvalidFilterError: not one of its values (the message lists them).
+    """
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidFilterError(field, f"must be one of {allowed}") from None
+
+
+def text_or_none(value: str | None) -> str | None:
+    """Stripped text, None for nothing or blanks (an empty form field means "not set")."""
+    return (value or "").strip() or None
 
 
 def escape_like(text: str) -> str:
@@ -192,18 +217,13 @@ class ExecutionFilter:
             InvalidFilterError: a parameter is invalid (the message names it).
         """
         start, end = resolve_window(range_=range_, since=since, until=until, now=now)
-        try:
-            state = ExecutionStatus(status) if status is not None else None
-        except ValueError:
-            allowed = ", ".join(s.value for s in ExecutionStatus)
-            raise InvalidFilterError("status", f"must be one of {allowed}") from None
         return cls(
             since=start,
             until=end,
-            agent=(agent or "").strip() or None,
-            status=state,
+            agent=text_or_none(agent),
+            status=choice(ExecutionStatus, status, "status"),
             parent=parent,
-            session=(session or "").strip() or None,
-            text=(text or "").strip() or None,
+            session=text_or_none(session),
+            text=text_or_none(text),
             top_level=top_level,
         )

@@ -16,7 +16,7 @@ from typing import Final
 from pydantic import BaseModel, Field
 
 from omniclaude.storage.queries._base import Reader, Row
-from omniclaude.storage.queries.filters import InvalidFilterError, resolve_window
+from omniclaude.storage.queries.filters import choice, resolve_window, text_or_none
 
 __all__ = ["UsageGroup", "UsageQuery", "UsageReport", "UsageRow", "usage_report"]
 
@@ -90,14 +90,11 @@ class UsageQuery(BaseModel):
             InvalidFilterError: a parameter is invalid (the message names it).
         """
         start, end = resolve_window(range_=range_, since=since, until=until, now=now)
-        try:
-            group = UsageGroup(group_by)
-        except ValueError:
-            allowed = ", ".join(g.value for g in UsageGroup)
-            raise InvalidFilterError("group_by", f"must be one of {allowed}") from None
         return cls(
-            since=start, until=end, group_by=group, model=(model or "").strip() or None,
-            project=(project or "").strip() or None, session=(session or "").strip() or None,
+            since=start, until=end,
+            group_by=choice(UsageGroup, group_by, "group_by") or UsageGroup.DAY,
+            model=text_or_none(model), project=text_or_none(project),
+            session=text_or_none(session),
         )  # fmt: skip
 
 
