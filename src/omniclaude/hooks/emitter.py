@@ -185,21 +185,6 @@ class EmitterLock:
         return int(text) if text.isdigit() else None
 
 
-def _durable(sink: EventSink) -> bool:
-    """True when every event handed to ``sink`` is acknowledged or in its durable outbox."""
-    stats = getattr(sink, "stats", None)
-    if not callable(stats):
-        return True  # sinks without a queue (PostgreSQL, memory) deliver before returning
-    values = stats()
-    return not values.get("queued", 0) and not values.get("in_flight", 0)
-
-
-def _connected(sink: EventSink) -> bool:
-    """False only when the sink says its broker is unreachable right now."""
-    stats = getattr(sink, "stats", None)
-    return not callable(stats) or bool(stats().get("connected", True))
-
-
 class Emitter:
     """Tails the spool in ``spool_dir`` and publishes the mapped events to ``sink``.
 
@@ -305,7 +290,7 @@ class Emitter:
                     await asyncio.wait_for(self._stop.wait(), self.poll_interval_s)
         finally:
             await self.sink.stop()
-            if self._dirty and _durable(self.sink):
+            if self._dirty and await self.sink.wait_durable(0):
                 self._commit()
             self.lock.release()
 
@@ -318,8 +303,7 @@ class Emitter:
     def _idle_exit_due(self, idle_since: float) -> bool:
         if self.idle_exit_s is None or time.monotonic() - idle_since < self.idle_exit_s:
             return False
-        pending = getattr(self.sink, "pending", 0)
-        return not self._dirty and not pending
+        return not self._dirty and not self.sink.pending
 
     # ------------------------------------------------------------------ one step
     async def step(self) -> int:
@@ -365,9 +349,9 @@ class Emitter:
             self.state.events += len(events)
         if events:
             await self.sink.send_many(events)
-            if _connected(self.sink):  # while the broker is away the outbox takes them
+            if self.sink.connected:  # while the broker is away the outbox takes them
                 await self.sink.flush(self.flush_timeout_s)
-        if self._dirty and _durable(self.sink):
+        if self._dirty and await self.sink.wait_durable(0):
             self._commit()
         elif not self._dirty and time.monotonic() - self._last_compact >= _COMPACT_EVERY_S:
             self._compact()  # idle: seal what was shipped once it is old enough

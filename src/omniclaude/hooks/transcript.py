@@ -217,5 +217,5 @@ async def import_transcript(
     if events:
         await sink.send_many(events)
         await sink.flush(flush_timeout_s)
-    result.pending = int(getattr(sink, "pending", 0))
+    result.pending = sink.pending
     return result

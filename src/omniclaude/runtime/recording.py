@@ -23,7 +23,7 @@ from omniclaude.events import (
     ExecutionFailed,
 )
 from omniclaude.events.catalog import kind_of
-from omniclaude.publishing.sinks.base import EventSink
+from omniclaude.publishing.sinks.base import EventSink, Refusals
 from omniclaude.runtime.models import ExecutionState
 
 __all__ = ["RecordingSink"]
@@ -100,9 +100,33 @@ class RecordingSink(AsyncStartStop):
         for event in batch:
             self._note(event)
 
+    async def send_durably(self, events: Iterable[EventBase]) -> Refusals:
+        """Send durably through the wrapped sink, then note the events it accepted."""
+        batch = list(events)
+        refused = await self.sink.send_durably(batch)
+        dropped = {index for index, _ in refused}
+        for index, event in enumerate(batch):
+            if index not in dropped:
+                self._note(event)
+        return refused
+
     async def flush(self, timeout_s: float | None = None) -> None:
         """Flush the wrapped sink."""
         await self.sink.flush(timeout_s)
+
+    async def wait_durable(self, timeout_s: float | None = None) -> bool:
+        """Wait on the wrapped sink."""
+        return await self.sink.wait_durable(timeout_s)
+
+    @property
+    def pending(self) -> int:
+        """The wrapped sink's pending events."""
+        return self.sink.pending
+
+    @property
+    def connected(self) -> bool:
+        """Whether the wrapped sink's destination answers."""
+        return self.sink.connected
 
     async def stop(self) -> None:
         """Stop the wrapped sink."""

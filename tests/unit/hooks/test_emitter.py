@@ -61,9 +61,9 @@ class SlowSink(InMemorySink):
         self.queued += len(batch)
         await super().send_many(batch)
 
-    def stats(self) -> dict[str, int]:
-        """Like KafkaSink.stats()."""
-        return {"queued": self.queued, "in_flight": 0}
+    async def wait_durable(self, timeout_s: float | None = None) -> bool:
+        """Like KafkaSink.wait_durable: not while events are queued in memory."""
+        return not self.queued
 
 
 async def test_step_publishes_and_commits(tmp_path: Path) -> None:

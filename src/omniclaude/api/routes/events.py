@@ -12,7 +12,6 @@ from omniclaude.api.errors import ERROR_RESPONSES, printable
 from omniclaude.api.schemas import ErrorResponse, EventBatch, EventBatchResponse
 from omniclaude.errors import EventValidationError
 from omniclaude.events import CATALOG, EventBase, decode_mapping
-from omniclaude.publishing.sinks.base import Refusals
 
 __all__ = ["router"]
 
@@ -23,22 +22,6 @@ router = APIRouter(
         413: {"model": ErrorResponse, "description": "The body is larger than the API reads"},
     },
 )
-
-_FLUSH_TIMEOUT_S = 5.0
-
-
-async def _publish_durably(sink: Any, events: list[EventBase]) -> Refusals:
-    """Hand the events over so that a 202 means they are durable: on the local disk
-    (the Kafka sink's outbox) or committed (the PostgreSQL sink); other sinks are flushed.
-
-    Returns the events the sink refused (too large once redacted and encoded...), by index.
-    """
-    send_durably = getattr(sink, "send_durably", None)
-    if send_durably is not None:
-        return list(await send_durably(events))
-    await sink.send_many(events)
-    await sink.flush(_FLUSH_TIMEOUT_S)
-    return []
 
 
 _KNOWN = {kind.event_type for kind in CATALOG}
@@ -74,7 +57,9 @@ async def publish_events(body: EventBatch, state: State, _: IngestKey) -> Any:
             refuse(index, exc)
     accepted: list[EventBase] = []
     if decoded:
-        refused_by_sink = await _publish_durably(state.sink, [event for _, event in decoded])
+        # 202 means durable: on the local disk (the Kafka sink's outbox) or committed
+        # (PostgreSQL); the sink returns what it refused (too large once redacted...).
+        refused_by_sink = await state.sink.send_durably([event for _, event in decoded])
         for position, why in refused_by_sink:
             refuse(decoded[position][0], why)
         dropped = {position for position, _ in refused_by_sink}

@@ -53,8 +53,29 @@ class EventSink(Protocol):
         """Redact and deliver several events, in order."""
         ...
 
+    async def send_durably(self, events: Iterable[EventBase]) -> Refusals:
+        """Deliver the events that can be stored, or make them durable locally, before
+        returning (a caller that acknowledges to someone else, like ``POST /events``, waits
+        for this); return the refused ones by index."""
+        ...
+
     async def flush(self, timeout_s: float | None = None) -> None:
         """Wait until every event handed over so far is delivered (or ``timeout_s`` passed)."""
+        ...
+
+    async def wait_durable(self, timeout_s: float | None = None) -> bool:
+        """Wait until nothing handed over lives in memory only (delivered or in a local
+        outbox); return whether that holds (``timeout_s`` 0: just check)."""
+        ...
+
+    @property
+    def pending(self) -> int:
+        """Events handed over and not yet delivered (some may be durable in an outbox)."""
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether the destination answers right now (False: events wait in an outbox)."""
         ...
 
     async def stop(self) -> None:
@@ -173,6 +194,20 @@ class BaseSink(AsyncStartStop):
     async def flush(self, timeout_s: float | None = None) -> None:  # noqa: ARG002
         """Nothing is buffered by default."""
         return
+
+    async def wait_durable(self, timeout_s: float | None = None) -> bool:  # noqa: ARG002
+        """Nothing is buffered by default: always durable."""
+        return True
+
+    @property
+    def pending(self) -> int:
+        """Nothing is buffered by default."""
+        return 0
+
+    @property
+    def connected(self) -> bool:
+        """A sink that delivers before returning reports failures by raising instead."""
+        return True
 
     async def stop(self) -> None:
         """Mark the sink stopped. Idempotent."""

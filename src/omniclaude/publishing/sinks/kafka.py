@@ -1,16 +1,19 @@
 """The Kafka sink: hands events over without waiting, delivers them at least once.
 
-Pipeline (after aiokafka's facade / accumulator / sender split):
+Staged after aiokafka's own producer (facade / accumulator / sender):
 
-1. ``send(event)`` (the caller's task): redact, encode, route (topic from the catalogue, key =
-   correlation id so one trace stays ordered in one partition), append to a bounded in-memory
-   queue, return. Nothing here waits on the network. A full queue spills to the outbox.
-2. The pump (one background task): when the outbox is empty, sends queued events to the
-   broker in batches (``acks=all``, bounded linger); a batch the broker did not acknowledge
-   goes to the outbox. While the outbox holds anything, new events go behind it, and the
-   outbox is re-sent oldest first; a row is deleted only after the broker acknowledged it.
-3. ``stop()``: flush within ``flush_timeout_s``; whatever is still unacknowledged is written
-   to the outbox, which the next start (of this or another process) re-sends.
+1. the facade, :class:`KafkaSink` (the caller's task): ``send(event)`` redacts, encodes and
+   routes the event (topic from the catalogue, key = correlation id so one trace stays ordered
+   in one partition) and hands the record to the accumulator; nothing here waits on the
+   network;
+2. the accumulator (:mod:`.accumulator`, pure data): a bounded queue that spills to the
+   durable outbox when full, batches for the sender;
+3. the sender loop (:mod:`.pump`) over the broker stage (:mod:`omniclaude.publishing.producer`):
+   delivers queued batches while the outbox is empty, else spools behind it and re-sends the
+   outbox oldest first; a row is deleted only after the broker acknowledged it;
+4. the dead-letter stage (:mod:`.dead_letters`): an event the broker refused with a
+   non-retriable error is kept in the outbox's dead-letter table and published to
+   ``<topic><dead_letter_suffix>`` with its reason. Nothing is dropped silently.
 
 Refused at once: an event that cannot be stored, or larger than the contract's
 :data:`~omniclaude.events.limits.MAX_EVENT_BYTES` once redacted and encoded, raises
@@ -18,10 +21,8 @@ Refused at once: an event that cannot be stored, or larger than the contract's
 the producer's ``max_request_size`` is derived from that limit, so the broker takes every
 event accepted here.
 
-Dead letters: an event the broker refuses with a permanent error goes to
-``<topic><dead_letter_suffix>`` with its reason, error class and original payload in
-headers/value; while the broker is away it waits in the outbox's dead-letter table. Nothing is
-dropped silently.
+``stop()`` flushes within ``flush_timeout_s`` and writes whatever is still unacknowledged to
+the outbox, which the next start (of this or another process) re-sends.
 """
 
 from __future__ import annotations
@@ -29,22 +30,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from omniclaude.errors import ConfigurationError, DeliveryError, UnknownEventTypeError
 from omniclaude.events import CATALOG, EventBase
 from omniclaude.events.codec import encode_checked
-from omniclaude.events.limits import MAX_EVENT_BYTES
-from omniclaude.kafka import DeadLetterHeaders, all_topics, topic_routes
-from omniclaude.publishing.outbox import DeadLetter, Outbox, OutboxFullPolicy, OutboxRecord
-from omniclaude.publishing.producer import BrokerProducer, Idempotence, SendRequest
+from omniclaude.kafka import all_topics, topic_routes
+from omniclaude.publishing.outbox import Outbox, OutboxFullPolicy, OutboxRecord
+from omniclaude.publishing.producer import BrokerProducer, Idempotence
 from omniclaude.publishing.redaction import Redactor
+from omniclaude.publishing.sinks.accumulator import Accumulator
 from omniclaude.publishing.sinks.base import BaseSink, EventSink, Refusals
-from omniclaude.retry import Backoff, is_retriable
+from omniclaude.publishing.sinks.dead_letters import DeadLetterStage
+from omniclaude.publishing.sinks.pump import Pump
 from omniclaude.settings import KafkaSecuritySettings, ProducerSettings, TopicSettings
 
 if TYPE_CHECKING:
@@ -53,11 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["KafkaSink", "sink_from_settings"]
 
 log = logging.getLogger(__name__)
-
-_BATCH_MAX_EVENTS: Final = 2000
-_OUTBOX_BATCH: Final = 2000
-_BACKOFF_INITIAL_S: Final = 0.1
-_BACKOFF_MAX_S: Final = 5.0
 
 
 class KafkaSink(BaseSink):
@@ -107,7 +102,11 @@ class KafkaSink(BaseSink):
             max_events=producer.outbox_max_events,
             full_policy=outbox_full_policy,
         )
-        self.broker = BrokerProducer(
+        self.accumulator = Accumulator(queue_max_events=producer.queue_max_events)
+        self.dead_letters = DeadLetterStage(
+            self.outbox, dead_letter_suffix=topics.dead_letter_suffix
+        )
+        broker = BrokerProducer(
             bootstrap_servers=bootstrap_servers,
             settings=producer,
             idempotence=idempotence,
@@ -116,18 +115,12 @@ class KafkaSink(BaseSink):
             partitions=topics.partitions,
             security=security,
         )
-        self._queue: deque[OutboxRecord] = deque()
-        self._inflight: list[OutboxRecord] = []
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._halt = asyncio.Event()
+        self._pump = Pump(
+            accumulator=self.accumulator, outbox=self.outbox, broker=broker,
+            dead_letters=self.dead_letters, on_progress=self._progressed,
+        )  # fmt: skip
         self._pump_task: asyncio.Task[None] | None = None
-        self._dead_pending = 0
-        self._backoff = Backoff(_BACKOFF_INITIAL_S, _BACKOFF_MAX_S)
-        self.delivered = 0
-        """Events the broker acknowledged (dead letters not included)."""
-        self.dead_lettered = 0
-        self._down_since: float | None = None
+        self._progress = asyncio.Event()
 
     @classmethod
     def from_settings(
@@ -166,37 +159,61 @@ class KafkaSink(BaseSink):
 
     # ----------------------------------------------------------- lifecycle
     async def start(self) -> None:
-        """Open the outbox and start the pump; never waits for the broker. Safe twice.
+        """Open the outbox and start the sender loop; never waits for the broker. Safe twice.
 
         Events left in the outbox by an earlier run are re-sent first.
         """
         if self._pump_task is not None and not self._pump_task.done():
             return
         await asyncio.to_thread(self.outbox.open)
-        self._dead_pending = await asyncio.to_thread(self.outbox.pending_dead_letters)
+        await self.dead_letters.load()
         if len(self.outbox):
             log.info("outbox %s holds %d event(s) to re-send", self.outbox.path, len(self.outbox))
-        self._halt.clear()
-        self._pump_task = asyncio.create_task(self._pump(), name="omniclaude-kafka-sink")
+        self._pump.halt.clear()
+        self._pump_task = asyncio.create_task(self._pump.run(), name="omniclaude-kafka-sink")
         await super().start()
+
+    # ------------------------------------------------------------- state
+    @property
+    def broker(self) -> BrokerProducer:
+        """The broker stage (tests replace it with a scripted one before ``start()``)."""
+        return self._pump.broker
+
+    @broker.setter
+    def broker(self, value: BrokerProducer) -> None:
+        self._pump.broker = value
 
     @property
     def pending(self) -> int:
-        """Events handed over but not yet acknowledged (queue, in flight and outbox)."""
-        in_flight = sum(1 for r in self._inflight if r.seq is None)
-        return len(self._queue) + in_flight + len(self.outbox) + self._dead_pending
+        """Events handed over but not yet acknowledged (queue, in flight, outbox, dead letters)."""
+        return self.accumulator.unsettled + len(self.outbox) + self.dead_letters.pending
+
+    @property
+    def connected(self) -> bool:
+        """Whether a producer is connected to the broker right now."""
+        return self.broker.connected
+
+    @property
+    def delivered(self) -> int:
+        """Events the broker acknowledged (dead letters not included)."""
+        return self._pump.delivered
+
+    @property
+    def dead_lettered(self) -> int:
+        """Events this sink dead-lettered."""
+        return self.dead_letters.count
 
     def stats(self) -> dict[str, Any]:
-        """Counters for health checks and tests."""
+        """Counters for health checks, tests and benchmarks."""
         return {
-            "queued": len(self._queue),
-            "in_flight": len(self._inflight),
+            "queued": len(self.accumulator.queue),
+            "in_flight": len(self.accumulator.in_flight),
             "outbox": len(self.outbox),
-            "dead_letters_pending": self._dead_pending,
+            "dead_letters_pending": self.dead_letters.pending,
             "delivered": self.delivered,
             "dead_lettered": self.dead_lettered,
             "dropped": self.outbox.dropped,
-            "connected": self.broker.connected,
+            "connected": self.connected,
             "idempotent": self.broker.idempotent,
         }
 
@@ -244,16 +261,12 @@ class KafkaSink(BaseSink):
         return redacted
 
     def _enqueue(self, record: OutboxRecord) -> None:
-        if len(self._queue) >= self.settings.queue_max_events:
-            # Spill: the queue goes to the outbox first so order is kept. This one call
-            # waits on the local disk (never on the network).
-            spilled = [*self._queue, record]
-            self._queue.clear()
+        spilled = self.accumulator.append(record)
+        if spilled:
+            # The queue goes to the outbox first so order is kept. This one call waits on the
+            # local disk (never on the network).
             self.outbox.append(spilled)
-        else:
-            self._queue.append(record)
-        self._idle.clear()
-        self._wake.set()
+        self._pump.poke()
 
     async def send(self, event: EventBase) -> None:
         """Redact, check, encode and queue ``event``; returns without waiting on the network.
@@ -279,8 +292,8 @@ class KafkaSink(BaseSink):
 
         For callers that acknowledge to someone else (``POST /events`` answers 202 only after
         this): once it returns, the accepted events survive a crash of this process and are
-        sent by the pump (or by the next start) like any outbox row. It waits on the local
-        disk only, never on the broker or on other callers' events.
+        sent by the sender loop (or by the next start) like any outbox row. It waits on the
+        local disk only, never on the broker or on other callers' events.
 
         Raises:
             DeliveryError: the sink is not started, or already stopped.
@@ -289,209 +302,55 @@ class KafkaSink(BaseSink):
         records, refused = self.each(events, self._encode)
         if records:
             await asyncio.to_thread(self.outbox.append, records)
-            self._idle.clear()
-            self._wake.set()
+            self._pump.poke()
         return refused
 
-    # --------------------------------------------------------- dead letters
-    def _dead_letter(self, record: OutboxRecord, reason: str, error_class: str) -> None:
-        log.error(
-            "dead letter: event %s for %s cannot be delivered: %s (%s)",
-            record.event_id, record.topic, reason, error_class,
-            extra={"event_id": record.event_id, "error_class": error_class},
-        )  # fmt: skip
-        letter = DeadLetter(
-            topic=record.topic, key=record.key, value=record.value, event_id=record.event_id,
-            reason=reason, error_class=error_class,
-        )  # fmt: skip
-        self.outbox.add_dead_letters([letter])
-        self._dead_pending += 1
-        self.dead_lettered += 1
-        self._idle.clear()
-        self._wake.set()
-
-    def _dead_letter_request(self, letter: DeadLetter) -> SendRequest:
-        limit = MAX_EVENT_BYTES
-        value = letter.value[:limit]
-        headers = DeadLetterHeaders(
-            error_class=letter.error_class, error_message=letter.reason, stage="produce",
-            original_topic=letter.topic, event_id=letter.event_id,
-            original_size=len(letter.value), truncated=len(value) < len(letter.value),
-        ).encode()  # fmt: skip
-        return SendRequest(f"{letter.topic}{self.dead_letter_suffix}", letter.key, value, headers)
-
-    async def _publish_dead_letters(self) -> bool:
-        letters = await asyncio.to_thread(self.outbox.dead_letters, unpublished_only=True)
-        if not letters:
-            self._dead_pending = 0
-            return True
-        outcomes = await self.broker.send_batch([self._dead_letter_request(x) for x in letters])
-        done = [
-            x.id for x, o in zip(letters, outcomes, strict=True) if o is None or not is_retriable(o)
-        ]
-        await asyncio.to_thread(self.outbox.mark_dead_letters, [i for i in done if i is not None])
-        self._dead_pending = max(self._dead_pending - len(done), 0)
-        return len(done) == len(letters)
-
-    # --------------------------------------------------------------- pump
-    def _settle(
-        self, records: Sequence[OutboxRecord], outcomes: Sequence[BaseException | None]
-    ) -> tuple[list[OutboxRecord], list[OutboxRecord]]:
-        """Return (done, retry): acknowledged or dead-lettered records, and the rest."""
-        done: list[OutboxRecord] = []
-        retry: list[OutboxRecord] = []
-        for record, outcome in zip(records, outcomes, strict=True):
-            if outcome is None:
-                self.delivered += 1
-                done.append(record)
-            elif not is_retriable(outcome):
-                reason = str(outcome) or type(outcome).__name__
-                self._dead_letter(record, reason, type(outcome).__name__)
-                done.append(record)
-            else:
-                retry.append(record)
-        return done, retry
-
-    @staticmethod
-    def _requests(records: Sequence[OutboxRecord]) -> list[SendRequest]:
-        return [SendRequest(r.topic, r.key, r.value) for r in records]
-
-    async def _spool_queue(self) -> None:
-        """Move everything queued to the end of the outbox (keeps the order)."""
-        if self._queue:
-            records = list(self._queue)
-            self._queue.clear()
-            self._inflight = records
-            try:
-                await asyncio.to_thread(self.outbox.append, records)
-            finally:
-                self._inflight = []
-
-    def _note_down(self, retry: Sequence[OutboxRecord]) -> None:
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-            log.warning(
-                "broker unreachable (%s): spooling undelivered events to %s (%d there now); "
-                "retrying with backoff",
-                self.broker.last_error, self.outbox.path, len(self.outbox) + len(retry),
-            )  # fmt: skip
-
-    def _note_up(self) -> None:
-        if self._down_since is not None:
-            log.info("broker reachable again after %.1fs", time.monotonic() - self._down_since)
-            self._down_since = None
-        self._backoff.reset()
-
-    async def _pause(self) -> None:
-        """Back off before the next attempt; ``stop()`` cuts the wait short."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._halt.wait(), self._backoff.next_delay())
-
-    async def _drain_outbox(self) -> bool:
-        """Re-send the outbox oldest first; return False on a retriable failure."""
-        while len(self.outbox) and not self._halt.is_set():
-            rows = await asyncio.to_thread(self.outbox.peek, _OUTBOX_BATCH)
-            if not rows:
-                await asyncio.to_thread(self.outbox.count)
-                return True
-            outcomes = await self.broker.send_batch(self._requests(rows))
-            done, retry = self._settle(rows, outcomes)
-            await asyncio.to_thread(self.outbox.delete, [r.seq for r in done if r.seq])
-            if retry:
-                error = str(self.broker.last_error)
-                await asyncio.to_thread(
-                    self.outbox.mark_failed, [r.seq for r in retry if r.seq], error
-                )
-                self._note_down(retry)
-                return False
-            self._note_up()
-        return True
-
-    async def _send_direct(self) -> bool:
-        """Send one batch from the queue; failures go to the outbox. False on failure."""
-        count = min(len(self._queue), _BATCH_MAX_EVENTS)
-        batch = [self._queue.popleft() for _ in range(count)]
-        self._inflight = batch
-        try:
-            outcomes = await self.broker.send_batch(self._requests(batch))
-            _, retry = self._settle(batch, outcomes)
-            if retry:
-                await asyncio.to_thread(self.outbox.append, retry)
-                self._note_down(retry)
-                return False
-        finally:
-            self._inflight = []
-        self._note_up()
-        return True
-
-    async def _pump_once(self) -> bool:
-        """One step of the pump; returns False when it should back off."""
-        if not self.broker.connected and not await self.broker.connect():
-            await self._spool_queue()
-            self._note_down(())
-            return False
-        if self._dead_pending and not await self._publish_dead_letters():
-            return False
-        if len(self.outbox):
-            await self._spool_queue()
-            return await self._drain_outbox()
-        if self._queue:
-            return await self._send_direct()
-        return True
-
-    def _nothing_pending(self) -> bool:
-        return not self._queue and not len(self.outbox) and not self._dead_pending
-
-    async def _pump(self) -> None:
-        """The background task: deliver, spool, retry, until ``stop()``."""
-        while not self._halt.is_set():
-            try:
-                healthy = await self._pump_once()
-            except Exception:  # the pump must survive anything; the outbox keeps the events
-                log.exception("Kafka sink pump failed; retrying")
-                healthy = False
-            if self._halt.is_set():
-                break
-            if not healthy:
-                await self._pause()
-                continue
-            if self._nothing_pending():
-                self._idle.set()
-                self._wake.clear()
-                if self._nothing_pending():
-                    wake = asyncio.ensure_future(self._wake.wait())
-                    halt = asyncio.ensure_future(self._halt.wait())
-                    await asyncio.wait({wake, halt}, return_when=asyncio.FIRST_COMPLETED)
-                    for waiter in (wake, halt):
-                        waiter.cancel()
-
     # ------------------------------------------------------- flush / stop
+    def _progressed(self) -> None:
+        self._progress.set()
+
+    async def wait_durable(self, timeout_s: float | None = None) -> bool:
+        """Wait until every event handed over so far is acknowledged or in the outbox.
+
+        Returns:
+            True when nothing lives in memory only any more (``timeout_s`` 0: check now).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while self.accumulator.unsettled:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+        return True
+
     async def flush(self, timeout_s: float | None = None) -> None:
         """Wait until everything handed over so far is acknowledged, or ``timeout_s`` passed.
 
         Returns normally either way; :attr:`pending` tells what is left (in the outbox, it
         will be re-sent later).
         """
-        if not self.started or (self._nothing_pending() and not self._inflight):
+        if not self.started or (self._pump.nothing_pending() and self.accumulator.empty):
             return
-        self._idle.clear()
-        self._wake.set()
+        self._pump.poke()
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
+            await asyncio.wait_for(self._pump.idle.wait(), timeout_s)
         except TimeoutError:
             log.warning("flush: %d event(s) still pending after %ss", self.pending, timeout_s)
 
     async def stop(self) -> None:
         """Flush (bounded by ``producer.flush_timeout_s``), spool the rest, close. Idempotent.
 
-        1. flush within the timeout; 2. halt the pump; 3. write every unacknowledged event
-        (queued or in flight) to the outbox; 4. close the producer and the outbox.
+        1. flush within the timeout; 2. halt the sender loop; 3. write every unacknowledged
+        event (queued or in flight) to the outbox; 4. close the producer and the outbox.
         """
         if self._stopped or not self._started:
             self._stopped = True
             return
         await self.flush(self.settings.flush_timeout_s)
-        self._halt.set()
+        self._pump.halt.set()
         task, self._pump_task = self._pump_task, None
         if task is not None:
             try:
@@ -502,9 +361,7 @@ class KafkaSink(BaseSink):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        leftovers = [r for r in self._inflight if r.seq is None] + list(self._queue)
-        self._queue.clear()
-        self._inflight = []
+        leftovers = self.accumulator.leftovers()
         if leftovers:
             await asyncio.to_thread(self.outbox.append, leftovers)
         if len(self.outbox):
