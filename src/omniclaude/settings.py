@@ -180,7 +180,7 @@ class ProducerSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    linger_ms: int = Field(default=20, ge=0, le=10_000)
+    linger_ms: int = Field(default=5, ge=0, le=10_000)
     max_batch_bytes: int = Field(default=1_048_576, ge=1024)
     flush_timeout_s: float = Field(default=5.0, ge=0)
     outbox_max_events: int = Field(default=1_000_000, ge=1)
@@ -195,6 +195,14 @@ class ConsumerSettings(BaseModel):
     group_id: str = "omniclaude-ingest"
     batch_max_events: int = Field(default=2000, ge=1, le=100_000)
     batch_max_ms: int = Field(default=200, ge=1, le=60_000)
+    batch_adaptive: bool = True
+    """Write a batch at once when the fetch is drained and the writer idle (low latency at low
+    load); batches still grow to ``batch_max_events`` under a backlog."""
+    fetch_max_wait_ms: int = Field(default=50, ge=0, le=30_000)
+    """The longest a fetch may wait at the broker for records (bounds latency at low load)."""
+    session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
+    """Consumer-group session timeout; Tansu completes a join only after about half of it,
+    so the embedded stack uses 3000."""
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=10.0, gt=0)
     health_host: str = "127.0.0.1"

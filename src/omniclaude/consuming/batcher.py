@@ -60,10 +60,21 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class BatchPolicy:
-    """When a batch is full: ``max_events`` records, or ``max_ms`` after its first record."""
+    """When a batch is full: ``max_events`` records, or ``max_ms`` after its first record.
+
+    ``adaptive`` (the default) also closes a batch as soon as the fetch is drained (a poll
+    returned fewer records than it could take) *and* the writer is idle: at low load an event
+    is written at once instead of waiting out ``max_ms``; under a backlog the writer is busy,
+    so batches keep growing to ``max_events`` while it writes (throughput unchanged).
+    """
 
     max_events: int = 2000
     max_ms: int = 200
+    adaptive: bool = True
+
+    def hand_over_now(self, batch: Batch, *, drained: bool, writer_idle: bool) -> bool:
+        """Adaptive early close: records in hand, nothing more waiting, a writer free."""
+        return self.adaptive and batch.started is not None and drained and writer_idle
 
     def remaining_ms(self, batch: Batch, now: float, *, poll_ms: int) -> int:
         """How long the next fetch may wait: until the batch's deadline, at most ``poll_ms``."""

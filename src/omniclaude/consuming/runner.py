@@ -53,6 +53,8 @@ T = TypeVar("T")
 
 POLL_MS: Final = 200
 """Longest single wait for records, so stop and drain requests are seen promptly."""
+ADAPTIVE_RECHECK_MS: Final = 5
+"""With records in hand and the fetch drained, how often to look whether the writer is free."""
 HOLD_AFTER_S: Final = 1.0
 """How long the fetcher waits for the writer before pausing the partitions."""
 DECODE_CHUNK: Final = 64
@@ -206,6 +208,7 @@ class Runner:
 
     async def _collect(self, batch: Batch) -> None:
         policy = self._policy
+        drained = False
         while True:
             now = time.monotonic()
             if batch.started is not None and (
@@ -215,12 +218,20 @@ class Runner:
             if self._stopping:
                 return
             timeout_ms = policy.remaining_ms(batch, now, poll_ms=POLL_MS)
-            records = await self._poll(timeout_ms, policy.max_events - batch.size)
+            if drained and policy.adaptive and batch.started is not None:
+                timeout_ms = min(timeout_ms, ADAPTIVE_RECHECK_MS)  # the writer may free up
+            room = policy.max_events - batch.size
+            records = await self._poll(timeout_ms, room)
+            got = 0
             for partition, messages in records.items():
+                got += len(messages)
                 for start in range(0, len(messages), DECODE_CHUNK):
                     batch.add(partition, messages[start : start + DECODE_CHUNK], self._routes)
                     self._update_idle()
                     await asyncio.sleep(0)
+            drained = got < room
+            if policy.hand_over_now(batch, drained=drained, writer_idle=self._queued == 0):
+                return
 
     async def _poll(self, timeout_ms: int, max_records: int | None) -> dict[Any, list[Any]]:
         from omniclaude.kafka import KafkaError

@@ -217,8 +217,11 @@ class IngestService(AsyncStartStop):
             await self._ensure_topics()
             options: dict[str, Any] = {
                 "metadata_max_age_ms": 5_000,
-                "heartbeat_interval_ms": 1_000,
-                "session_timeout_ms": 10_000,
+                "heartbeat_interval_ms": min(1_000, self.settings.session_timeout_ms // 3),
+                "session_timeout_ms": self.settings.session_timeout_ms,
+                # A broker answers a fetch at once when records are there (Kafka), or only
+                # after this wait (Tansu): it bounds the event -> row latency at low load.
+                "fetch_max_wait_ms": self.settings.fetch_max_wait_ms,
                 **self._consumer_options,
                 # The delivery protocol depends on these two; they are not options.
                 "enable_auto_commit": False,
@@ -242,7 +245,11 @@ class IngestService(AsyncStartStop):
             store=self._store,
             dead_letters=DeadLetterPublisher(self._producer),
             routes=self.routes,
-            policy=BatchPolicy(self.settings.batch_max_events, self.settings.batch_max_ms),
+            policy=BatchPolicy(
+                self.settings.batch_max_events,
+                self.settings.batch_max_ms,
+                adaptive=self.settings.batch_adaptive,
+            ),
             backoff=Backoff(self.settings.retry_initial_s, self.settings.retry_max_s),
             metrics=self.metrics,
             stats=self.stats,

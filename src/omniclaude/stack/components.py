@@ -34,6 +34,10 @@ def child_env(config: StackConfig, database_url: str, bootstrap: str) -> dict[st
     )
     if config.config_file is not None:
         env["OMNICLAUDE_CONFIG_FILE"] = str(config.config_file)
+    if config.embedded_kafka:
+        # Tansu completes a group join only after about half the session timeout (5 s at
+        # the default 10 s); one consumer on a local broker needs no more than 3 s.
+        env.setdefault("OMNICLAUDE_CONSUMER__SESSION_TIMEOUT_MS", "3000")
     return env
 
 

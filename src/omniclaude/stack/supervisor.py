@@ -345,6 +345,9 @@ class Supervisor:
         self.state.viewer_key_file = str(viewer_key_path(self.config.data_dir))
         if created:
             self.progress(f"created the viewer's read key in {self.state.viewer_key_file}")
+        # All children start at once and are then waited for in order: their start-ups (the
+        # interpreter's imports, the consumer's group join) overlap instead of adding up.
+        started = time.monotonic()
         for spec in child_specs(self.config, self._child_env()):
             if spec.name == "emitter":  # the stack's emitter takes the spool over
                 for entry in stop_registered(self.config.data_dir, role="emitter"):
@@ -352,16 +355,19 @@ class Supervisor:
                                   f"(pid {entry.process.pid}); the stack's takes over")  # fmt: skip
             component = self.state.component(spec.name)
             component.phase, component.log_file = Phase.STARTING, str(spec.log_file)
-            started = time.monotonic()
             child = Child(spec)
             self._children[spec.name] = child
             component.process = child.start()
             self._save()
+        for name, child in self._children.items():
+            component = self.state.component(name)
             child.wait_ready(should_abort=self._stop.is_set)
-            component.phase, component.address = Phase.RUNNING, spec.address
+            component.phase, component.address = Phase.RUNNING, child.spec.address
             self._save()
-            shown = spec.address or f"pid {component.process.pid}"
-            self.progress(f"{spec.name:<10} running  {shown}  ({time.monotonic() - started:.1f}s)")
+            shown = (
+                child.spec.address or f"pid {component.process.pid if component.process else '?'}"
+            )
+            self.progress(f"{name:<10} running  {shown}  ({time.monotonic() - started:.1f}s)")
         viewer = self.state.component("viewer")
         viewer.phase, viewer.address = Phase.RUNNING, f"{self.config.api_url}/viewer/"
         viewer.process = self.state.component("api").process

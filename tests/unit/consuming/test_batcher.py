@@ -90,3 +90,15 @@ def test_written_counts_leave_out_refused_items() -> None:
     assert batch.written_per_topic() == {ACTIONS: 3}
     assert batch.written_per_topic(batch.items[:1]) == {ACTIONS: 2}
     assert batch.written_per_topic(batch.items) == {}
+
+
+def test_adaptive_batches_close_early_only_when_drained_and_the_writer_is_free() -> None:
+    """Records in hand + nothing more to fetch + an idle writer: hand over; else keep filling."""
+    policy = BatchPolicy(max_events=100, max_ms=1000)
+    empty, started = Batch(), Batch(started=1.0, size=3)
+    assert not policy.hand_over_now(empty, drained=True, writer_idle=True)
+    assert policy.hand_over_now(started, drained=True, writer_idle=True)
+    assert not policy.hand_over_now(started, drained=False, writer_idle=True), "backlog: fill"
+    assert not policy.hand_over_now(started, drained=True, writer_idle=False), "writer busy"
+    fixed = BatchPolicy(max_events=100, max_ms=1000, adaptive=False)
+    assert not fixed.hand_over_now(started, drained=True, writer_idle=True)

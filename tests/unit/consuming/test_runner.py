@@ -320,3 +320,14 @@ async def test_retries_only_for_what_can_succeed_in_the_consumer(
 
     await wait_for(written, what="the kept batch")
     assert not loop.dead_letters.letters, "the database's fault dead-lettered good rows"
+
+
+@pytest.mark.parametrize("loop", [BatchPolicy(max_events=1000, max_ms=60_000)], indirect=True)
+async def test_a_drained_fetch_is_written_at_once_when_the_writer_is_free(loop: Loop) -> None:
+    """Adaptive batching: one record at low load is written long before max_ms (60 s here)."""
+    loop.consumer.feed(_actions(1))
+
+    async def written() -> bool:
+        return len(loop.store.rows) == 1
+
+    await wait_for(written, what="the single record's row", timeout_s=5)
