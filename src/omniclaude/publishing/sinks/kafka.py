@@ -260,6 +260,11 @@ class KafkaSink(BaseSink):
         self.topic_for(redacted)
         return redacted
 
+    def _dead_letter(self, record: OutboxRecord, reason: str, error_class: str) -> None:
+        """Dead-letter ``record`` now (the stage's step 1) and wake the sender loop."""
+        self.dead_letters.record(record, reason, error_class)
+        self._pump.poke()
+
     def _enqueue(self, record: OutboxRecord) -> None:
         spilled = self.accumulator.append(record)
         if spilled:
