@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -297,18 +297,26 @@ async def run(args: argparse.Namespace, services: Services) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     """Pick the services and run."""
+    await with_services(run, args)
+
+
+async def with_services(
+    body: Callable[[argparse.Namespace, Services], Awaitable[None]], args: argparse.Namespace
+) -> None:
+    """Run ``body`` on the environment's services, or on embedded ones started for the run
+    (a scratch database either way). Shared by the benches."""
     database_url = os.environ.get("OMNICLAUDE_DATABASE_URL")
     bootstrap = os.environ.get("OMNICLAUDE_KAFKA_BOOTSTRAP")
     if database_url and bootstrap:
         async with scratch_database(database_url) as url:
-            await run(args, Services(url, bootstrap, f"from the environment ({bootstrap})"))
+            await body(args, Services(url, bootstrap, f"from the environment ({bootstrap})"))
         return
     with (
         tempfile.TemporaryDirectory(prefix="omniclaude-bench-") as workdir,
         embedded_services(Path(workdir)) as (server_url, broker),
     ):
         async with scratch_database(server_url) as url:
-            await run(args, Services(url, broker, "embedded PostgreSQL + Tansu"))
+            await body(args, Services(url, broker, "embedded PostgreSQL + Tansu"))
 
 
 def main(argv: list[str] | None = None) -> int:

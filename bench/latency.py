@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ingest import Services, embedded_services, realistic_actions, scratch_database
+from ingest import Services, realistic_actions, with_services
 
 from omniclaude.consuming import IngestService
 from omniclaude.events import AgentAction, encode
@@ -168,18 +167,7 @@ async def run(args: argparse.Namespace, services: Services) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     """Pick the services and run."""
-    database_url = os.environ.get("OMNICLAUDE_DATABASE_URL")
-    bootstrap = os.environ.get("OMNICLAUDE_KAFKA_BOOTSTRAP")
-    if database_url and bootstrap:
-        async with scratch_database(database_url) as url:
-            await run(args, Services(url, bootstrap, f"from the environment ({bootstrap})"))
-        return
-    with (
-        tempfile.TemporaryDirectory(prefix="omniclaude-bench-") as workdir,
-        embedded_services(Path(workdir)) as (server_url, broker),
-    ):
-        async with scratch_database(server_url) as url:
-            await run(args, Services(url, broker, "embedded PostgreSQL + Tansu"))
+    await with_services(run, args)
 
 
 def main(argv: list[str] | None = None) -> int:
