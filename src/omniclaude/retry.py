@@ -14,7 +14,9 @@ class name:
    state rather than the statement - 08 connection, 40 transaction rollback (serialization,
    deadlock), 53 insufficient resources, 57 operator intervention (shutdown, cannot connect
    now, statement timeout), 58 system error - and lock or object-in-use conflicts (55P03,
-   55006). A constraint violation, a bad value or a missing table is not retried;
+   55006), and a row whose time partition does not exist (yet, or any more:
+   :func:`is_missing_partition`; the writer creates it on the next attempt). A constraint
+   violation, a bad value or a missing table is not retried;
 3. transient operating-system failures: timeouts, refused or reset connections, unreachable
    hosts or networks, a temporary name-resolution failure, interrupted calls, a bare
    ``OSError`` without an errno (asyncio's "Multiple exceptions" when every address of a host
@@ -43,7 +45,7 @@ import socket
 import sys
 from typing import Final
 
-__all__ = ["Backoff", "is_data_error", "is_retriable"]
+__all__ = ["Backoff", "is_data_error", "is_missing_partition", "is_retriable"]
 
 _TRANSIENT_OS: Final = (
     TimeoutError,
@@ -64,6 +66,21 @@ _RETRIABLE_SQLSTATES: Final = frozenset({"55P03", "55006"})
 """lock_not_available, object_in_use."""
 _DATA_SQLSTATE_CLASSES: Final = frozenset({"22", "23", "54"})
 """data exception, integrity constraint violation, program limit exceeded."""
+_CHECK_VIOLATION: Final = "23514"
+_MISSING_PARTITION: Final = "no partition of relation"
+
+
+def is_missing_partition(exc: BaseException) -> bool:
+    """True when ``exc`` is PostgreSQL's "no partition of relation ... found for row".
+
+    The row is fine: its time partition does not exist (yet, or any more: retention dropped
+    it). Creating the partition and writing again succeeds, so this is the database's
+    state, not the data's fault (PostgreSQL reports it as a check violation, class 23).
+    """
+    if getattr(exc, "sqlstate", None) != _CHECK_VIOLATION:
+        return False
+    message = getattr(exc, "message", None) or (exc.args[0] if exc.args else "")
+    return isinstance(message, str) and message.startswith(_MISSING_PARTITION)
 
 
 def _client_side_kafka_waits() -> tuple[type[BaseException], ...]:
@@ -91,7 +108,11 @@ def is_retriable(exc: BaseException) -> bool:
         return flag
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str) and len(sqlstate) == 5:
-        return sqlstate[:2] in _RETRIABLE_SQLSTATE_CLASSES or sqlstate in _RETRIABLE_SQLSTATES
+        return (
+            sqlstate[:2] in _RETRIABLE_SQLSTATE_CLASSES
+            or sqlstate in _RETRIABLE_SQLSTATES
+            or is_missing_partition(exc)
+        )
     if isinstance(exc, _TRANSIENT_OS):
         return True
     if not isinstance(exc, OSError) or isinstance(exc, _FILE_SYSTEM):
@@ -115,7 +136,7 @@ def is_data_error(exc: BaseException) -> bool:
             break
         sqlstate = getattr(current, "sqlstate", None)
         if isinstance(sqlstate, str):
-            return sqlstate[:2] in _DATA_SQLSTATE_CLASSES
+            return sqlstate[:2] in _DATA_SQLSTATE_CLASSES and not is_missing_partition(current)
         if isinstance(current, ValueError | TypeError | ArithmeticError):
             return True
         current = current.__cause__

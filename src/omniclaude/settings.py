@@ -36,6 +36,7 @@ __all__ = [
     "ConsumerSettings",
     "HookSettings",
     "KafkaSecuritySettings",
+    "PartitionSettings",
     "ProducerSettings",
     "Settings",
     "TopicSettings",
@@ -209,6 +210,17 @@ class ConsumerSettings(BaseModel):
     health_port: int = Field(default=8081, ge=0, le=_MAX_PORT)
 
 
+class PartitionSettings(BaseModel):
+    """How the event tables are partitioned by day, in UTC (see docs/operations.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ahead_days: int = Field(default=7, ge=1, le=366)
+    """Days after today whose partitions the consumer (or ``db maintain``) creates ahead."""
+    daily_days: int = Field(default=35, ge=0, le=3660)
+    """Days before today that get a partition each; older events share one per month."""
+
+
 class ApiSettings(BaseModel):
     """Where the HTTP API listens."""
 
@@ -258,6 +270,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     producer: ProducerSettings = ProducerSettings()
     consumer: ConsumerSettings = ConsumerSettings()
+    partitions: PartitionSettings = PartitionSettings()
     api: ApiSettings = ApiSettings()
     hooks: HookSettings = HookSettings()
 

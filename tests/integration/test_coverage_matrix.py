@@ -37,9 +37,11 @@ SPEC_MATRIX = {
 
 
 async def _migrated_tables(conn: asyncpg.Connection) -> list[str]:
+    """The migrated tables (a partitioned table counts once: its partitions are not listed)."""
     rows = await conn.fetch(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+        "SELECT c.relname AS table_name FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
     )
     return [row["table_name"] for row in rows]
 

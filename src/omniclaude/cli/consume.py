@@ -77,6 +77,7 @@ def consume(
         consumer=settings.consumer,
         serve_health=health,
         security=settings.kafka,
+        partitions=settings.partitions,
     )
     try:
         asyncio.run(service.run())

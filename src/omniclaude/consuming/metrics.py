@@ -26,6 +26,14 @@ metric                                             meaning
 ``omniclaude_ingest_event_id_conflicts_total``     events whose ``event_id`` was already stored
                                                    with other content (label ``topic``); the
                                                    stored version is kept, each is logged
+``omniclaude_ingest_backdated_events_total``       events older than the daily partitions
+                                                   (label ``table``): stored in a partition of
+                                                   their month (a backfill, a clock far off)
+``omniclaude_storage_partitions_created_total``    partitions created (label ``table``), ahead
+                                                   of time or for a row that needed one
+``omniclaude_storage_maintenance_last_run_``       Unix time of the last successful daily
+``timestamp_seconds``                              maintenance (partitions ahead, retention)
+``omniclaude_storage_maintenance_failures_total``  maintenance runs that failed (retried later)
 =================================================  ==========================================
 """
 
@@ -103,6 +111,28 @@ class IngestMetrics:
             "omniclaude_ingest_event_id_conflicts",
             "Events whose event_id was already stored with other content, per topic.",
             ["topic"],
+            registry=r,
+        )
+        self.backdated = Counter(
+            "omniclaude_ingest_backdated_events",
+            "Events older than the daily partitions (stored in a partition of their month).",
+            ["table"],
+            registry=r,
+        )
+        self.partitions_created = Counter(
+            "omniclaude_storage_partitions_created",
+            "Time partitions created, per table.",
+            ["table"],
+            registry=r,
+        )
+        self.maintenance_last_run = Gauge(
+            "omniclaude_storage_maintenance_last_run_timestamp_seconds",
+            "Unix time of the last successful storage maintenance run.",
+            registry=r,
+        )
+        self.maintenance_failures = Counter(
+            "omniclaude_storage_maintenance_failures",
+            "Storage maintenance runs that failed (each is retried later).",
             registry=r,
         )
 

@@ -22,6 +22,7 @@ from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.consuming.batcher import BatchPolicy
 from omniclaude.consuming.dead_letters import DeadLetterPublisher
 from omniclaude.consuming.health import HealthServer
+from omniclaude.consuming.maintenance import MaintenanceJob
 from omniclaude.consuming.metrics import IngestMetrics
 from omniclaude.consuming.runner import IngestStats, Runner
 from omniclaude.consuming.store import EventStore
@@ -36,7 +37,14 @@ from omniclaude.kafka import (
     topic_routes,
 )
 from omniclaude.retry import Backoff
-from omniclaude.settings import ConsumerSettings, KafkaSecuritySettings, Settings, TopicSettings
+from omniclaude.settings import (
+    ConsumerSettings,
+    KafkaSecuritySettings,
+    PartitionSettings,
+    Settings,
+    TopicSettings,
+)
+from omniclaude.storage.partitions import PartitionCache, PartitionPolicy
 
 __all__ = ["IngestService", "tune_gc"]
 
@@ -98,6 +106,8 @@ class IngestService(AsyncStartStop):
             be away); what is left is redelivered on the next start.
         client_id: the Kafka client id (default: host and process id).
         security: TLS/SASL options of the cluster (default: plaintext).
+        partitions: the layout of the tables' time partitions; the service creates them
+            ahead when it starts and after each UTC day boundary (:mod:`.maintenance`).
         consumer_options: extra ``AIOKafkaConsumer`` keyword arguments, overriding this
             service's defaults (for example ``session_timeout_ms``: Tansu completes a group
             join only after half of it, so tests use 3000).
@@ -116,6 +126,7 @@ class IngestService(AsyncStartStop):
         client_id: str | None = None,
         consumer_options: Mapping[str, Any] | None = None,
         security: KafkaSecuritySettings = KafkaSecuritySettings(),  # noqa: B008 - frozen
+        partitions: PartitionSettings = PartitionSettings(),  # noqa: B008 - frozen
     ) -> None:
         self._client_id = client_id or f"omniclaude-ingest-{socket.gethostname()}-{os.getpid()}"
         self.clients = KafkaClients(bootstrap_servers, security, self._client_id)
@@ -132,6 +143,10 @@ class IngestService(AsyncStartStop):
         self._consumer_options = dict(consumer_options or {})
         self.metrics = IngestMetrics()
         self.stats = IngestStats()
+        self.partition_policy = PartitionPolicy(**partitions.model_dump())
+        self.maintenance = MaintenanceJob(
+            database_url, policy=self.partition_policy, metrics=self.metrics
+        )
         self._consumer: Any = None
         self._producer: Any = None
         self._store: EventStore | None = None
@@ -158,6 +173,7 @@ class IngestService(AsyncStartStop):
             consumer=settings.consumer,
             serve_health=True,
             security=settings.kafka,
+            partitions=settings.partitions,
         )
 
     # ------------------------------------------------------------------ read-only state
@@ -200,6 +216,9 @@ class IngestService(AsyncStartStop):
             "last_error": None if ok else stats.last_error,
         }
 
+    def _count_backdated(self, table: str, events: int) -> None:
+        self.metrics.backdated.labels(table=table).inc(events)
+
     # ------------------------------------------------------------------ lifecycle
     async def _ensure_topics(self) -> list[str]:
         return await self.topic_watcher.ensure(force=True)
@@ -239,6 +258,11 @@ class IngestService(AsyncStartStop):
         self._store = EventStore(
             self._database_url,
             on_conflict=lambda item, _columns: self.metrics.conflicts.labels(item.route.name).inc(),
+            partitions=PartitionCache(
+                self.partition_policy,
+                on_created=self.maintenance.record_created,
+                on_backdated=self._count_backdated,
+            ),
         )
         self._runner = Runner(
             consumer=self._consumer,
@@ -256,6 +280,7 @@ class IngestService(AsyncStartStop):
             ensure_topics=self._ensure_topics,
         )
         self._task = asyncio.create_task(self._runner.run(), name="omniclaude-ingest")
+        self.maintenance.start()
         if self._serve_health:
             self._health = HealthServer(
                 host=self.settings.health_host,
@@ -291,6 +316,7 @@ class IngestService(AsyncStartStop):
                     await self._task
             except Exception as exc:  # noqa: BLE001 - reported after cleanup
                 crashed = exc
+        await self.maintenance.stop()
         if self._health is not None:
             await self._health.stop()
         await self._close_clients()

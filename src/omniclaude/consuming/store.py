@@ -17,10 +17,11 @@ Faults fall in two kinds, and only one of them is the data's fault:
 
 Both questions are answered by :mod:`omniclaude.retry` (``is_data_error``, ``is_retriable``).
 
-**Conflicts.** An ``event_id`` is the idempotency key: a second event with the same id adds no
-row. When its content differs from the stored one (or from another event of the same batch)
-that is no redelivery but a producer reusing ids: the first version is kept, and the conflict
-is logged and reported (``on_conflict``, counted by the service's metrics). Looking costs one
+**Conflicts.** ``(correlation_id, created_at, event_id)`` is the idempotency key: a second
+event with the same key adds no row (the same id at another time or under another trace is
+another row: the time is the partition key). When its content differs from the stored one
+(or from another event of the same batch) that is no redelivery but a producer reusing ids:
+the first version is kept, and the conflict is logged and reported (``on_conflict``, counted by the service's metrics). Looking costs one
 ``SELECT`` per table, only on the slow path (a ``COPY`` that met an existing id); the fast path
 is untouched. Tables whose writer merges a second telling (LLM calls: a better cost replaces
 an estimate) expect other content and are not checked.
@@ -36,6 +37,7 @@ from typing import Any
 from omniclaude.consuming.batcher import Item
 from omniclaude.errors import StorageError
 from omniclaude.retry import is_data_error, is_retriable
+from omniclaude.storage.partitions import PartitionCache
 from omniclaude.storage.writers import UNIQUE_VIOLATION
 
 __all__ = ["Conflict", "EventStore", "StoreRefusedError", "TransientStoreError", "is_poison"]
@@ -75,6 +77,8 @@ class EventStore:
         connect_timeout_s: how long one connection attempt may take.
         on_conflict: called, after the batch is committed, for each event whose id was
             already stored with different content (see the module docstring).
+        partitions: what the store knows of the tables' partitions (it creates missing ones
+            before writing; forgotten after any failure, since one may have been dropped).
     """
 
     def __init__(
@@ -83,11 +87,13 @@ class EventStore:
         *,
         connect_timeout_s: float = 10.0,
         on_conflict: Callable[[Item, list[str]], None] | None = None,
+        partitions: PartitionCache | None = None,
     ) -> None:
         self._dsn = dsn
         self._connect_timeout_s = connect_timeout_s
         self._on_conflict = on_conflict
         self._conn: Any = None
+        self.partitions = partitions if partitions is not None else PartitionCache()
 
     @property
     def connected(self) -> bool:
@@ -149,26 +155,34 @@ class EventStore:
 
     @staticmethod
     async def _find_conflicts(conn: Any, items: Sequence[Item]) -> list[Conflict]:
-        """Events whose id is stored (or repeated in this batch) with other content.
+        """Events whose key is stored (or repeated in this batch) with other content.
 
-        One ``SELECT`` of the batch's ids per table, before the insert that skips them.
+        The key is ``(correlation_id, created_at, event_id)``: an id told again at another
+        time or under another trace is another row, not a conflict. One ``SELECT`` of the
+        batch's keys per table (only the batch's days' partitions), before the insert that
+        skips them.
         """
         from omniclaude.storage.writers import WRITERS
 
         conflicts: list[Conflict] = []
-        groups: dict[str, dict[Any, Item]] = {}
+        groups: dict[str, dict[tuple[Any, ...], Item]] = {}
         for item in items:
-            if not WRITERS[item.table].keeps_first:
+            writer = WRITERS[item.table]
+            if not writer.keeps_first:
                 continue  # a merging upsert: a second telling is expected to differ
-            first = groups.setdefault(item.table, {}).setdefault(item.row[0], item)
-            if first is not item:  # the same id twice in one batch: the first is written
-                columns = WRITERS[item.table].differences(first.row, item.row)
+            first = groups.setdefault(item.table, {}).setdefault(writer.key_of(item.row), item)
+            if first is not item:  # the same key twice in one batch: the first is written
+                columns = writer.differences(first.row, item.row)
                 if columns:
                     conflicts.append((item, columns))
-        for table, by_id in groups.items():
+        for table, by_key in groups.items():
             writer = WRITERS[table]
-            for stored in await conn.fetch(writer.stored_sql, list(by_id)):
-                item = by_id[stored["event_id"]]
+            cids, times, ids = (list(column) for column in zip(*by_key, strict=True))
+            stored_rows = await conn.fetch(
+                writer.stored_sql, cids, times, ids, min(times), max(times)
+            )
+            for stored in stored_rows:
+                item = by_key[writer.key_of(stored)]
                 columns = writer.differences(stored, item.row)
                 if columns:
                     conflicts.append((item, columns))
@@ -185,10 +199,10 @@ class EventStore:
             if self._on_conflict is not None:
                 self._on_conflict(item, columns)
 
-    @staticmethod
-    async def _copy(conn: Any, items: Sequence[Item]) -> None:
+    async def _copy(self, conn: Any, items: Sequence[Item]) -> None:
         """``COPY`` the items' prebuilt rows: one statement (autocommit: itself a transaction)
-        when they all go to one table, else one transaction around one ``COPY`` per table."""
+        when they all go to one table, else one transaction around one ``COPY`` per table,
+        in table-name order (concurrent consumers take their locks in one order)."""
         from omniclaude.storage.writers import WRITERS
 
         groups: dict[str, list[tuple[Any, ...]]] = {}
@@ -196,11 +210,11 @@ class EventStore:
             groups.setdefault(item.table, []).append(item.row)
         if len(groups) == 1:
             ((table, rows),) = groups.items()
-            await WRITERS[table].copy_rows(conn, rows)
+            await WRITERS[table].copy_rows(conn, rows, self.partitions)
             return
         async with conn.transaction():
-            for table, rows in groups.items():
-                await WRITERS[table].copy_rows(conn, rows)
+            for table in sorted(groups):
+                await WRITERS[table].copy_rows(conn, groups[table], self.partitions)
 
     async def _write_isolating(
         self, conn: Any, items: Sequence[Item]
@@ -209,7 +223,7 @@ class EventStore:
 
         try:
             # write_events opens a savepoint inside our transaction.
-            await write_events(conn, [item.event for item in items])
+            await write_events(conn, [item.event for item in items], partitions=self.partitions)
         except Exception as exc:
             if not is_poison(exc):
                 raise
@@ -227,6 +241,7 @@ class EventStore:
         return []
 
     async def _reset(self) -> None:
+        self.partitions.clear()
         conn, self._conn = self._conn, None
         if conn is not None:
             await self._discard(conn)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from omniclaude.events import (
@@ -216,15 +215,17 @@ class Mapper(OtherEvents):
         for name in ("user_request", "reasoning"):
             if isinstance(fields.get(name), str):
                 fields[name] = self._shaper.text(fields[name])
-        # Routed as the prompt arrived: the decision starts with the prompt, never before it.
-        took = timedelta(milliseconds=float(fields.get("routing_time_ms") or 0.0))
+        # Routed as the prompt arrived: a point event at the prompt, never before it. Its id
+        # AND its time are the same whenever this prompt is mapped again (an import run twice
+        # must land on the same row: the time is part of the stored key), so the measured
+        # routing time, which differs on every run, is a figure of the decision, not its span.
         fields.update(
             event_id=derive_id("routing", cid),
             correlation_id=cid,
             parent_correlation_id=parent,
             session_id=p.session_id,
             started_at=p.received_at,
-            timestamp=p.received_at + took,
+            timestamp=p.received_at,
             user_request=shown,
         )
         return RoutingDecision(**fields)

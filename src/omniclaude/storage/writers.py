@@ -1,12 +1,18 @@
 """Idempotent batch writers: one per table, shared by the consumer and the direct SDK sink.
 
-Every insert is idempotent on ``event_id``, so writing the same event twice (a redelivered
-Kafka batch, a retried SDK call) adds no row. Typed columns receive Python objects
-(``uuid.UUID``, aware ``datetime``); JSON columns go through the shared codec.
+Every insert is idempotent on the table's key ``(correlation_id, created_at, event_id)``
+(:data:`~omniclaude.storage.partitions.UNIQUE_KEY`), so writing the same event twice (a
+redelivered Kafka batch, a retried SDK call) adds no row. Typed columns receive Python
+objects (``uuid.UUID``, aware ``datetime``); JSON columns go through the shared codec.
+
+Every event table is partitioned by day (:mod:`omniclaude.storage.partitions`): each path
+first makes sure the partitions of its rows exist, through a
+:class:`~omniclaude.storage.partitions.PartitionCache` (the consumer keeps one; other callers
+get a fresh one, which asks the catalogue once per table).
 
 Two paths, same rows:
 
-* :func:`write_events` - ``INSERT .. ON CONFLICT (event_id) DO NOTHING`` with a pipelined
+* :func:`write_events` - ``INSERT .. ON CONFLICT .. DO NOTHING`` with a pipelined
   ``executemany``: any connection, any batch, inside the caller's transaction or its own.
 * :func:`copy_events` - binary ``COPY``, about twice as fast, for bulk ingestion on
   connections prepared with :func:`enable_copy`. ``COPY`` cannot skip existing rows: a
@@ -15,14 +21,20 @@ Two paths, same rows:
   new transaction (the consumer's store does exactly that). ``COPY`` fires row triggers, so
   the execution summary is maintained on both paths. (A savepoint around ``COPY`` would
   avoid the abort but halves its speed in PostgreSQL, so there is none.)
+
+LLM calls are the one event told by several sources (a transcript, OpenTelemetry) under the
+same id but not always at the same instant: before writing them, :func:`align_llm_rows`
+gives a call already stored (within a day) the stored row's trace and times, so the second
+telling meets the first on its key and the better cost replaces the worse.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,11 +51,13 @@ from omniclaude.events import (
 )
 from omniclaude.events.codec import dumps, loads
 from omniclaude.events.executions import ExecutionStatus
+from omniclaude.storage.partitions import DAY, PARTITION_KEY, UNIQUE_KEY, PartitionCache
 
 __all__ = [
     "UNIQUE_VIOLATION",
     "WRITERS",
     "TableWriter",
+    "align_llm_rows",
     "copy_events",
     "enable_copy",
     "group_by_table",
@@ -223,7 +237,8 @@ def _llm_row(e: EventBase) -> tuple[Any, ...]:
 # transcript): a better cost replaces a worse one, and ids the first telling lacked are
 # filled in; anything else leaves the row as it is (no update, no churn).
 _BETTER = "omniclaude_cost_rank(EXCLUDED.cost_source) > omniclaude_cost_rank(t.cost_source)"
-_LLM_ON_CONFLICT = """ON CONFLICT (event_id) DO UPDATE SET
+_KEY = ", ".join(UNIQUE_KEY)
+_LLM_ON_CONFLICT = """ON CONFLICT ({key}) DO UPDATE SET
     input_tokens = CASE WHEN {better} THEN EXCLUDED.input_tokens ELSE t.input_tokens END,
     output_tokens = CASE WHEN {better} THEN EXCLUDED.output_tokens ELSE t.output_tokens END,
     cache_creation_input_tokens = CASE WHEN {better}
@@ -247,10 +262,46 @@ _LLM_ON_CONFLICT = """ON CONFLICT (event_id) DO UPDATE SET
     OR (t.stop_reason IS NULL AND EXCLUDED.stop_reason IS NOT NULL)
     OR (cardinality(t.tool_use_ids) = 0 AND cardinality(EXCLUDED.tool_use_ids) > 0)""".replace(
     "{better}", _BETTER
-)
+).replace("{key}", _KEY)
+
+_LLM_STORED_SQL = """
+SELECT event_id, correlation_id, started_at, created_at FROM agent_llm_calls
+ WHERE event_id = ANY($1::uuid[]) AND created_at >= $2 AND created_at < $3
+"""
+_ID, _CORRELATION = 0, 1
+_LLM_STARTED, _LLM_CREATED = -2, -1
+
+
+async def align_llm_rows(conn: Any, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Give each LLM call row the key of the same call told before (stored, or earlier in
+    ``rows``): its correlation id, ``started_at`` and ``created_at``.
+
+    A call is looked for within a day of the new telling's time (the partitions of those
+    days only); the first telling's trace and times are kept.
+    """
+    if not rows:
+        return []
+    ends = [row[_LLM_CREATED] for row in rows]
+    stored = await conn.fetch(
+        _LLM_STORED_SQL, [row[_ID] for row in rows], min(ends) - DAY, max(ends) + DAY
+    )
+    first: dict[Any, tuple[Any, datetime, datetime]] = {
+        r["event_id"]: (r["correlation_id"], r["started_at"], r["created_at"]) for r in stored
+    }
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        key = first.setdefault(row[_ID], (row[_CORRELATION], row[_LLM_STARTED], row[_LLM_CREATED]))
+        if key != (row[_CORRELATION], row[_LLM_STARTED], row[_LLM_CREATED]):
+            row = (row[_ID], key[0], *row[2:-2], key[1], key[2])  # noqa: PLW2901 - aligned copy
+        out.append(row)
+    return out
+
+
+Aligner = Callable[[Any, Sequence[tuple[Any, ...]]], Awaitable[list[tuple[Any, ...]]]]
 
 
 _NOT_CONTENT = frozenset({"producer"})
+_DO_NOTHING = f"ON CONFLICT ({_KEY}) DO NOTHING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,14 +311,35 @@ class TableWriter:
     table: str
     columns: tuple[str, ...]
     row: Callable[[EventBase], tuple[Any, ...]]
-    on_conflict: str = "ON CONFLICT (event_id) DO NOTHING"
+    on_conflict: str = _DO_NOTHING
     """What a second telling of a stored event does (the row is aliased ``t``)."""
+    align: Aligner | None = None
+    """Rewrites rows before they are written (see :func:`align_llm_rows`)."""
+
+    @property
+    def created_at_index(self) -> int:
+        """Position of the partition key (``created_at``) in :attr:`columns` and rows."""
+        return self.columns.index(PARTITION_KEY)
+
+    def moments(self, rows: Sequence[tuple[Any, ...]]) -> list[datetime]:
+        """The partition key of each row (what :class:`PartitionCache` needs)."""
+        index = self.created_at_index
+        return [row[index] for row in rows]
+
+    async def prepare(
+        self, conn: Any, rows: Sequence[tuple[Any, ...]], partitions: PartitionCache
+    ) -> Sequence[tuple[Any, ...]]:
+        """Align ``rows`` (LLM calls) and make sure their partitions exist."""
+        if self.align is not None and rows:
+            rows = await self.align(conn, rows)
+        await partitions.ensure(conn, self.table, self.moments(rows))
+        return rows
 
     @property
     def keeps_first(self) -> bool:
         """Whether a second telling of a stored event is simply skipped (so other content in
         it is a conflict), rather than merged into the row."""
-        return self.on_conflict == "ON CONFLICT (event_id) DO NOTHING"
+        return self.on_conflict == _DO_NOTHING
 
     @property
     def insert_sql(self) -> str:
@@ -280,11 +352,18 @@ class TableWriter:
 
     @property
     def stored_sql(self) -> str:
-        """Select the stored rows of some event ids (``$1``: ``uuid[]``), same columns."""
+        """Select the stored rows of some keys, same columns: ``$1``, ``$2``, ``$3`` the
+        arrays of :data:`UNIQUE_KEY`'s columns, ``$4``/``$5`` the first and last
+        ``created_at`` (so only those days' partitions are visited)."""
         return (
             f"SELECT {', '.join(self.columns)} FROM {self.table} "  # noqa: S608 - constants
-            "WHERE event_id = ANY($1::uuid[])"
+            f"WHERE ({_KEY}) IN (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], "
+            "$3::uuid[])) AND created_at >= $4 AND created_at <= $5"
         )
+
+    def key_of(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        """The row's primary key, in :data:`UNIQUE_KEY`'s order."""
+        return tuple(row[self.columns.index(column)] for column in UNIQUE_KEY)
 
     def differences(self, stored: Any, row: Sequence[Any]) -> list[str]:
         """Name the columns in which a stored row differs from ``row`` (built by :attr:`row`).
@@ -298,18 +377,26 @@ class TableWriter:
             if column not in _NOT_CONTENT and stored[index] != row[index]
         ]
 
-    async def write(self, conn: Any, events: Sequence[EventBase]) -> None:
+    async def write(
+        self, conn: Any, events: Sequence[EventBase], partitions: PartitionCache
+    ) -> None:
         """Insert ``events`` with one pipelined ``executemany`` (no row per round trip)."""
         if events:
-            await conn.executemany(self.insert_sql, [self.row(e) for e in events])
+            rows = await self.prepare(conn, [self.row(e) for e in events], partitions)
+            await conn.executemany(self.insert_sql, rows)
 
-    async def copy(self, conn: Any, events: Sequence[EventBase]) -> None:
+    async def copy(
+        self, conn: Any, events: Sequence[EventBase], partitions: PartitionCache
+    ) -> None:
         """``COPY`` ``events`` into the table (see :func:`copy_events` for the contract)."""
-        await self.copy_rows(conn, [self.row(e) for e in events])
+        await self.copy_rows(conn, [self.row(e) for e in events], partitions)
 
-    async def copy_rows(self, conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    async def copy_rows(
+        self, conn: Any, rows: Sequence[tuple[Any, ...]], partitions: PartitionCache
+    ) -> None:
         """``COPY`` rows built by :attr:`row` into the table (see :func:`copy_events`)."""
         if rows:
+            rows = await self.prepare(conn, rows, partitions)
             await conn.copy_records_to_table(self.table, records=rows, columns=self.columns)
 
 
@@ -369,6 +456,7 @@ WRITERS: dict[str, TableWriter] = {
              "schema_version", "producer", "metadata", "started_at", "created_at"),
             _llm_row,
             _LLM_ON_CONFLICT,
+            align_llm_rows,
         ),
     )
 }  # fmt: skip
@@ -386,19 +474,31 @@ def group_by_table(events: Iterable[EventBase]) -> dict[str, list[EventBase]]:
     return groups
 
 
-async def write_events(conn: Any, events: Iterable[EventBase]) -> None:
+async def write_events(
+    conn: Any, events: Iterable[EventBase], *, partitions: PartitionCache | None = None
+) -> None:
     """Write events of any types in one transaction (the caller's, or a new one).
 
-    1. group by table; 2. one pipelined idempotent insert per table; 3. commit (by the
-    enclosing transaction). Lifecycle rows update ``agent_execution_logs`` by trigger.
+    1. group by table; 2. per table, in a fixed order (table name: concurrent writers take
+    their locks in one order), make sure the rows' partitions exist and insert them with one
+    pipelined idempotent statement; 3. commit (by the enclosing transaction). Lifecycle rows
+    update ``agent_execution_logs`` by trigger.
+
+    Args:
+        conn: an ``asyncpg.Connection``.
+        events: the events.
+        partitions: what the caller knows of the partitions (default: ask the catalogue).
     """
     groups = group_by_table(events)
+    partitions = partitions if partitions is not None else PartitionCache()
     async with conn.transaction():
-        for table, batch in groups.items():
-            await WRITERS[table].write(conn, batch)
+        for table in sorted(groups):
+            await WRITERS[table].write(conn, groups[table], partitions)
 
 
-async def copy_events(conn: Any, events: Iterable[EventBase]) -> None:
+async def copy_events(
+    conn: Any, events: Iterable[EventBase], *, partitions: PartitionCache | None = None
+) -> None:
     """``COPY`` events of any types, one ``COPY`` per table, in the caller's transaction.
 
     The fast path for bulk ingestion. Not idempotent by itself: when an event is already
@@ -409,9 +509,12 @@ async def copy_events(conn: Any, events: Iterable[EventBase]) -> None:
     Args:
         conn: a connection prepared with :func:`enable_copy`, inside a transaction.
         events: the events.
+        partitions: what the caller knows of the partitions (default: ask the catalogue).
 
     Raises:
         asyncpg.PostgresError: a duplicate (unique violation) or a row the database refuses.
     """
-    for table, batch in group_by_table(events).items():
-        await WRITERS[table].copy(conn, batch)
+    groups = group_by_table(events)
+    partitions = partitions if partitions is not None else PartitionCache()
+    for table in sorted(groups):
+        await WRITERS[table].copy(conn, groups[table], partitions)

@@ -92,8 +92,10 @@ async def snapshot(db: Any) -> dict[str, Any]:
     tables = [
         r["table_name"]
         for r in await db.fetch(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name"
+            # A partitioned table counts once (its partitions hold the same rows).
+            "SELECT c.relname AS table_name FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+            " AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1"
         )
     ]
     counts = {}

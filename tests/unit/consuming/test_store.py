@@ -59,6 +59,7 @@ class _Conn:
         self.terminated = False
         self.copies = 0
         self.inserts = 0
+        self.partition_reads = 0
 
     def transaction(self) -> _Transaction:
         return _Transaction(self)
@@ -69,8 +70,18 @@ class _Conn:
         if any(str(row[4]).startswith("poison") for row in rows):
             raise _PgError("23514")
 
+    async def execute(self, sql: str, *args: Any) -> str:
+        assert "pg_advisory_xact_lock" in sql  # the partitions' lock, nothing else
+        return "SELECT 1"
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        assert "omniclaude_partitions" in sql
+        self.partition_reads += 1
+        return [{"partition_name": "all", "range_start": None, "range_end": None,
+                 "detach_pending": False, "is_default": False}]  # fmt: skip
+
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        assert "ON CONFLICT (event_id) DO NOTHING" in sql
+        assert "ON CONFLICT (correlation_id, created_at, event_id) DO NOTHING" in sql
         self._check(rows)
         self.inserts += 1
         stored = {row[0] for row in self.committed}

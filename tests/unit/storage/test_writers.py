@@ -96,8 +96,8 @@ def test_insert_sql_is_idempotent_and_parameterised() -> None:
     """
     for writer in WRITERS.values():
         expected = "DO UPDATE SET" if writer.table == "agent_llm_calls" else "DO NOTHING"
-        assert writer.insert_sql.count("ON CONFLICT (event_id) ") == 1
-        assert f"ON CONFLICT (event_id) {expected}" in writer.insert_sql
+        assert writer.insert_sql.count("ON CONFLICT (correlation_id, created_at, event_id) ") == 1
+        assert f"ON CONFLICT (correlation_id, created_at, event_id) {expected}" in writer.insert_sql
         assert f"${len(writer.columns)})" in writer.insert_sql
 
 

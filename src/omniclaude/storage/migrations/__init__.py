@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from omniclaude.storage.migrations.progress import ProgressReporter
 
 __all__ = ["current", "downgrade", "head", "upgrade"]
 
@@ -19,18 +23,35 @@ def _config(database_url: str) -> object:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (default: the newest)."""
+def upgrade(
+    database_url: str, revision: str = "head", *, progress: ProgressReporter | None = None
+) -> None:
+    """Apply migrations up to ``revision`` (default: the newest).
+
+    Args:
+        database_url: the PostgreSQL URL.
+        revision: the target revision.
+        progress: shows the progress of migrations that convert stored rows (default: log
+            lines).
+    """
     from alembic import command
 
-    command.upgrade(_config(database_url), revision)  # type: ignore[arg-type]
+    from omniclaude.storage.migrations.progress import reporting
+
+    with reporting(progress):
+        command.upgrade(_config(database_url), revision)  # type: ignore[arg-type]
 
 
-def downgrade(database_url: str, revision: str) -> None:
+def downgrade(
+    database_url: str, revision: str, *, progress: ProgressReporter | None = None
+) -> None:
     """Revert migrations down to ``revision`` (``base`` removes every table)."""
     from alembic import command
 
-    command.downgrade(_config(database_url), revision)  # type: ignore[arg-type]
+    from omniclaude.storage.migrations.progress import reporting
+
+    with reporting(progress):
+        command.downgrade(_config(database_url), revision)  # type: ignore[arg-type]
 
 
 def head() -> str:

@@ -15,7 +15,7 @@ Revises: 0001_initial
 Create Date: 2026-12-01
 """
 
-from omniclaude.storage.migrations._history import TRACE_VIEW_0001
+from omniclaude.storage.migrations._history import TRACE_VIEW_0001, TRACE_VIEW_0002
 from omniclaude.storage.migrations._script import run_script
 
 revision = "0002_timing_llm_calls"
@@ -110,55 +110,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                        ELSE -1 END
 $$;
 
--- Every row of a trace in the order things began, whatever table it lives in.
--- started_at: when it began; created_at: when it ended (a point event: both the same).
-CREATE VIEW agent_trace_events AS
-    SELECT correlation_id, created_at, 'execution'::text AS source, event_id,
-           event_type AS kind, agent_name, payload AS details, created_at AS started_at
-      FROM agent_execution_events
-    UNION ALL
-    SELECT correlation_id, created_at, 'action', event_id, action_type, agent_name,
-           jsonb_build_object('action_name', action_name, 'action_details', action_details,
-                              'duration_ms', duration_ms, 'tool_use_id', tool_use_id),
-           started_at
-      FROM agent_actions
-    UNION ALL
-    SELECT correlation_id, created_at, 'routing', event_id, 'routing_decision', selected_agent,
-           jsonb_build_object('confidence_score', confidence_score, 'routing_strategy',
-                              routing_strategy, 'alternatives', alternatives,
-                              'reasoning', reasoning, 'routing_time_ms', routing_time_ms),
-           started_at
-      FROM agent_routing_decisions
-    UNION ALL
-    SELECT correlation_id, created_at, 'manifest', event_id, 'manifest_injection', agent_name,
-           jsonb_build_object('sections', sections, 'total_query_time_ms', total_query_time_ms,
-                              'is_fallback', is_fallback),
-           started_at
-      FROM agent_manifest_injections
-    UNION ALL
-    SELECT correlation_id, created_at, 'transformation', event_id, event_type, target_agent,
-           jsonb_build_object('source_agent', source_agent, 'target_agent', target_agent,
-                              'transformation_reason', transformation_reason,
-                              'routing_confidence', routing_confidence),
-           started_at
-      FROM agent_transformation_events
-    UNION ALL
-    SELECT correlation_id, created_at, 'llm', event_id, 'llm_call', agent_name,
-           jsonb_build_object('model', model, 'input_tokens', input_tokens,
-                              'output_tokens', output_tokens,
-                              'cache_creation_input_tokens', cache_creation_input_tokens,
-                              'cache_read_input_tokens', cache_read_input_tokens,
-                              'cost_usd', cost_usd, 'cost_source', cost_source,
-                              'stop_reason', stop_reason, 'tool_use_ids', tool_use_ids),
-           started_at
-      FROM agent_llm_calls;
-
-CREATE FUNCTION get_complete_trace(trace_id uuid)
-RETURNS SETOF agent_trace_events
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM agent_trace_events WHERE correlation_id = trace_id
-    ORDER BY started_at, created_at, source, event_id
-$$;
 """
 
 DOWNGRADE = r"""
@@ -178,6 +129,7 @@ ALTER TABLE agent_actions DROP COLUMN started_at;
 def upgrade() -> None:
     """Add ``started_at`` everywhere (converting stored rows) and ``agent_llm_calls``."""
     run_script(UPGRADE)
+    run_script(TRACE_VIEW_0002)
 
 
 def downgrade() -> None:
