@@ -21,10 +21,11 @@ Both questions are answered by :mod:`omniclaude.retry` (``is_data_error``, ``is_
 event with the same key adds no row (the same id at another time or under another trace is
 another row: the time is the partition key). When its content differs from the stored one
 (or from another event of the same batch) that is no redelivery but a producer reusing ids:
-the first version is kept, and the conflict is logged and reported (``on_conflict``, counted by the service's metrics). Looking costs one
-``SELECT`` per table, only on the slow path (a ``COPY`` that met an existing id); the fast path
-is untouched. Tables whose writer merges a second telling (LLM calls: a better cost replaces
-an estimate) expect other content and are not checked.
+the first version is kept, and the conflict is logged and reported (``on_conflict``, counted
+by the service's metrics). Looking costs one ``SELECT`` per table, only on the slow path (a
+``COPY`` that met an existing id); the fast path is untouched. Tables whose writer merges a
+second telling (LLM calls: a better cost replaces an estimate) expect other content and are
+not checked.
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ class Partition:
     """An interrupted ``DETACH .. CONCURRENTLY`` left it half-detached (to be finalized)."""
     is_default: bool = False
 
-    def covers(self, moment: datetime) -> bool:
+    def contains(self, moment: datetime) -> bool:
         """Whether a row at ``moment`` belongs here."""
         if self.is_default or self.detach_pending:
             return False
@@ -242,7 +242,7 @@ async def ensure_partitions(
         existing = await list_partitions(conn, table)
         daily_from = policy.daily_from(now or utc_now())
         for day in days:
-            if any(p.covers(day) for p in existing):
+            if any(p.contains(day) for p in existing):
                 continue
             start, end = plan_range(day, existing, daily_from=daily_from)
             name = await conn.fetchval(
@@ -320,7 +320,7 @@ class PartitionCache:
         self._known.clear()
 
     def _covered(self, table: str, moment: datetime) -> bool:
-        return any(p.covers(moment) for p in self._known.get(table, ()))
+        return any(p.contains(moment) for p in self._known.get(table, ()))
 
     async def ensure(self, conn: Any, table: str, moments: Sequence[datetime]) -> None:
         """Make sure ``table`` has a partition for each of ``moments`` (rows' ``created_at``).
@@ -349,7 +349,7 @@ class PartitionCache:
         """Whether contiguous known partitions cover all of ``[lo, hi]``."""
         moment = lo
         for part in parts:
-            if part.covers(moment):
+            if part.contains(moment):
                 if part.end is None or hi < part.end:
                     return True
                 moment = part.end

@@ -74,11 +74,16 @@ class _Conn:
         assert "pg_advisory_xact_lock" in sql  # the partitions' lock, nothing else
         return "SELECT 1"
 
-    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        assert "omniclaude_partitions" in sql
-        self.partition_reads += 1
-        return [{"partition_name": "all", "range_start": None, "range_end": None,
-                 "detach_pending": False, "is_default": False}]  # fmt: skip
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        if "omniclaude_partitions" in sql:  # one partition takes every row
+            self.partition_reads += 1
+            return [{"partition_name": "all", "range_start": None, "range_end": None,
+                     "detach_pending": False, "is_default": False}]  # fmt: skip
+        assert "WHERE (correlation_id, created_at, event_id) IN" in sql
+        if self.fault is not None:
+            raise self.fault
+        ids = set(args[2])
+        return [_Record(row) for row in self.committed if row[0] in ids]
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         assert "ON CONFLICT (correlation_id, created_at, event_id) DO NOTHING" in sql
@@ -100,12 +105,6 @@ class _Conn:
     def _store(self, rows: list[tuple[Any, ...]]) -> None:
         # Outside a transaction a statement commits by itself.
         (self.pending if self.depth else self.committed).extend(rows)
-
-    async def fetch(self, sql: str, ids: list[Any]) -> list[_Record]:
-        assert "WHERE event_id = ANY($1::uuid[])" in sql
-        if self.fault is not None:
-            raise self.fault
-        return [_Record(row) for row in self.committed if row[0] in set(ids)]
 
     def is_closed(self) -> bool:
         return self.terminated

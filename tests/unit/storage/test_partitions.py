@@ -64,7 +64,7 @@ def test_an_old_day_gets_its_month_cut_at_the_window_and_the_neighbours() -> Non
         _day(2026, 3, 1),
         _day(2026, 4, 1),
     )
-    assert DAILY_FROM == _day(2026, 11, 5)
+    assert _day(2026, 11, 5) == DAILY_FROM
     assert plan_range(_day(2026, 11, 2), [], daily_from=DAILY_FROM) == (
         _day(2026, 11, 1),
         DAILY_FROM,
@@ -105,12 +105,13 @@ def test_planned_ranges_cover_their_day_and_never_overlap(offsets: list[int], da
     parts: list[Partition] = []
     for offset in offsets:
         day = day_of(NOW) + offset * DAY
-        if any(p.covers(day) for p in parts):
+        if any(p.contains(day) for p in parts):
             continue
         start, end = plan_range(day, parts, daily_from=daily_from)
         assert start <= day < end, f"{day} not in its range [{start}, {end})"
         for other in parts:
-            assert other.start is not None and other.end is not None
+            assert other.start is not None
+            assert other.end is not None
             assert end <= other.start or start >= other.end, f"[{start}, {end}) overlaps {other}"
         if day >= daily_from:
             assert end - start == DAY
@@ -136,17 +137,17 @@ def test_quote_ident_refuses_anything_but_our_names(name: str) -> None:
         quote_ident(name)
 
 
-class _Missing(Exception):
+class _MissingError(Exception):
     sqlstate = "23514"
 
 
 def test_a_missing_partition_is_the_databases_state_not_the_rows_fault() -> None:
     """Retriable and not poison; any other check violation stays the row's fault."""
-    missing = _Missing('no partition of relation "agent_actions" found for row')
+    missing = _MissingError('no partition of relation "agent_actions" found for row')
     assert is_missing_partition(missing)
     assert is_retriable(missing)
     assert not is_data_error(missing)
-    other = _Missing('new row for relation "agent_actions" violates check constraint')
+    other = _MissingError('new row for relation "agent_actions" violates check constraint')
     assert not is_missing_partition(other)
     assert is_data_error(other)
     assert not is_retriable(other)
@@ -203,7 +204,8 @@ async def test_the_cache_asks_the_catalogue_only_for_rows_outside_known_partitio
     assert conn.reads == 2
     assert len(conn.created) == 1
     start, end = conn.created[0]
-    assert start == old.replace(day=1) and end > old
+    assert start == old.replace(day=1)
+    assert end > old
     assert backdated == [("agent_actions", 1)]
     cache.clear()
     await cache.ensure(conn, "agent_actions", [now])

@@ -217,7 +217,7 @@ def _partitions(table: str) -> list[Partition]:
 def _ensure(table: str, days: list[datetime], existing: list[Partition], now: datetime) -> None:
     daily_from = PartitionPolicy().daily_from(now)
     for day in sorted(days):
-        if any(p.covers(day) for p in existing):
+        if any(p.contains(day) for p in existing):
             continue
         start, end = plan_range(day, existing, daily_from=daily_from)
         name = fetchval(
