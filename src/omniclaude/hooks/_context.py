@@ -235,6 +235,24 @@ class MappingContext:
             return s, self._agent(p, s, prompt, out).correlation_id, prompt_id
         return s, prompt.correlation_id if prompt else s.correlation_id, prompt_id
 
+    def _close_call(
+        self, p: HookPayload, out: list[EventBase]
+    ) -> tuple[OpenCall | None, str | None, SessionState, str, str | None]:
+        """Take the open call a result (or a denial) ends, and where its row belongs.
+
+        Returns:
+            ``(call or None, how it was paired, session, correlation id, prompt_id)``; a
+            result without agent or prompt ids belongs where its PreToolUse was.
+        """
+        call, paired_by = self._calls.close(
+            session_id=p.session_id, tool_name=p.tool_name,
+            tool_use_id=p.tool_use_id, agent_id=p.agent_id,
+        )  # fmt: skip
+        s, cid, prompt_id = self._target(p, out)
+        if call is not None and not (p.agent_id or p.prompt_id):
+            cid, prompt_id = call.correlation_id, call.prompt_id or prompt_id
+        return call, paired_by, s, cid, prompt_id
+
     def _action(
         self,
         p: HookPayload,

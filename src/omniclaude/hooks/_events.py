@@ -69,13 +69,7 @@ class OtherEvents(MappingContext):
 
     def _permission_denied(self, p: HookPayload, out: list[EventBase]) -> None:
         """The call was refused: its row is an error saying so, from PreToolUse to now."""
-        call, paired_by = self._calls.close(
-            session_id=p.session_id, tool_name=p.tool_name,
-            tool_use_id=p.tool_use_id, agent_id=p.agent_id,
-        )  # fmt: skip
-        s, cid, prompt_id = self._target(p, out)
-        if call is not None and not (p.agent_id or p.prompt_id):
-            cid, prompt_id = call.correlation_id, call.prompt_id or prompt_id
+        call, paired_by, s, cid, prompt_id = self._close_call(p, out)
         raw_input = p.data.get("tool_input", call.tool_input if call else None)
         reason = self._shaper.text(p.data.get("reason"))
         label = tool_label(p.tool_name, raw_input, cwd=s.project_path) + " · permission denied"

@@ -317,13 +317,7 @@ class Mapper(OtherEvents):
         out.extend(self._unfinished(evicted, "too many calls without a result"))
 
     def _post_tool(self, p: HookPayload, out: list[EventBase]) -> None:
-        call, paired_by = self._calls.close(
-            session_id=p.session_id, tool_name=p.tool_name,
-            tool_use_id=p.tool_use_id, agent_id=p.agent_id,
-        )  # fmt: skip
-        s, cid, prompt_id = self._target(p, out)
-        if call is not None and not (p.agent_id or p.prompt_id):
-            cid, prompt_id = call.correlation_id, call.prompt_id or prompt_id
+        call, paired_by, s, cid, prompt_id = self._close_call(p, out)
         duration, source = p.duration_ms, "payload"
         if duration is None and call is not None:
             duration, source = max(0.0, (p.received_ns - call.received_ns) / 1e6), "hook_times"
