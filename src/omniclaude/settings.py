@@ -262,6 +262,9 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     data_dir: Path = Field(default_factory=default_data_dir)
     spool_dir: Path | None = None
+    pricing_file: Path | None = None
+    """A price table of your own (``OMNICLAUDE_PRICING_FILE``; default ``<data dir>/pricing.toml``
+    when that file exists), added to and overriding the shipped one."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     """``auto``: JSON lines for services (consumer, API, emitter, supervisor), console lines
@@ -307,6 +310,14 @@ class Settings(BaseSettings):
     def effective_spool_dir(self) -> Path:
         """The spool directory: ``spool_dir`` or ``<data_dir>/spool``."""
         return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
+
+    @property
+    def effective_pricing_file(self) -> Path | None:
+        """The user's price table: ``pricing_file``, else ``<data_dir>/pricing.toml`` if present."""
+        if self.pricing_file is not None:
+            return self.pricing_file
+        default = self.data_dir / "pricing.toml"
+        return default if default.is_file() else None
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from omniclaude.cli._common import fail, settings_from
+from omniclaude.cli._common import console, fail, settings_from
 
 __all__ = ["emitter", "import_transcript", "install", "register", "status", "uninstall"]
 
@@ -220,6 +220,11 @@ def status(
             f"refused:      {data['hook_refused']} payload(s): the spool was full "
             "(OMNICLAUDE_SPOOL_MAX_BYTES; is the emitter shipping?)"
         )
+    transcripts = data["transcripts"]
+    read = transcripts["lines_read"]
+    lines.append(f"transcripts:  {transcripts['followed']} followed, {read} line(s) read")
+    for reason, count in transcripts["skipped"].items():
+        lines.append(f"  skipped:    {count} line(s): {reason}")
     for path, events in data["installed"].items():
         lines.append(f"installed:    {path}: {len(events)} event(s)" if events else
                      f"installed:    {path}: no")  # fmt: skip
@@ -267,18 +272,36 @@ def emitter(
 
 def import_transcript(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A Claude Code transcript (.jsonl).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A Claude Code transcript (.jsonl), or a directory: every session under it "
+            "(e.g. ~/.claude/projects)."
+        ),
+    ],
     flush_timeout_s: Annotated[float, typer.Option(help="How long to wait for delivery.")] = 30.0,
 ) -> None:
-    """Record a past Claude Code session from its transcript (importing twice adds nothing)."""
+    """Record past Claude Code sessions — prompts, tool calls, subagents, LLM calls and their
+    cost — from their transcripts (importing twice adds nothing)."""
     import asyncio
 
     from omniclaude.hooks.runner import build_mapper, find_broker, package_router
-    from omniclaude.hooks.transcript import import_transcript as run_import
+    from omniclaude.hooks.transcript import discover_transcripts, import_transcripts
+    from omniclaude.pricing import PricingError
 
-    if not path.is_file():
-        fail(f"{path}: no such file", code=2)
+    if path.is_dir():
+        paths = discover_transcripts(path)
+        if not paths:
+            fail(f"{path}: no transcript (*.jsonl) under it", code=2)
+    elif path.is_file():
+        paths = [path]
+    else:
+        fail(f"{path}: no such file or directory", code=2)
     settings = settings_from(ctx)
+    try:
+        build_mapper(settings, router=None, strict_pricing=True)
+    except PricingError as exc:
+        fail(str(exc), code=2)
     target = find_broker(settings)
     if target is not None:
         from omniclaude.publishing.sinks.kafka import KafkaSink
@@ -294,20 +317,38 @@ def import_transcript(
         fail("no destination: set OMNICLAUDE_KAFKA_BOOTSTRAP or OMNICLAUDE_DATABASE_URL, "
              "or run `omniclaude up`", code=2)  # fmt: skip
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    router = package_router()
+    progress = Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[name]}"), console=console, transient=True,
+        disable=len(paths) == 1,
+    )  # fmt: skip
+
     async def run() -> Any:
-        async with sink:
-            mapper = build_mapper(settings, router=package_router())
-            return await run_import(path, mapper=mapper, sink=sink, flush_timeout_s=flush_timeout_s)
+        with progress:
+            task = progress.add_task("import", total=len(paths), name="")
+            async with sink:
+                return await import_transcripts(
+                    paths, mapper=lambda: build_mapper(settings, router=router), sink=sink,
+                    flush_timeout_s=flush_timeout_s,
+                    progress=lambda p, _: progress.update(task, advance=1, name=p.name[:40]),
+                )  # fmt: skip
 
     started = time.monotonic()
     result = asyncio.run(run())
+    where = (
+        f"{path}: session {result.session_id or '(none)'}" if len(paths) == 1
+        else f"{path}: {len(paths)} session(s)"
+    )  # fmt: skip
     typer.echo(
-        f"{path}: session {result.session_id or '(none)'}: {result.lines} line(s), "
-        f"{result.payloads} hook event(s) → {result.events} event(s) in "
+        f"{where}: {result.files} file(s), {result.lines} line(s), {result.payloads} hook "
+        f"event(s) and {result.llm_calls} LLM call(s) → {result.events} event(s) in "
         f"{time.monotonic() - started:.1f}s",
     )
-    for problem in result.problems[:10]:
-        typer.echo(f"  skipped {problem}")
+    for reason, count in sorted(result.skipped.items()):
+        typer.echo(f"  skipped {count} line(s): {reason}")
     if result.pending:
         fail(f"{result.pending} event(s) not yet delivered (kept in the outbox; run again later)")
 

@@ -28,6 +28,7 @@ _KIND_STYLE = {
     "decision": "bright_black",
     "success": "green",
     "error": "bold red",
+    "llm_call": "magenta",
 }
 
 
@@ -70,14 +71,18 @@ def render_tree(waterfall: Any) -> Any:
 
     from omniclaude.api.viewer.render import redacted, shorten
 
-    root = Tree(f"trace [bold]{waterfall.root}[/] ({waterfall.total_ms:.1f} ms)")
+    usage = waterfall.usage
+    costed = f" · {escape(usage.text)} · {escape(', '.join(usage.models))}" if usage.calls else ""
+    root = Tree(f"trace [bold]{waterfall.root}[/] ({waterfall.total_ms:.1f} ms){costed}")
     stack: list[tuple[int, Any]] = [(-1, root)]
     for span in waterfall.spans:
         while stack[-1][0] >= span.depth:
             stack.pop()
-        style = "bold red" if span.error else _KIND_STYLE.get(span.kind, "")
+        style = "bold red" if span.error else _KIND_STYLE.get(span.kind, "default")
         status = f" [{span.status}]" if span.status else ""
         note = f"  [dim]{escape(shorten(span.note, 70))}[/]" if span.note else ""
+        if span.usage is not None and span.usage.calls:
+            note = f"  [magenta]{escape(span.usage.text)}[/]{note}"
         label = escape(str(redacted(span.label)))
         text = (
             f"[dim]+{span.offset_ms:8.1f} ms[/] [{style}]{span.kind}[/] {label}"

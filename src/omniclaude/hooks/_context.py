@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from omniclaude.events import (
     ActionType,
@@ -19,6 +20,8 @@ from omniclaude.events import (
     ExecutionStarted,
     ExecutionStatus,
 )
+from omniclaude.hooks.follow import subagent_transcript_path
+from omniclaude.hooks.history import AgentRecord, Histories
 from omniclaude.hooks.labels import tool_label
 from omniclaude.hooks.pairing import OpenCall, ToolPairing
 from omniclaude.hooks.payloads import HookPayload, ns_to_datetime
@@ -33,8 +36,23 @@ from omniclaude.hooks.sessions import (
     session_correlation_id,
 )
 from omniclaude.hooks.shaping import Shaper
+from omniclaude.pricing import PriceTable
 
-__all__ = ["MappingContext", "RouteFn", "project_name", "ts"]
+__all__ = ["SUBAGENT_TOOLS", "MappingContext", "RouteFn", "TranscriptNote", "project_name", "ts"]
+
+SUBAGENT_TOOLS: Final = frozenset({"Agent", "Task"})
+"""Tools that launch a subagent."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptNote:
+    """A transcript to follow (``follow``, its path) or whose session/subagent ended (``close``)."""
+
+    action: str
+    path: str | None
+    session_id: str
+    agent_id: str | None
+
 
 RouteFn = Callable[[str], dict[str, Any]]
 """Routes a prompt: returns :class:`RoutingDecision` fields (selected_agent, confidence...)."""
@@ -60,6 +78,7 @@ class MappingContext:
         shaper: Shaper,
         router: RouteFn | None = None,
         session_timeout_s: float = 6 * 3600,
+        prices: PriceTable | None = None,
     ) -> None:
         """Create a mapper with no open session.
 
@@ -67,12 +86,16 @@ class MappingContext:
             shaper: truncates and redacts payload values.
             router: routes each prompt; None publishes Claude Code's own choice instead.
             session_timeout_s: a session idle this long is closed by :meth:`expire`.
+            prices: prices LLM calls (None: every call is unpriced).
         """
         self._shaper = shaper
         self._router = router
         self._timeout_ns = int(session_timeout_s * 1e9)
         self._sessions: dict[str, SessionState] = {}
         self._calls = ToolPairing()
+        self._prices = prices
+        self._history = Histories()
+        self._notes: list[TranscriptNote] = []
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
@@ -80,6 +103,7 @@ class MappingContext:
         return {
             "sessions": {sid: s.to_state() for sid, s in self._sessions.items()},
             "calls": self._calls.to_state(),
+            "history": self._history.to_state(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -88,6 +112,31 @@ class MappingContext:
             sid: SessionState.from_state(data) for sid, data in state.get("sessions", {}).items()
         }
         self._calls = ToolPairing.from_state(state.get("calls", []))
+        self._history.load_state(state.get("history", []))
+
+    def take_transcript_notes(self) -> list[TranscriptNote]:
+        """The transcripts payloads named (to follow) and closed, since the last call."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    def _note_transcripts(self, p: HookPayload) -> None:
+        """Which transcripts this payload names: its session's, a subagent's; or closes."""
+        path = p.get("transcript_path")
+        if p.event == "SubagentStop" and p.agent_id:
+            own = p.get("agent_transcript_path") or (
+                subagent_transcript_path(path, p.session_id, p.agent_id) if path else None
+            )
+            if own:
+                self._notes.append(TranscriptNote("follow", own, p.session_id, p.agent_id))
+            self._notes.append(TranscriptNote("close", None, p.session_id, p.agent_id))
+            return
+        if path:
+            self._notes.append(TranscriptNote("follow", path, p.session_id, None))
+            if p.event == "SubagentStart" and p.agent_id:
+                own = subagent_transcript_path(path, p.session_id, p.agent_id)
+                self._notes.append(TranscriptNote("follow", own, p.session_id, p.agent_id))
+        if p.event == "SessionEnd":
+            self._notes.append(TranscriptNote("close", None, p.session_id, None))
 
     @property
     def open_sessions(self) -> list[str]:
@@ -107,6 +156,10 @@ class MappingContext:
                 started_ns=p.received_ns,
             )
             self._sessions[p.session_id] = state
+            self._history.session(
+                p.session_id, state.correlation_id, started_ns=p.received_ns,
+                project_path=state.project_path, agent_type=state.agent_type,
+            )  # fmt: skip
             if p.event != "SessionStart":
                 out.append(self._session_started(p, state, implied=True))
         state.last_ns = max(state.last_ns, p.received_ns)
@@ -168,6 +221,7 @@ class MappingContext:
         if cid in s.closed_prompts:
             return prompt  # a late event of a finished prompt: attach, don't reopen
         # UserPromptSubmit was missed (hooks installed mid-prompt): imply the prompt.
+        self._remember_prompt(s, prompt)
         out.append(
             ExecutionStarted(
                 event_id=derive_id("prompt-started-implied", cid),
@@ -185,6 +239,27 @@ class MappingContext:
         if s.prompt is None:
             s.prompt = prompt
         return prompt
+
+    def _remember_prompt(self, s: SessionState, prompt: PromptState) -> None:
+        history = self._history.get(s.session_id)
+        if history is not None:
+            history.add_prompt(prompt.started_ns, prompt.correlation_id, prompt.prompt_id)
+
+    def _launching_call(self, s: SessionState) -> str | None:
+        """The oldest open Agent/Task call of the session not yet tied to a subagent."""
+        history = self._history.get(s.session_id)
+        taken = {a.tool_use_id for a in s.agents.values()} | (
+            {a.tool_use_id for a in history.agents.values()} if history else set()
+        )
+        for call in self._calls:
+            if (
+                call.session_id == s.session_id
+                and call.tool_name in SUBAGENT_TOOLS
+                and call.tool_use_id
+                and call.tool_use_id not in taken
+            ):
+                return call.tool_use_id
+        return None
 
     def _agent(
         self, p: HookPayload, s: SessionState, prompt: PromptState | None, out: list[EventBase]
@@ -210,6 +285,15 @@ class MappingContext:
         metadata: dict[str, Any] = {"integration": "claude-code", "claude_agent_id": agent_id}
         if implied:
             metadata["implied"] = True
+        if agent.tool_use_id is None:
+            agent.tool_use_id = self._launching_call(s)
+        if agent.tool_use_id:
+            metadata["parent_tool_use_id"] = agent.tool_use_id
+        self._history.add_agent(
+            s.session_id, agent_id,
+            AgentRecord(agent.correlation_id, agent.parent_correlation_id, agent.agent_type,
+                        agent.prompt_id, agent.tool_use_id, agent.started_ns),
+        )  # fmt: skip
         return ExecutionStarted(
             event_id=derive_id(
                 "agent-started-implied" if implied else "agent-started", agent.correlation_id

@@ -7,10 +7,14 @@ foreground. Its loop, in order:
 1. read the next records after the in-memory position (:class:`~omniclaude.hooks.spool.Spool`);
 2. parse each payload and map it (:class:`~omniclaude.hooks.mapping.Mapper`: pairing,
    truncation, redaction); bad input is logged with its reason and skipped;
-3. hand the events to the sink (``send_many``; the Kafka sink keeps a durable outbox);
-4. commit, only once everything handed over is durable (acknowledged by the broker or
-   written to the sink's outbox): the position AND the mapper's state, atomically
-   (``emitter.state.json``, written to a temporary file, fsynced, renamed).
+3. once caught up with the spool, read what the transcripts the hooks named gained
+   (:class:`~omniclaude.hooks.follow.TranscriptFollower`) and map each API response to an
+   ``llm_call`` event, in the execution it belongs to;
+4. hand the events to the sink (``send_many``; the Kafka sink keeps a durable outbox);
+5. commit, only once everything handed over is durable (acknowledged by the broker or
+   written to the sink's outbox): the spool position, the transcripts' positions AND the
+   mapper's state, atomically (``emitter.state.json``, written to a temporary file, fsynced,
+   renamed).
 
 A killed emitter therefore resumes from the last commit with the state of that moment and
 maps the same records again to the same events with the same (deterministic) ids, which the
@@ -27,13 +31,14 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from omniclaude.errors import OmniClaudeError
 from omniclaude.events import EventBase
 from omniclaude.hooks.fast import LOCK_FILE, flock_free
+from omniclaude.hooks.follow import TranscriptFollower
 from omniclaude.hooks.mapping import Mapper
 from omniclaude.hooks.payloads import PayloadError, parse_payload
 from omniclaude.hooks.spool import BadRecord, Position, Spool
@@ -70,6 +75,8 @@ class EmitterState:
     events: int = 0
     last_receive_ns: int | None = None
     committed_ns: int | None = None
+    transcripts: dict[str, Any] = field(default_factory=dict)
+    """The followed transcripts' positions and the skipped lines' counts."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON form written to ``emitter.state.json``."""
@@ -85,6 +92,7 @@ class EmitterState:
             "last_receive_ns": self.last_receive_ns,
             "committed_ns": self.committed_ns,
             "mapper": self.mapper,
+            "transcripts": self.transcripts,
         }
 
 
@@ -111,6 +119,7 @@ def load_state(directory: Path) -> EmitterState | None:
         events=int(data.get("events", 0)),
         last_receive_ns=data.get("last_receive_ns"),
         committed_ns=data.get("committed_ns"),
+        transcripts=data.get("transcripts", {}) or {},
     )
 
 
@@ -205,6 +214,9 @@ class Emitter:
             local stack the broker address came from was restarted).
         lock: the spool's lock, possibly already taken by the caller (default: a new one,
             taken by :meth:`open`).
+        transcripts: follows the transcripts the hooks name (None: a default follower;
+            ``follow_interval_s`` None turns following off).
+        follow_interval_s: how often the transcripts are read while the spool is quiet.
     """
 
     def __init__(
@@ -221,6 +233,8 @@ class Emitter:
         rotate_after_s: float = 10.0,
         stop_when: Callable[[], bool] | None = None,
         lock: EmitterLock | None = None,
+        transcripts: TranscriptFollower | None = None,
+        follow_interval_s: float | None = 0.5,
     ) -> None:
         self.spool_dir = Path(spool_dir)
         self.spool = Spool(self.spool_dir, rotate_bytes=rotate_bytes, rotate_after_s=rotate_after_s)
@@ -240,6 +254,9 @@ class Emitter:
         self._last_check = 0.0
         self._last_compact = 0.0
         self.bad_records = 0
+        self.transcripts = transcripts if transcripts is not None else TranscriptFollower()
+        self.follow_interval_s = follow_interval_s
+        self._last_follow = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
@@ -254,6 +271,7 @@ class Emitter:
         if committed is not None:
             self.state = committed
             self.mapper.load_state(committed.mapper)
+            self.transcripts.load_state(committed.transcripts)
             self._position = committed.position
             log.info(
                 "emitter resuming at %s offset %d (%d open session(s))",
@@ -303,7 +321,7 @@ class Emitter:
     def _idle_exit_due(self, idle_since: float) -> bool:
         if self.idle_exit_s is None or time.monotonic() - idle_since < self.idle_exit_s:
             return False
-        return not self._dirty and not self.sink.pending
+        return not self._dirty and not self.sink.pending and not self.transcripts.pending
 
     # ------------------------------------------------------------------ one step
     async def step(self) -> int:
@@ -342,7 +360,10 @@ class Emitter:
             # Only when caught up: a backlog may still hold a quiet session's next events.
             self._last_expire = time.monotonic()
             events.extend(self.mapper.expire())
-        if records or position != self._position or events:
+        lines = 0
+        if caught_up:
+            lines = await self._follow(events)
+        if records or position != self._position or events or self.transcripts.changed:
             self._position = position
             self._dirty = True
             self.state.records += len(records)
@@ -355,12 +376,53 @@ class Emitter:
             self._commit()
         elif not self._dirty and time.monotonic() - self._last_compact >= _COMPACT_EVERY_S:
             self._compact()  # idle: seal what was shipped once it is old enough
-        return len(records)
+        return len(records) + lines
+
+    async def _follow(self, events: list[EventBase]) -> int:
+        """Register the transcripts payloads named; read what they gained; map responses.
+
+        Returns:
+            The number of transcript lines read.
+        """
+        notes = self.mapper.take_transcript_notes()
+        now_ns = time.time_ns()
+        for note in notes:
+            if note.action == "follow" and note.path:
+                self.transcripts.follow(
+                    note.path, session_id=note.session_id, agent_id=note.agent_id, now_ns=now_ns
+                )
+            elif note.action == "close":
+                self.transcripts.close(
+                    session_id=note.session_id, agent_id=note.agent_id, now_ns=now_ns
+                )
+        due = self.follow_interval_s is not None and (
+            notes or time.monotonic() - self._last_follow >= self.follow_interval_s
+        )
+        if not due or not self.transcripts.files:
+            return 0
+        self._last_follow = time.monotonic()
+        results = await asyncio.to_thread(self.transcripts.poll, now_ns)
+        lines = 0
+        for result in results:
+            lines += result.lines
+            try:
+                events.extend(
+                    self.mapper.llm_calls(
+                        result.responses,
+                        session_id=result.file.session_id,
+                        agent_id=result.file.agent_id,
+                    )
+                )
+            except Exception:  # a mapping bug must not stop the stream; the file is logged
+                log.exception("transcript %s: could not map its responses", result.file.path)
+        return lines
 
     def _commit(self) -> None:
         """Write position + mapper state atomically, then drop consumed sealed segments."""
         self.state.position = self._position
         self.state.mapper = self.mapper.to_state()
+        self.state.transcripts = self.transcripts.to_state()
+        self.transcripts.changed = False
         self.state.committed_ns = time.time_ns()
         _write_state(self.spool_dir, self.state)
         self._dirty = False

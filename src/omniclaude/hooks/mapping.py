@@ -37,8 +37,9 @@ from omniclaude.events import (
     ExecutionStatus,
     RoutingDecision,
 )
-from omniclaude.hooks._context import RouteFn, project_name, ts
+from omniclaude.hooks._context import SUBAGENT_TOOLS, RouteFn, project_name, ts
 from omniclaude.hooks._events import OtherEvents
+from omniclaude.hooks._llm import LlmCalls
 from omniclaude.hooks.labels import event_label, exit_code_of, tool_label
 from omniclaude.hooks.pairing import OpenCall
 from omniclaude.hooks.payloads import COMMON_FIELDS, HookPayload
@@ -60,11 +61,10 @@ _TOOL_FIELDS = frozenset(
     {"tool_name", "tool_input", "tool_response", "tool_use_id", "duration_ms", "error",
      "is_interrupt"}
 )  # fmt: skip
-_SUBAGENT_TOOLS = frozenset({"Agent", "Task"})
 _STOP_FIELDS = frozenset({"stop_hook_active", "last_assistant_message"})
 
 
-class Mapper(OtherEvents):
+class Mapper(LlmCalls, OtherEvents):
     """Turns hook payloads, in spool order, into events; keeps the state between them.
 
     Feed payloads in the order the hooks received them (the spool's order) to :meth:`map`;
@@ -84,6 +84,7 @@ class Mapper(OtherEvents):
         handler = _HANDLERS.get(payload.event, Mapper._other)
         out: list[EventBase] = []
         handler(self, payload, out)
+        self._note_transcripts(payload)
         return out
 
     def expire(self, now_ns: int | None = None) -> list[EventBase]:
@@ -168,6 +169,7 @@ class Mapper(OtherEvents):
             )  # fmt: skip
         cid = str(prompt_correlation_id(p.session_id, p.prompt_id or p.key))
         s.prompt = PromptState(correlation_id=cid, prompt_id=p.prompt_id, started_ns=p.received_ns)
+        self._remember_prompt(s, s.prompt)
         raw_prompt = p.data.get("prompt")
         prompt_text = self._shaper.text(raw_prompt)
         metadata = {
@@ -354,8 +356,9 @@ class Mapper(OtherEvents):
                 tool_response=response, tool_response_bytes=info["bytes"],
                 tool_response_truncated=info["truncated"],
             )  # fmt: skip
-            if p.tool_name in _SUBAGENT_TOOLS:
+            if p.tool_name in SUBAGENT_TOOLS:
                 details["subagent"] = _subagent_info(p.data)
+                self._link_subagent(s, details["subagent"].get("agent_id"), p, out)
         details.update(
             paired_by=paired_by, duration_source=source if duration is not None else None,
             **(call.extra if call else {}), **self._shaper.mapping(p.extra_fields(_TOOL_FIELDS)),
@@ -377,6 +380,32 @@ class Mapper(OtherEvents):
         )  # fmt: skip
 
     # ------------------------------------------------------------------ subagents
+    def _link_subagent(
+        self, s: SessionState, agent_id: Any, p: HookPayload, out: list[EventBase]
+    ) -> None:
+        """The Agent/Task result names its subagent: tie them if the start guessed another call."""
+        use_id = p.tool_use_id
+        history = self._history.get(s.session_id)
+        record = history.agents.get(agent_id) if history and isinstance(agent_id, str) else None
+        if record is None or not use_id or record.tool_use_id == use_id:
+            return
+        record.tool_use_id = use_id
+        live = s.agents.get(str(agent_id))
+        if live is not None:
+            live.tool_use_id = use_id
+        out.append(
+            ExecutionStarted(
+                event_id=derive_id("agent-launched-by", record.correlation_id, use_id),
+                correlation_id=record.correlation_id,
+                parent_correlation_id=record.parent_correlation_id,
+                timestamp=ts(live.started_ns if live else p.received_ns),
+                agent_name=record.agent_type or "subagent",
+                session_id=s.session_id,
+                claude_agent_id=str(agent_id),
+                metadata={"parent_tool_use_id": use_id},
+            )
+        )
+
     def _subagent_start(self, p: HookPayload, out: list[EventBase]) -> None:
         s = self._session(p, out)
         prompt = self._prompt(p, s, out)

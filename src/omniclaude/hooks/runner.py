@@ -106,12 +106,35 @@ def package_router() -> RouteFn | None:
     return route
 
 
-def build_mapper(settings: Settings, *, router: RouteFn | None = None) -> Mapper:
-    """A mapper with the package's redaction and the settings' truncation and timeout."""
+def build_mapper(
+    settings: Settings, *, router: RouteFn | None = None, strict_pricing: bool = False
+) -> Mapper:
+    """A mapper with the package's redaction, the settings' truncation and timeout, and prices.
+
+    Args:
+        settings: the settings.
+        router: routes prompts (None: Claude Code's own choice is recorded).
+        strict_pricing: raise when the user's price table is invalid (commands run by hand);
+            otherwise (the background emitter) log it and price with the shipped table only.
+
+    Raises:
+        PricingError: ``strict_pricing`` and the user's price table is not valid.
+    """
+    from omniclaude.pricing import PricingError, default_price_table, load_price_table
     from omniclaude.publishing.redaction import sanitize_pii
 
+    try:
+        prices = load_price_table(settings.effective_pricing_file)
+    except PricingError as exc:
+        if strict_pricing:
+            raise
+        log.error("%s; pricing with the shipped table only until it is fixed", exc)
+        prices = default_price_table()
     shaper = Shaper(redact=sanitize_pii, max_value_bytes=settings.hooks.max_tool_response_bytes)
-    return Mapper(shaper=shaper, router=router, session_timeout_s=settings.hooks.session_timeout_s)
+    return Mapper(
+        shaper=shaper, router=router, session_timeout_s=settings.hooks.session_timeout_s,
+        prices=prices,
+    )  # fmt: skip
 
 
 async def _take_lock(lock: EmitterLock, stop: asyncio.Event, registration: Registration) -> bool:

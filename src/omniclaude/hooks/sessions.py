@@ -70,6 +70,8 @@ class AgentState:
     agent_type: str | None
     prompt_id: str | None
     started_ns: int
+    tool_use_id: str | None = None
+    """The Agent/Task call that launched it, when known."""
 
 
 @dataclass(slots=True)

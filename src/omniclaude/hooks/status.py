@@ -139,4 +139,20 @@ def spool_status(
         "hook_refused": refused,
         "log_file": str(log),
         "installed": installed,
+        "transcripts": _transcripts(state.transcripts if state else {}),
     }
+
+
+def _transcripts(data: dict[str, Any]) -> dict[str, Any]:
+    """What the emitter's transcript following committed: files, lines read, lines skipped."""
+    files = data.get("files", []) or []
+    return {
+        "followed": len(files),
+        "lines_read": int(data.get("lines_read", 0) or 0),
+        "skipped": dict(sorted((data.get("skipped") or {}).items())),
+        "files": [
+            {"path": f.get("path"), "offset": f.get("offset", 0), "lines": f.get("lines", 0),
+             "subagent": f.get("agent_id"), "closed": f.get("closed_ns") is not None}
+            for f in files
+        ],
+    }  # fmt: skip

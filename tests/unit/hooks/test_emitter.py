@@ -213,3 +213,36 @@ def test_load_state_reports_a_damaged_file(tmp_path: Path) -> None:
     (tmp_path / STATE_FILE).write_text("{nope")
     with pytest.raises(OmniClaudeError, match="unreadable emitter state"):
         load_state(tmp_path)
+
+
+async def test_the_emitter_follows_the_transcripts_its_hooks_name(tmp_path: Path) -> None:
+    """A response in the session's transcript becomes one LLM call; a restart adds none."""
+    from omniclaude.events import LlmCall
+    from omniclaude.hooks.follow import TranscriptFollower
+
+    spool = tmp_path / "spool"
+    transcript = tmp_path / "projects" / "s.jsonl"
+    transcript.parent.mkdir()
+    s = Session()
+    start = {**s.start(), "transcript_path": str(transcript)}
+    transcript.write_text(
+        json.dumps({"type": "assistant", "timestamp": "2026-01-01T00:00:01Z", "requestId": "r1",
+                    "message": {"id": "m1", "model": "claude-sonnet-4-5", "content": [],
+                                "stop_reason": "end_turn",
+                                "usage": {"input_tokens": 1, "output_tokens": 2}}})
+        + "\n" + json.dumps({"type": "user", "timestamp": "2026-01-01T00:00:02Z"}) + "\n"
+    )  # fmt: skip
+    spool_payloads(spool, [start])
+    for _ in range(2):  # the second run resumes from the commit: nothing new
+        sink = InMemorySink(redact=False)
+        em = emitter(spool, sink, idle_exit_s=0.3, transcripts=TranscriptFollower(),
+                     follow_interval_s=0.01)  # fmt: skip
+        await asyncio.wait_for(em.run(), 10)
+        calls = [e for e in sink.events if isinstance(e, LlmCall)]
+        if _ == 0:
+            assert [c.request_id for c in calls] == ["r1"]
+        else:
+            assert calls == [], "a restarted emitter read the transcript again"
+    state = load_state(spool)
+    assert state is not None
+    assert state.transcripts["files"][0]["path"] == str(transcript)

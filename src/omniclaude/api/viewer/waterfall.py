@@ -7,6 +7,9 @@ Timing is read, never guessed (see :class:`~omniclaude.events.base.TimedEvent`):
   or its last child's end);
 * every other row runs from its ``started_at`` to its ``created_at`` (when it ended); a row
   whose two are equal is a point (drawn as a marker).
+
+Within an execution, what one thing caused hangs beneath it: the tool calls an LLM call asked
+for, a permission decision under its call, the subagent an Agent call launched.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from omniclaude.storage.queries import (
     TransformationRow,
 )
 from omniclaude.storage.queries.rows import Row
+from omniclaude.storage.queries.usage import UsageTotals, summarize
 
 __all__ = ["Span", "Waterfall", "build_waterfall", "format_duration"]
 
@@ -75,6 +79,8 @@ class Span:
     offset_ms: float = 0.0
     left_pct: float = 0.0
     width_pct: float = 0.0
+    usage: UsageTotals | None = None
+    """An execution's LLM calls with those of everything under it (each once)."""
 
     @property
     def duration_ms(self) -> float:
@@ -104,6 +110,8 @@ class Waterfall:
     routing: list[RoutingRow] = field(default_factory=list)
     manifests: list[ManifestRow] = field(default_factory=list)
     live: bool = False
+    usage: UsageTotals = field(default_factory=UsageTotals)
+    """Every LLM call of the trace (its executions and all under them), each once."""
 
     @property
     def total_ms(self) -> float:
@@ -141,9 +149,11 @@ class Waterfall:
                     "depth": s.depth,
                     "error": s.error,
                     "status": s.status,
+                    **({"usage": s.usage.as_json()} if s.usage is not None else {}),
                 }
                 for s in self.spans
             ],
+            "usage": self.usage.as_json(),
         }
 
     @property
@@ -236,17 +246,83 @@ _BUILDERS: dict[str, Any] = {
 
 
 def _execution_span(row: ExecutionRow, depth: int, children_end: datetime | None) -> Span:
+    """An execution's bar: its start to its end — or to the end of the work under it, when a
+    child (a background subagent) finished after it (its own end is then in the note)."""
     start = row.started_at or row.created_at
-    end = row.completed_at
-    if end is None:
-        end = max([row.last_event_at, *([children_end] if children_end is not None else [])])
+    own_end = row.completed_at or row.last_event_at
+    end = max(own_end, children_end) if children_end is not None else own_end
     status = row.status.value
+    note = (row.user_prompt or "")[:120]
+    if row.completed_at is not None and end > own_end:
+        note = f"(its turn ended at +{(own_end - start).total_seconds():.1f} s) {note}".strip()
     return Span(
         source="execution", event_id=str(row.correlation_id),
         correlation_id=str(row.correlation_id), kind="execution", label=row.agent_name,
         start=start, end=max(end, start), depth=depth, error=status == "failed",
-        warning=status == "cancelled", status=status, note=(row.user_prompt or "")[:120],
+        warning=status == "cancelled", status=status, note=note,
     )  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Node:
+    """A span (or a child execution's spans) and what hangs beneath it, in one execution."""
+
+    start: datetime
+    spans: list[Span]
+    children: list[_Node] = field(default_factory=list)
+    attached: bool = False
+
+
+def _emit(node: _Node, depth: int, out: list[Span]) -> None:
+    shift = depth - node.spans[0].depth
+    for span in node.spans:
+        span.depth += shift
+        out.append(span)
+    for child in sorted(node.children, key=lambda n: n.start):
+        _emit(child, depth + 1, out)
+
+
+def _attach(node: _Node, parent: _Node | None) -> None:
+    if parent is not None and parent is not node:
+        parent.children.append(node)
+        node.attached = True
+
+
+def _nest(own: list[tuple[Row, _Node]], kids: list[tuple[ExecutionRow, _Node]]) -> list[_Node]:
+    """Hang each node under the one it belongs to; return the top-level nodes.
+
+    A tool call hangs under the LLM call that asked for it (``tool_use_ids``), a decision
+    about a call (a permission request) under that call, a subagent under the Agent/Task
+    call that launched it (the call's result names the agent; else its start said which).
+    """
+    asked: dict[str, _Node] = {}
+    calls: dict[str, _Node] = {}
+    by_agent: dict[str, _Node] = {}
+    for row, node in own:
+        if isinstance(row, LlmCallRow):
+            asked.update(dict.fromkeys(row.tool_use_ids, node))
+        elif isinstance(row, ActionRow) and row.tool_use_id and row.action_type != "decision":
+            calls[row.tool_use_id] = node
+            subagent = row.action_details.get("subagent")
+            if isinstance(subagent, dict) and isinstance(subagent.get("agent_id"), str):
+                by_agent[subagent["agent_id"]] = node
+    for row, node in own:
+        if isinstance(row, ActionRow) and row.tool_use_id:
+            if row.action_type == "decision":
+                _attach(node, calls.get(row.tool_use_id))
+            else:
+                _attach(node, asked.get(row.tool_use_id))
+    for kid, node in kids:
+        launched_by = kid.metadata.get("parent_tool_use_id")
+        launcher = by_agent.get(kid.claude_agent_id or "") or (
+            calls.get(launched_by) if isinstance(launched_by, str) else None
+        )
+        _attach(node, launcher)
+    return [n for n in (*(n for _, n in own), *(n for _, n in kids)) if not n.attached]
+
+
+def _began(row: ExecutionRow) -> datetime:
+    return row.started_at or row.created_at
 
 
 def build_waterfall(trace: TraceTree) -> Waterfall:
@@ -265,47 +341,52 @@ def build_waterfall(trace: TraceTree) -> Waterfall:
         parent = row.parent_correlation_id
         if parent is not None and row.correlation_id != trace.root:
             children[str(parent)].append(row)
-
-    spans: list[Span] = []
     seen: set[str] = set()
 
-    def visit(cid: str, depth: int) -> datetime | None:
-        """Append the spans of execution ``cid``; return the latest end among them."""
+    def visit(cid: str) -> tuple[list[Span], datetime | None, list[LlmCallRow]]:
+        """The spans of execution ``cid`` (depths relative to it), the latest end, and the
+        LLM calls of it and everything under it."""
         if cid in seen:
-            return None
+            return [], None, []
         seen.add(cid)
-        own = [_BUILDERS[key](row, depth + 1) for key, row in items.get(cid, [])]
-        kids = sorted(children.get(cid, []), key=lambda r: r.started_at or r.created_at)
-        header_at = len(spans)
-        body: list[tuple[datetime, list[Span]]] = [(span.start, [span]) for span in own]
-        latest = max((span.end for span in own), default=None)
-        for kid in kids:
-            mark = len(spans)
-            kid_end = visit(str(kid.correlation_id), depth + 1)
-            sub = spans[mark:]
-            del spans[mark:]
+        calls = [row for _, row in items.get(cid, []) if isinstance(row, LlmCallRow)]
+        own: list[tuple[Row, _Node]] = []
+        for key, row in items.get(cid, []):
+            span = _BUILDERS[key](row, 1)
+            own.append((row, _Node(span.start, [span])))
+        kids: list[tuple[ExecutionRow, _Node]] = []
+        latest = max((n.spans[0].end for _, n in own), default=None)
+        for kid in sorted(children.get(cid, []), key=_began):
+            sub, kid_end, kid_calls = visit(str(kid.correlation_id))
+            calls.extend(kid_calls)
             if sub:
-                body.append((sub[0].start, sub))
+                kids.append((kid, _Node(sub[0].start, sub)))
                 latest = max(filter(None, [latest, kid_end, *(s.end for s in sub)]))
-        body.sort(key=lambda entry: entry[0])
-        row = executions.get(cid)
-        if row is not None:
-            header = _execution_span(row, depth, latest)
-            spans.insert(header_at, header)
+        out: list[Span] = []
+        for node in sorted(_nest(own, kids), key=lambda n: n.start):
+            _emit(node, 1, out)
+        summary = executions.get(cid)
+        if summary is not None:
+            header = _execution_span(summary, 0, latest)
+            if calls:
+                header.usage = summarize(calls)
+            out.insert(0, header)
             latest = max(filter(None, [latest, header.end]))
-        for _, group in body:
-            spans.extend(group)
-        return latest
+        return out, latest, calls
 
-    visit(str(trace.root), 0)
+    spans, _, _ = visit(str(trace.root))
     for cid in executions:  # orphans: rows whose parent chain was cut by the depth limit
         if cid not in seen:
-            visit(cid, 1)
+            orphan, _, _ = visit(cid)
+            for span in orphan:
+                span.depth += 1
+            spans.extend(orphan)
 
     waterfall = Waterfall(root=trace.root, spans=spans, live=trace.running)
     waterfall.root_execution = trace.root_execution
     waterfall.routing = [r for r in trace.routing if r.correlation_id == trace.root]
     waterfall.manifests = [r for r in trace.manifests if r.correlation_id == trace.root]
+    waterfall.usage = summarize(trace.llm_calls)
     _position(waterfall)
     return waterfall
 

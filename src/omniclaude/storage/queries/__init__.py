@@ -69,7 +69,16 @@ from omniclaude.storage.queries.traces import (
     get_trace,
     trace_activity,
 )
-from omniclaude.storage.queries.usage import UsageGroup, UsageQuery, UsageReport, usage_report
+from omniclaude.storage.queries.usage import (
+    ExecutionUsage,
+    UsageGroup,
+    UsageQuery,
+    UsageReport,
+    UsageTotals,
+    execution_usage,
+    summarize,
+    usage_report,
+)
 
 __all__ = [
     "DEFAULT_RANGE",
@@ -88,6 +97,7 @@ __all__ = [
     "ExecutionPage",
     "ExecutionRow",
     "ExecutionSummary",
+    "ExecutionUsage",
     "InvalidCursorError",
     "InvalidFilterError",
     "LifecycleRow",
@@ -105,10 +115,12 @@ __all__ = [
     "UsageGroup",
     "UsageQuery",
     "UsageReport",
+    "UsageTotals",
     "agent_success_rates",
     "decode_cursor",
     "encode_cursor",
     "escape_like",
+    "execution_usage",
     "fetch_lifecycle",
     "fetch_overview",
     "fetch_record",
@@ -125,6 +137,7 @@ __all__ = [
     "resolve_window",
     "short_id",
     "stored_events",
+    "summarize",
     "trace_activity",
     "usage_report",
 ]

@@ -9,6 +9,9 @@ response ended). Costs add up only priced calls; ``unpriced_calls`` says how man
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -17,8 +20,19 @@ from pydantic import BaseModel, Field
 
 from omniclaude.storage.queries._base import Reader, Row
 from omniclaude.storage.queries.filters import choice, resolve_window, text_or_none
+from omniclaude.storage.queries.rows import LlmCallRow
 
-__all__ = ["UsageGroup", "UsageQuery", "UsageReport", "UsageRow", "usage_report"]
+__all__ = [
+    "ExecutionUsage",
+    "UsageGroup",
+    "UsageQuery",
+    "UsageReport",
+    "UsageRow",
+    "UsageTotals",
+    "execution_usage",
+    "summarize",
+    "usage_report",
+]
 
 
 class UsageGroup(StrEnum):
@@ -53,6 +67,8 @@ class UsageRow(Row):
     total_tokens: int
     cost_usd: float = Field(description="The cost of the priced calls.")
     unpriced_calls: int = Field(description="Calls with no known price (not in cost_usd).")
+    estimated_calls: int = Field(default=0, description="Calls priced by the price table.")
+    exact_calls: int = Field(default=0, description="Calls priced by the provider's figure.")
     sidechain_calls: int = Field(description="Calls made by subagents (sidechains).")
     sessions: int
     first_at: datetime | None = None
@@ -120,6 +136,8 @@ def _statement(group: UsageGroup) -> str:
         "coalesce(sum(total_tokens), 0) AS total_tokens, "
         "coalesce(sum(cost_usd), 0)::float8 AS cost_usd, "
         "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls, "
+        "count(*) FILTER (WHERE cost_source = 'estimate') AS estimated_calls, "
+        "count(*) FILTER (WHERE cost_source = 'exact') AS exact_calls, "
         "count(*) FILTER (WHERE is_sidechain) AS sidechain_calls, "
         "count(DISTINCT session_id) AS sessions, "
         "min(created_at) AS first_at, max(created_at) AS last_at, "
@@ -156,3 +174,137 @@ async def usage_report(db: Reader, query: UsageQuery) -> UsageReport:
     return UsageReport(
         since=query.since, until=query.until, group_by=query.group_by, rows=rows, total=total
     )
+
+
+# ------------------------------------------------------------------ per execution
+@dataclass(slots=True)
+class UsageTotals:
+    """Tokens and cost of some LLM calls (a trace, or an execution with all under it)."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
+    estimated_calls: int = 0
+    exact_calls: int = 0
+    models: list[str] = field(default_factory=list)
+
+    @property
+    def total_tokens(self) -> int:
+        """Every token of every kind."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
+
+    @property
+    def exactness(self) -> str:
+        """How exact the cost is: exact, estimate, partly unpriced, unpriced (none: no call)."""
+        if not self.calls:
+            return "none"
+        if self.unpriced_calls == self.calls:
+            return "unpriced"
+        if self.unpriced_calls:
+            return "partly unpriced"
+        return "exact" if self.exact_calls == self.calls else "estimate"
+
+    @property
+    def text(self) -> str:
+        """``12,345 tokens · $0.0123 (estimate)`` (empty without calls)."""
+        if not self.calls:
+            return ""
+        cost = "unpriced" if self.exactness == "unpriced" else f"${self.cost_usd:.4f}"
+        kind = "" if self.exactness in {"unpriced", "exact"} else f" ({self.exactness})"
+        return f"{self.total_tokens:,} tokens · {cost}{kind}"
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready figures."""
+        return {
+            "calls": self.calls, "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+            "total_tokens": self.total_tokens, "cost_usd": self.cost_usd,
+            "unpriced_calls": self.unpriced_calls, "estimated_calls": self.estimated_calls,
+            "exact_calls": self.exact_calls, "exactness": self.exactness, "models": self.models,
+        }  # fmt: skip
+
+
+def summarize(rows: Iterable[LlmCallRow]) -> UsageTotals:
+    """Sum LLM call rows already read (each row once)."""
+    out = UsageTotals()
+    models: set[str] = set()
+    for row in rows:
+        out.calls += 1
+        out.input_tokens += row.input_tokens
+        out.output_tokens += row.output_tokens
+        out.cache_creation_input_tokens += row.cache_creation_input_tokens
+        out.cache_read_input_tokens += row.cache_read_input_tokens
+        out.cost_usd += row.cost_usd or 0.0
+        out.unpriced_calls += row.cost_source == "unpriced"
+        out.estimated_calls += row.cost_source == "estimate"
+        out.exact_calls += row.cost_source == "exact"
+        models.add(row.model)
+    out.models = sorted(models)
+    return out
+
+
+@dataclass(slots=True)
+class ExecutionUsage:
+    """An execution's own LLM calls, and its total with every execution under it."""
+
+    own: UsageTotals = field(default_factory=UsageTotals)
+    total: UsageTotals = field(default_factory=UsageTotals)
+
+
+_MAX_DEPTH: Final = 8
+_EXECUTION_USAGE = (
+    "WITH RECURSIVE tree(root, cid, depth) AS ("
+    " SELECT id, id, 0 FROM unnest($1::uuid[]) AS id"
+    " UNION ALL"
+    " SELECT t.root, l.correlation_id, t.depth + 1"
+    "   FROM agent_execution_logs l JOIN tree t ON l.parent_correlation_id = t.cid"
+    "  WHERE t.depth < $2 AND l.correlation_id <> t.root) "
+    "SELECT t.root, (t.depth = 0) AS own, count(*) AS calls, "
+    "sum(c.input_tokens) AS input_tokens, sum(c.output_tokens) AS output_tokens, "
+    "sum(c.cache_creation_input_tokens) AS cache_creation_input_tokens, "
+    "sum(c.cache_read_input_tokens) AS cache_read_input_tokens, "
+    "coalesce(sum(c.cost_usd), 0)::float8 AS cost_usd, "
+    "count(*) FILTER (WHERE c.cost_source = 'unpriced') AS unpriced_calls, "
+    "count(*) FILTER (WHERE c.cost_source = 'estimate') AS estimated_calls, "
+    "count(*) FILTER (WHERE c.cost_source = 'exact') AS exact_calls, "
+    "array_agg(DISTINCT c.model) AS models "
+    "FROM tree t JOIN agent_llm_calls c ON c.correlation_id = t.cid "
+    "GROUP BY GROUPING SETS ((t.root), (t.root, (t.depth = 0)))"
+)
+"""Each execution's calls (``own``) and with its descendants' (``own`` NULL): a call belongs
+to one execution, so every ancestor's total counts it once."""
+
+
+async def execution_usage(
+    db: Reader, correlation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ExecutionUsage]:
+    """Tokens and cost of each execution: its own LLM calls, and with all under it.
+
+    Returns:
+        Per correlation id with any call (others are absent: no usage).
+    """
+    out: dict[uuid.UUID, ExecutionUsage] = {}
+    if not correlation_ids:
+        return out
+    for row in await db.fetch(_EXECUTION_USAGE, list(correlation_ids), _MAX_DEPTH):
+        values = dict(row)
+        root, own = values.pop("root"), values.pop("own")
+        values["models"] = sorted(values["models"] or [])
+        totals = UsageTotals(**values)
+        usage = out.setdefault(root, ExecutionUsage())
+        if own is None:
+            usage.total = totals
+        elif own:
+            usage.own = totals
+    return out
