@@ -21,7 +21,7 @@ from omniclaude.events import (
     ExecutionStatus,
 )
 from omniclaude.hooks.follow import subagent_transcript_path
-from omniclaude.hooks.history import AgentRecord, Histories
+from omniclaude.hooks.history import Histories
 from omniclaude.hooks.labels import tool_label
 from omniclaude.hooks.pairing import OpenCall, ToolPairing
 from omniclaude.hooks.payloads import HookPayload, ns_to_datetime
@@ -289,11 +289,7 @@ class MappingContext:
             agent.tool_use_id = self._launching_call(s)
         if agent.tool_use_id:
             metadata["parent_tool_use_id"] = agent.tool_use_id
-        self._history.add_agent(
-            s.session_id, agent_id,
-            AgentRecord(agent.correlation_id, agent.parent_correlation_id, agent.agent_type,
-                        agent.prompt_id, agent.tool_use_id, agent.started_ns),
-        )  # fmt: skip
+        self._history.add_agent(s.session_id, agent_id, agent)
         return ExecutionStarted(
             event_id=derive_id(
                 "agent-started-implied" if implied else "agent-started", agent.correlation_id

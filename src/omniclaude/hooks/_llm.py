@@ -20,10 +20,11 @@ from typing import Any
 
 from omniclaude.events import CostSource, EventBase, ExecutionStarted, LlmCall, llm_call_id
 from omniclaude.hooks._context import MappingContext, project_name, ts
-from omniclaude.hooks.history import AgentRecord, SessionHistory
+from omniclaude.hooks.history import SessionHistory
 from omniclaude.hooks.responses import Response, usage_tokens
 from omniclaude.hooks.sessions import (
     AGENT_NAME,
+    AgentState,
     agent_correlation_id,
     derive_id,
     session_correlation_id,
@@ -149,12 +150,12 @@ class LlmCalls(MappingContext):
 
     def _implied_agent(
         self, history: SessionHistory, agent_id: str, r: Response, out: list[EventBase]
-    ) -> AgentRecord:
+    ) -> AgentState:
         """A subagent known only from its transcript: its execution, under the prompt then."""
         prompt = history.prompt_at(r.end_ns)
         cid = str(agent_correlation_id(history.session_id, agent_id))
         parent, prompt_id = (prompt[1], prompt[2]) if prompt else (history.correlation_id, None)
-        record = AgentRecord(cid, parent, None, prompt_id, started_ns=r.start_ns)
+        record = AgentState(cid, parent, None, prompt_id, started_ns=r.start_ns)
         self._history.add_agent(history.session_id, agent_id, record)
         out.append(
             ExecutionStarted(

@@ -14,24 +14,13 @@ import bisect
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-__all__ = ["AgentRecord", "Histories", "SessionHistory"]
+from omniclaude.hooks.sessions import AgentState
+
+__all__ = ["Histories", "SessionHistory"]
 
 _MAX_SESSIONS: Final = 256
 _MAX_PROMPTS: Final = 512
 _MAX_AGENTS: Final = 256
-
-
-@dataclass(slots=True)
-class AgentRecord:
-    """A subagent's execution, as the hooks told it."""
-
-    correlation_id: str
-    parent_correlation_id: str
-    agent_type: str | None = None
-    prompt_id: str | None = None
-    tool_use_id: str | None = None
-    """The Agent/Task call that launched it, when known."""
-    started_ns: int | None = None
 
 
 @dataclass(slots=True)
@@ -45,7 +34,7 @@ class SessionHistory:
     agent_type: str | None = None
     prompts: list[tuple[int, str, str | None]] = field(default_factory=list)
     """``(started_ns, correlation_id, prompt_id)``, in start order."""
-    agents: dict[str, AgentRecord] = field(default_factory=dict)
+    agents: dict[str, AgentState] = field(default_factory=dict)
     git_branch: str | None = None
     last_ns: int = 0
 
@@ -70,7 +59,7 @@ class SessionHistory:
         """Rebuild from :meth:`to_state` output."""
         values = dict(data)
         prompts = [tuple(item) for item in values.pop("prompts", [])]
-        agents = {k: AgentRecord(**v) for k, v in (values.pop("agents", {}) or {}).items()}
+        agents = {k: AgentState(**v) for k, v in (values.pop("agents", {}) or {}).items()}
         return cls(**values, prompts=prompts, agents=agents)
 
 
@@ -106,7 +95,7 @@ class Histories:
             del self._items[next(iter(self._items))]
         return history
 
-    def add_agent(self, session_id: str, agent_id: str, record: AgentRecord) -> None:
+    def add_agent(self, session_id: str, agent_id: str, record: AgentState) -> None:
         """Remember a subagent of a known session (a better launching call replaces none)."""
         history = self._items.get(session_id)
         if history is None:

@@ -333,7 +333,7 @@ def _llm_events(session: _Session, mapper: Mapper, result: ImportResult) -> list
 
 
 async def import_transcript(
-    path: Path, *, mapper: Mapper, sink: EventSink, flush_timeout_s: float = 30.0
+    path: Path, *, mapper: Mapper, sink: EventSink, flush_timeout_s: float | None = 30.0
 ) -> ImportResult:
     """Map a transcript (with its subagents') and send its events through ``sink`` (started).
 
@@ -341,7 +341,8 @@ async def import_transcript(
         path: the session's transcript file.
         mapper: a fresh mapper (same settings as the emitter's).
         sink: where events go.
-        flush_timeout_s: how long to wait for delivery at the end.
+        flush_timeout_s: how long to wait for delivery at the end (None: do not wait; the
+            caller flushes).
 
     Returns:
         Counts; ``pending`` > 0 means some events wait in the sink's outbox (re-sent later;
@@ -356,7 +357,8 @@ async def import_transcript(
     result.events = len(events)
     if events:
         await sink.send_many(events)
-        await sink.flush(flush_timeout_s)
+        if flush_timeout_s is not None:
+            await sink.flush(flush_timeout_s)
     result.pending = sink.pending
     return result
 
@@ -376,7 +378,7 @@ async def import_transcripts(
     total = ImportResult()
     for path in paths:
         try:
-            one = await import_transcript(path, mapper=mapper(), sink=sink, flush_timeout_s=0)
+            one = await import_transcript(path, mapper=mapper(), sink=sink, flush_timeout_s=None)
         except OSError as exc:
             total.skip(f"unreadable transcript ({type(exc).__name__})", str(path))
             one = ImportResult()
@@ -388,7 +390,7 @@ async def import_transcripts(
         if progress is not None:
             progress(path, one)
     await sink.flush(flush_timeout_s)
-    total.pending = int(getattr(sink, "pending", 0))
+    total.pending = sink.pending
     return total
 
 

@@ -47,7 +47,7 @@ async def test_import_is_recorded_once(
     sid = expected["session_id"]
     out = await import_once(hook_rig, str(path))
     assert sid in out
-    assert "skipped line 6" in out
+    assert "skipped 1 line(s): line is not JSON" in out
 
     async def closed() -> bool:
         status = await postgres_connection.fetchval(

@@ -131,6 +131,17 @@ def build(root: Path) -> CostedSession:
         extra = {"toolUseResult": tool_result} if tool_result is not None else {}
         line(file, "user", {"role": "user", "content": [block]}, **extra)
 
+    def subagent_call(  # noqa: PLR0917 - the hooks and result line of one call in a subagent
+        file: str, agent: str, agent_type: str, name: str, tool: str,
+        tool_input: dict[str, Any], response: Any, duration_ms: int, result_text: str,
+    ) -> None:  # fmt: skip
+        inside = {"agent_id": agent, "agent_type": agent_type}
+        hook("PreToolUse", p1, tool_name=tool, tool_input=tool_input, tool_use_id=ids[name],
+             **inside)  # fmt: skip
+        hook("PostToolUse", p1, tool_name=tool, tool_input=tool_input, tool_use_id=ids[name],
+             tool_response=response, duration_ms=duration_ms, **inside)  # fmt: skip
+        result(file, ids[name], result_text)
+
     bash_in = {"command": "pytest -x tests/test_refund.py", "description": "Run the tests"}
     agent_a_in = {"subagent_type": "Explore", "description": "find the refund tests",
                   "prompt": "Find every test of refunds"}  # fmt: skip
@@ -211,31 +222,17 @@ def build(root: Path) -> CostedSession:
         _usage(5, 60, 3000, 0),
         "tool_use",
     )
-    hook(
-        "PreToolUse",
-        p1,
-        tool_name="Grep",
-        tool_input=grep_in,
-        tool_use_id=ids["grep"],
-        agent_id=s.agent_a,
-        agent_type="Explore",
+    subagent_call(
+        "a",
+        s.agent_a,
+        "Explore",
+        "grep",
+        "Grep",
+        grep_in,
+        {"mode": "files_with_matches", "numFiles": 1, "filenames": [f"{CWD}/tests/test_refund.py"]},
+        240,
+        "tests/test_refund.py",
     )
-    hook(
-        "PostToolUse",
-        p1,
-        tool_name="Grep",
-        tool_input=grep_in,
-        tool_use_id=ids["grep"],
-        tool_response={
-            "mode": "files_with_matches",
-            "numFiles": 1,
-            "filenames": [f"{CWD}/tests/test_refund.py"],
-        },
-        duration_ms=240,
-        agent_id=s.agent_a,
-        agent_type="Explore",
-    )
-    result("a", ids["grep"], "tests/test_refund.py")
     response(
         "a",
         MODEL,
@@ -332,27 +329,17 @@ def build(root: Path) -> CostedSession:
         _usage(20, 50, 1500, 0),
         "tool_use",
     )
-    hook(
-        "PreToolUse",
-        p1,
-        tool_name="Read",
-        tool_input=read_in,
-        tool_use_id=ids["read"],
-        agent_id=s.agent_b,
-        agent_type="general-purpose",
+    subagent_call(
+        "b",
+        s.agent_b,
+        "general-purpose",
+        "read",
+        "Read",
+        read_in,
+        {"type": "text", "file": {"numLines": 40}},
+        4,
+        "def refund(order): ...",
     )
-    hook(
-        "PostToolUse",
-        p1,
-        tool_name="Read",
-        tool_input=read_in,
-        tool_use_id=ids["read"],
-        tool_response={"type": "text", "file": {"numLines": 40}},
-        duration_ms=4,
-        agent_id=s.agent_b,
-        agent_type="general-purpose",
-    )
-    result("b", ids["read"], "def refund(order): ...")
     line("b", "assistant", {"id": "msg_syn", "model": "<synthetic>", "role": "assistant",
                             "content": [{"type": "text", "text": "(no content)"}],
                             "usage": _usage(0, 0, 0, 0)})  # fmt: skip
