@@ -228,6 +228,8 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=_MAX_PORT)
+    viewer_session_ttl_s: float = Field(default=12 * 3600, ge=60, le=30 * 86400)
+    """How long a viewer session (traded for a read key at login) lasts."""
 
 
 class HookSettings(BaseModel):

@@ -81,53 +81,70 @@ def demo_stack() -> Iterator[DemoStack]:
         )
 
 
-def action_ids_in_db(database_url: str, root: str) -> set[str]:
-    """Event ids of every action of the trace ``root`` and its descendants, from the DB."""
+def run_db(database_url: str, work: Any) -> Any:
+    """Run ``work(conn)`` on a connection of its own, in another thread (Playwright's sync
+    API runs an event loop in this one)."""
     from omniclaude.storage.pool import connect
 
-    async def read() -> set[str]:
+    async def main() -> Any:
         conn = await connect(database_url)
         try:
-            rows = await conn.fetch(
-                """
-                WITH RECURSIVE tree(id) AS (
-                    SELECT $1::uuid
-                    UNION SELECT l.correlation_id FROM agent_execution_logs l
-                                 JOIN tree t ON l.parent_correlation_id = t.id)
-                SELECT event_id FROM agent_actions WHERE correlation_id IN (SELECT id FROM tree)
-                """,
-                uuid.UUID(root),
-            )
+            return await work(conn)
         finally:
             await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result(timeout=60)
+
+
+def action_ids_in_db(database_url: str, root: str) -> set[str]:
+    """Event ids of every action of the trace ``root`` and its descendants, from the DB."""
+
+    async def read(conn: Any) -> set[str]:
+        rows = await conn.fetch(
+            """
+            WITH RECURSIVE tree(id) AS (
+                SELECT $1::uuid
+                UNION SELECT l.correlation_id FROM agent_execution_logs l
+                             JOIN tree t ON l.parent_correlation_id = t.id)
+            SELECT event_id FROM agent_actions WHERE correlation_id IN (SELECT id FROM tree)
+            """,
+            uuid.UUID(root),
+        )
         return {str(row["event_id"]) for row in rows}
 
-    # Playwright's sync API runs an event loop in this thread: query from another one.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, read()).result(timeout=60)
+    result: set[str] = run_db(database_url, read)
+    return result
 
 
 @pytest.fixture
-def page(chromium: Path) -> Iterator[Any]:
-    """A fresh headless Chromium page (1440x1000)."""
+def browser(chromium: Path) -> Iterator[Any]:
+    """A headless Chromium (one browser session: its tabs share cookies)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            yield browser.new_page(viewport={"width": 1440, "height": 1000})
+            yield launched.new_context(viewport={"width": 1440, "height": 1000})
         finally:
-            browser.close()
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Any:
+    """A fresh tab (1440x1000)."""
+    return browser.new_page()
 
 
 def open_with_key(page: Any, url: str, key: str) -> None:
-    """Open ``url`` and answer the viewer's key prompt."""
+    """Open ``url``; the viewer answers its login form in place: give it the key."""
     page.goto(url)
-    page.wait_for_selector("#key-dialog[open]")
+    page.wait_for_selector("#key-form")
     page.fill("#key-input", key)
     page.click("#key-form button[type=submit]")
+    page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("title", ["Parallel review", "Flaky service, recovered"])
@@ -195,10 +212,94 @@ def test_the_list_and_overview_show_the_demo(demo_stack: DemoStack, page: Any) -
 
 
 def test_a_wrong_key_is_asked_for_again(demo_stack: DemoStack, page: Any) -> None:
-    """An unknown key is refused with a message and the prompt comes back."""
+    """An unknown key is refused with a message and the form comes back."""
     open_with_key(page, demo_stack.viewer_url, "oc_000000000000_" + "x" * 43)
-    page.wait_for_selector("#key-error:not([hidden])")
+    page.wait_for_selector("#key-error")
     assert "revoked" in page.inner_text("#key-error") or "invalid" in page.inner_text("#key-error")
+    assert page.locator("#key-form").count() == 1
+
+
+def test_a_second_tab_opens_a_trace_without_asking_for_the_key(
+    demo_stack: DemoStack, browser: Any
+) -> None:
+    """The key is given once, in one tab; a second tab of the browser opens a trace by its
+    short id with no key asked; no script of the page can read the session."""
+    first = browser.new_page()
+    open_with_key(first, demo_stack.viewer_url, demo_stack.key)
+    first.wait_for_selector("table.executions")
+    trace = demo_stack.traces["Parallel review"]
+    second = browser.new_page()
+    second.goto(trace["url"].rsplit("/", 1)[0] + "/" + trace["correlation_id"][:8])
+    second.wait_for_selector(".wf-row[data-source=action]")
+    assert second.locator("#key-form").count() == 0, "the second tab asked for the key"
+    assert demo_stack.key not in second.content()
+    assert second.evaluate("() => document.cookie") == "", "a script can read the session"
+    assert demo_stack.key not in second.url
+
+
+PAGES = ("/", "/overview", "/traces/{trace}", "/traces/not-an-id", "/?status=done")
+
+
+def test_every_page_fits_a_phone_screen(demo_stack: DemoStack, browser: Any) -> None:
+    """At 390 px wide (a phone) no page scrolls sideways: the list, the overview, a trace
+    with its detail open, and the viewer's own error pages."""
+    page = browser.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_with_key(page, demo_stack.viewer_url, demo_stack.key)
+    trace = demo_stack.traces["Flaky service, recovered"]["correlation_id"]
+    base = demo_stack.viewer_url.rstrip("/")
+    OUTPUT.mkdir(exist_ok=True)
+    wider = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    for path in PAGES:
+        page.goto(base + path.format(trace=trace))
+        page.wait_for_load_state("networkidle")
+        if "{trace}" in path:
+            page.locator(".wf-row[data-source=action]").first.click()
+            page.wait_for_selector("#detail .detail")
+        overflow = page.evaluate(wider)
+        name = path.strip("/").replace("/", "-").replace("?", "-").replace("{trace}", "trace")
+        page.screenshot(path=str(OUTPUT / f"viewer-phone-{name or 'list'}.png"), full_page=True)
+        assert overflow <= 0, f"{path} is {overflow}px wider than a 390px screen"
+
+
+def test_a_malformed_id_shows_a_viewer_page(demo_stack: DemoStack, page: Any) -> None:
+    """A bad id in a viewer URL: a page of the viewer naming the problem, never raw JSON."""
+    open_with_key(page, demo_stack.viewer_url, demo_stack.key)
+    response = page.goto(demo_stack.viewer_url.rstrip("/") + "/traces/zz-not-an-id")
+    assert response is not None
+    assert response.status == 422
+    assert page.locator("header.top").count() == 1, "not a page of the viewer"
+    assert "correlation_id" in page.inner_text(".error-page")
+    assert not page.inner_text("body").lstrip().startswith("{"), "raw JSON shown"
+
+
+def test_a_running_trace_shows_new_actions_without_a_reload(
+    demo_stack: DemoStack, page: Any
+) -> None:
+    """A trace still running: an action stored while the page is open appears in its
+    waterfall, and the page was not reloaded."""
+    from omniclaude.events import ActionType, AgentAction, ExecutionStarted
+    from omniclaude.storage.writers import write_events
+
+    cid = uuid.uuid4()
+
+    async def start(conn: Any) -> None:
+        await write_events(conn, [ExecutionStarted(correlation_id=cid, agent_name="live-agent",
+                                                   user_prompt="watch me")])  # fmt: skip
+
+    run_db(demo_stack.database_url, start)
+    open_with_key(page, demo_stack.viewer_url.rstrip("/") + f"/traces/{cid}", demo_stack.key)
+    page.wait_for_selector(".trace[data-live='1']")
+    page.evaluate("() => { window.__sameDocument = true; }")
+    action = AgentAction(correlation_id=cid, action_type=ActionType.TOOL_CALL,
+                         action_name="late_grep", agent_name="live-agent")  # fmt: skip
+
+    async def act(conn: Any) -> None:
+        await write_events(conn, [action])
+
+    run_db(demo_stack.database_url, act)
+    page.wait_for_selector(f".wf-row[data-event-id='{action.event_id}']", timeout=20_000)
+    assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
 
 
 def test_docs_page_loads_nothing_external_in_a_browser(demo_stack: DemoStack, page: Any) -> None:

@@ -131,9 +131,14 @@ def create_app(
             )
             metrics = ApiMetrics()
             metrics.watch_runtime(lambda: runner.stats, lambda: runner.running)
+            sessions = None
+            if db is not None:
+                from omniclaude.storage.viewer_sessions import ViewerSessionStore
+
+                sessions = ViewerSessionStore(db, ttl_s=settings.api.viewer_session_ttl_s)
             app.state.omniclaude = ApiState(
                 settings=settings, sink=events, registry=agents, router=router, runner=runner,
-                metrics=metrics, keys=keys, pool=db,
+                metrics=metrics, keys=keys, pool=db, sessions=sessions,
             )  # fmt: skip
             if db is not None:
                 task = asyncio.create_task(_refresh_history(router, db, history_refresh_s))

@@ -10,12 +10,12 @@ database is the last line, not the usual one."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniclaude.api.schemas import ErrorResponse
@@ -25,7 +25,7 @@ from omniclaude.runtime.patterns import InvalidPatternError
 from omniclaude.runtime.workspace import PathOutsideWorkspaceError
 from omniclaude.storage.queries import InvalidFilterError
 
-__all__ = ["ERROR_RESPONSES", "field_of", "install_error_handlers", "printable"]
+__all__ = ["ERROR_PAGES", "ERROR_RESPONSES", "field_of", "install_error_handlers", "printable"]
 
 log = logging.getLogger(__name__)
 
@@ -71,41 +71,55 @@ def _body(
     }
 
 
-async def _validation(_: Request, exc: Exception) -> JSONResponse:
+ERROR_PAGES = "omniclaude_error_pages"
+"""``app.state`` attribute: a callable ``(request, status, body, headers) -> Response | None``
+that renders an error as a page of its own (the viewer's, for its paths); None: JSON."""
+
+
+def _respond(
+    request: Request, status_code: int, body: dict[str, Any], headers: Any = None
+) -> Response:
+    pages = getattr(request.app.state, ERROR_PAGES, None)
+    if pages is not None:
+        page = pages(request, status_code, body, headers)
+        if page is not None:
+            return cast("Response", page)
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
     items = []
     for error in exc.errors():
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         items.append({"field": field_of(error.get("loc", ())), "message": message})
     text = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5]) or "invalid request"
-    return JSONResponse(_body(422, text, items), status_code=422)
+    return _respond(request, 422, _body(422, text, items))
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     field, sep, message = detail.partition(": ")
     errors = [{"field": field, "message": message}] if sep else []
-    return JSONResponse(
-        _body(exc.status_code, detail, errors), status_code=exc.status_code, headers=exc.headers
-    )
+    return _respond(request, exc.status_code, _body(exc.status_code, detail, errors), exc.headers)
 
 
-async def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
+async def _unprocessable(request: Request, exc: Exception) -> Response:
     text = str(exc)
     prefix, sep, rest = text.partition(": ")
     field = getattr(exc, "field", None) or (prefix if sep else "(request)")
     message = rest if sep and prefix == field else text
-    return JSONResponse(_body(422, text, [{"field": field, "message": message}]), status_code=422)
+    return _respond(request, 422, _body(422, text, [{"field": field, "message": message}]))
 
 
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def _unavailable(request: Request, exc: Exception) -> Response:
     if is_data_error(exc):
         # The values of the request, not the database: the caller's fault.
         log.info("%s %s: refused by the database: %s", request.method, request.url.path, exc)
         message = f"request: a value was refused by the database ({type(exc).__name__}: {exc})"
-        return JSONResponse(
-            _body(422, message, [{"field": "(request)", "message": message}]), status_code=422
+        return _respond(
+            request, 422, _body(422, message, [{"field": "(request)", "message": message}])
         )
     log.warning(
         "%s %s: dependency unavailable: %s: %s",
@@ -114,9 +128,7 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         type(exc).__name__,
         exc,
     )
-    return JSONResponse(
-        _body(503, f"database: unavailable ({type(exc).__name__})"), status_code=503
-    )
+    return _respond(request, 503, _body(503, f"database: unavailable ({type(exc).__name__})"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

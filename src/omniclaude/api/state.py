@@ -13,7 +13,24 @@ from omniclaude.runtime import AgentRunner
 from omniclaude.settings import Settings
 from omniclaude.storage.api_keys import ApiKey
 
-__all__ = ["ApiState", "KeyStore"]
+__all__ = ["ApiState", "KeyStore", "SessionStore"]
+
+
+class SessionStore(Protocol):
+    """What the viewer's sessions need (:class:`~omniclaude.storage.viewer_sessions.
+    ViewerSessionStore` in production)."""
+
+    async def create(self, key: ApiKey) -> str:
+        """Open a session for ``key``; return its token."""
+        ...
+
+    async def authenticate(self, token: str) -> ApiKey | None:
+        """Return the key of a live session (``read`` scope only), or None."""
+        ...
+
+    async def end(self, token: str) -> None:
+        """End a session."""
+        ...
 
 
 class KeyStore(Protocol):
@@ -37,6 +54,7 @@ class ApiState:
     metrics: ApiMetrics
     keys: KeyStore | None = None
     pool: Any = None
+    sessions: SessionStore | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     live_readers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
     """Bounds the live views' reads running at once (more: 429)."""

@@ -185,29 +185,39 @@ def executions(
                 "until": flt.until}  # fmt: skip
         typer.echo(json.dumps(to_jsonable_python(body), indent=2))
         return
-    console.print(executions_table(page.items, wide=wide))
+    console.print(executions_table(page.items, wide=wide, width=console.width))
     more = " (more: --limit)" if page.next_cursor else ""
     console.print(f"[dim]{len(items)} in the last {since}{more}[/]", highlight=False)
 
 
-def executions_table(items: list[Any], *, wide: bool = False) -> Any:
-    """A Rich table of executions that fits 100 columns: short ids, one line per row, each
-    child under its parent (indented); ``wide`` shows full ids and whole prompts."""
+AGENT_WIDTH = 20
+_FIXED_WIDTH = 14 + 8 + AGENT_WIDTH + 11 + 8 + 2 * 5
+"""started, id, agent, status, duration and the gaps between the six columns."""
+
+
+def executions_table(items: list[Any], *, wide: bool = False, width: int = 100) -> Any:
+    """A Rich table of executions that fits ``width`` columns (100 by default): short ids,
+    one line per row, each child under its parent (indented); ``wide`` shows full ids and
+    whole prompts."""
     from rich.markup import escape
     from rich.table import Table
 
-    from omniclaude.api.viewer.render import shorten
+    from omniclaude.api.viewer.render import nest_children, shorten
     from omniclaude.api.viewer.waterfall import format_duration
     from omniclaude.storage.queries import short_id
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     overflow: Literal["fold", "ellipsis"] = "fold" if wide else "ellipsis"
-    table.add_column("started (UTC)", no_wrap=True)
-    table.add_column("id", no_wrap=True, overflow=overflow)
-    table.add_column("agent", no_wrap=not wide, max_width=None if wide else 22, overflow=overflow)
-    table.add_column("status", no_wrap=True)
-    table.add_column("duration", no_wrap=True, justify="right")
-    table.add_column("prompt", no_wrap=not wide, overflow=overflow, ratio=1)
+    # Fixed columns keep their width (Rich would shrink them first); the prompt takes the rest.
+    table.add_column("started (UTC)", no_wrap=True, min_width=14)
+    table.add_column("id", no_wrap=True, min_width=36 if wide else 8)
+    table.add_column(
+        "agent", no_wrap=not wide, max_width=None if wide else AGENT_WIDTH, overflow=overflow
+    )
+    table.add_column("status", no_wrap=True, min_width=11)
+    table.add_column("duration", no_wrap=True, justify="right", min_width=8)
+    prompt_width = None if wide else max(10, width - _FIXED_WIDTH)
+    table.add_column("prompt", no_wrap=not wide, overflow=overflow, max_width=prompt_width)
     colours = {"success": "green", "failed": "red", "in_progress": "cyan", "cancelled": "yellow"}
     for depth, row in nest_children(items):
         colour = colours.get(row.status, "")
@@ -222,27 +232,6 @@ def executions_table(items: list[Any], *, wide: bool = False) -> Any:
             escape(shorten(row.user_prompt, 10_000 if wide else 200)),
         )
     return table
-
-
-def nest_children(items: list[Any]) -> list[tuple[int, Any]]:
-    """Order a newest-first page so each child follows its parent (oldest child first),
-    with its depth; a child whose parent is not on the page stays where it was (depth 0)."""
-    on_page = {item.correlation_id for item in items}
-    kids: dict[Any, list[Any]] = {}
-    for item in items:
-        if item.parent_correlation_id in on_page:
-            kids.setdefault(item.parent_correlation_id, []).append(item)
-    out: list[tuple[int, Any]] = []
-
-    def visit(item: Any, depth: int) -> None:
-        out.append((depth, item))
-        for kid in sorted(kids.get(item.correlation_id, []), key=lambda k: k.created_at):
-            visit(kid, depth + 1)
-
-    for item in items:
-        if item.parent_correlation_id not in on_page:
-            visit(item, 0)
-    return out
 
 
 def register(app: typer.Typer) -> None:

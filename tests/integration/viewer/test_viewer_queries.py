@@ -241,29 +241,35 @@ async def viewer_client(
             yield client, key
 
 
+@pytest.mark.covers("table:viewer_sessions")
 async def test_the_served_viewer_shows_a_trace_redacted(
     viewer_client: tuple[httpx.AsyncClient, str], recorded: dict[str, uuid.UUID]
 ) -> None:
-    """Through the real app and key store: every action is on the page, no secret is."""
+    """Through the real app, key store and session store: the key is traded for a session
+    once, then every page opens with the cookie alone; every action is on the trace page,
+    no secret is; a short id opens the same trace."""
     client, key = viewer_client
-    headers = {"Authorization": f"Bearer {key}"}
     assert (await client.get("/")).headers["location"] == "/viewer/"
-    page = await client.get(f"/viewer/partials/traces/{recorded['root']}", headers=headers)
-    assert page.status_code == 200
-    trace = (await client.get(f"/traces/{recorded['root']}", headers=headers)).json()
+    assert (await client.get("/viewer/")).status_code == 401
+    login = await client.post(
+        "/viewer/login", data={"key": key, "next": "/viewer/"}, follow_redirects=False
+    )
+    assert login.status_code == 303
+    assert "httponly" in login.headers["set-cookie"].lower()
+    page = await client.get(f"/viewer/traces/{recorded['root']}")
+    assert page.status_code == 200, page.text
+    trace = (await client.get(f"/traces/{recorded['root']}")).json()
     actions = [a for t in (trace, *trace["children"]) for a in t["actions"]]
     assert len(actions) == 3
     for action in actions:
         assert f'data-event-id="{action["event_id"]}"' in page.text
-        detail = await client.get(
-            f"/viewer/partials/events/action/{action['event_id']}", headers=headers
-        )
+        detail = await client.get(f"/viewer/partials/events/action/{action['event_id']}")
         assert "hunter2" not in detail.text, "a password reached the detail panel"
-    short = await client.get(
-        f"/viewer/partials/traces/{str(recorded['root'])[:8]}", headers=headers
-    )
-    assert short.text == page.text, "a short id does not open the same trace"
-    listing = await client.get("/viewer/partials/executions?status=failed", headers=headers)
+    short = await client.get(f"/viewer/traces/{str(recorded['root'])[:8]}")
+    assert short.status_code == 200
+    assert f'data-correlation-id="{recorded["root"]}"' in short.text
+    listing = await client.get("/viewer/?status=failed")
     assert str(recorded["failed"]) in listing.text
-    assert (await client.get("/viewer/partials/overview", headers=headers)).status_code == 200
-    assert (await client.get("/viewer/partials/overview")).status_code == 401
+    assert (await client.get("/viewer/overview")).status_code == 200
+    await client.post("/viewer/logout")
+    assert (await client.get("/viewer/overview")).status_code == 401

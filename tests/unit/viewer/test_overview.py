@@ -9,6 +9,7 @@ import pytest
 
 from omniclaude.api import ingest
 from omniclaude.api.schemas import IngestFigures, OverviewResponse
+from omniclaude.api.viewer.charts import nice_ceiling, overview_charts
 from omniclaude.api.viewer.render import render
 from omniclaude.storage.queries import overview as ov
 
@@ -88,7 +89,18 @@ def test_overview_renders_every_panel() -> None:
          "message": "<b>bad</b>"}
     ]  # fmt: skip
     assert overview.activity_peak == 1
-    html = render("partials/overview.html", window="24h", o=overview, recent_errors=errors)
+    html = render(
+        "partials/overview.html", window="24h", o=overview, recent_errors=errors,
+        **overview_charts(overview),
+    )  # fmt: skip
     for text in ("grep", "code-analyzer", "Routing confidence", "&lt;b&gt;bad&lt;/b&gt;"):
         assert text in html, text
     assert "consumer metrics unreachable" in html
+
+
+@pytest.mark.parametrize(
+    ("value", "top"), [(0, 1), (1, 1), (7, 10), (13, 20), (24, 25), (260, 500)]
+)
+def test_an_axis_ends_at_a_round_number(value: float, top: int) -> None:
+    """The y axis' top is the next 1, 2, 2.5 or 5 times a power of ten."""
+    assert nice_ceiling(value) == top

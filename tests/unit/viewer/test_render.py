@@ -90,7 +90,9 @@ def test_trace_partial_escapes_and_redacts_event_values() -> None:
         manifests=[manifest_row(cid)],
         transformations=[transformation_row(cid)],
     )  # fmt: skip
-    html = render("partials/trace.html", waterfall=build_waterfall(trace), trace=trace, live=False)
+    html = render(
+        "partials/trace.html", waterfall=build_waterfall(trace), trace=trace, live=False, after=""
+    )
     assert "<script>" not in html, "event text was rendered as HTML"
     assert "&lt;script&gt;" in html
     assert SECRET not in html, "a secret reached the trace page"
@@ -138,11 +140,13 @@ def test_executions_partial_lists_rows_and_pages() -> None:
     """The list shows each execution with a link to its trace, and the pager links."""
     cid = uuid.uuid4()
     row = {**execution_row(cid, prompt=XSS).model_dump(), "child_count": 2}
+    child = {**execution_row(uuid.uuid4(), parent=cid).model_dump(), "child_count": 0}
     flt = ExecutionFilter.build(now=T0 + timedelta(hours=1))
     html = render(
-        "partials/executions.html", items=[row], agents=["a<b"],
+        "partials/executions.html", items=[(0, row), (1, child)], agents=["a<b"],
         filter=flt, first_page=False, first_href="?", next_href="?cursor=abc",
     )  # fmt: skip
+    assert "depth-row-1" in html, "the child is not shown under its parent"
     assert f'href="/viewer/traces/{cid}"' in html
     assert "&lt;script&gt;" in html
     assert "<script>" not in html
@@ -151,13 +155,12 @@ def test_executions_partial_lists_rows_and_pages() -> None:
     assert "Newest" in html
 
 
-def test_pages_render_without_data() -> None:
-    """The page shells hold no data and load their script and stylesheet."""
-    for template, extra in (
-        ("executions.html", {"ranges": ["24h"], "statuses": ("failed",)}),
-        ("trace.html", {"correlation_id": str(uuid.uuid4())}),
-        ("overview.html", {"windows": ["24h"]}),
-    ):
-        html = render(template, page=template.removesuffix(".html"), **extra)
-        assert "/viewer/static/viewer.js" in html
-        assert 'id="key-dialog"' in html
+def test_the_login_page_holds_no_key_and_posts_the_form() -> None:
+    """The login page asks for the key in a password field and posts it to /viewer/login;
+    it loads only the viewer's own script and stylesheet."""
+    html = render("login.html", page="login", error=None, next="/viewer/", retry=True,
+                  ttl_text="12 h 0 min")  # fmt: skip
+    assert "/viewer/static/viewer.js" in html
+    assert 'method="post" action="/viewer/login"' in html
+    assert 'type="password"' in html
+    assert 'data-retry="1"' in html

@@ -33,3 +33,33 @@ def test_the_tree_nests_children_and_shows_timings() -> None:
     indent = {name: next(line for line in lines if name in line).index(name)
               for name in ("polymorphic-agent", "test-finder", "grep")}  # fmt: skip
     assert indent["polymorphic-agent"] < indent["test-finder"] < indent["grep"]
+
+
+def test_the_executions_table_fits_100_columns_with_children_under_parents() -> None:
+    """Long prompts and agent names: every row is one line of at most 100 columns with the
+    short id whole; a child follows its parent, indented; --wide shows full ids."""
+    from omniclaude.cli.views import executions_table
+    from omniclaude.storage.queries import ExecutionListItem
+
+    parent, child, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    long = "Refactor the whole payment module and explain every change in great detail " * 3
+    rows = [
+        execution_row(child, agent="a-very-long-subagent-name-for-reviews", parent=parent,
+                      prompt=long, start_ms=50),
+        execution_row(other, agent="test-finder", prompt=long, start_ms=20),
+        execution_row(parent, agent="polymorphic-agent", prompt=long, start_ms=0),
+    ]  # fmt: skip
+    items = [ExecutionListItem.model_validate(r.model_dump()) for r in rows]
+    console = Console(width=100, record=True)
+    console.print(executions_table(items))
+    lines = [line for line in console.export_text().splitlines() if line.strip()]
+    assert len(lines) == 1 + len(items), f"a row wrapped onto two lines: {lines}"
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    order = [next(i for i, line in enumerate(lines) if str(c)[:8] in line) for c in
+             (other, parent, child)]  # fmt: skip
+    assert order == sorted(order), "the child is not right under its parent"
+    assert "└" in lines[order[2]]
+    assert str(parent) not in console.export_text()
+    wide = Console(width=220, record=True)
+    wide.print(executions_table(items, wide=True))
+    assert str(parent) in wide.export_text()

@@ -1,8 +1,10 @@
 """The trace viewer, served by the API under ``/viewer``.
 
-Server-rendered pages (Jinja2, autoescaped, every event value redacted) and a small script
-that asks for a ``read`` key, keeps it in ``sessionStorage`` and loads the data with it. No
-build step. :func:`register` is what ``omniclaude.api.app.create_app`` calls.
+Server-rendered pages (Jinja2, autoescaped, every event value redacted) read through the one
+read layer; a ``read`` key is traded once for a session cookie (HttpOnly, SameSite=Strict), so
+every tab of the browser opens traces without asking again. A small script adds the detail
+panel, the live view and local times. No build step. :func:`register` is what
+``omniclaude.api.app.create_app`` calls.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ __all__ = ["register"]
 
 
 def register(app: FastAPI) -> None:
-    """Mount the viewer on ``app`` (it reads the API's state); the root URL redirects to it."""
+    """Mount the viewer on ``app`` (it reads the API's state), render the errors of its paths
+    as its own pages, and redirect the root URL to it."""
     from fastapi.responses import RedirectResponse
 
+    from omniclaude.api.errors import ERROR_PAGES
+    from omniclaude.api.viewer.errors import error_page
     from omniclaude.api.viewer.routes import router
 
     app.include_router(router)
+    setattr(app.state, ERROR_PAGES, error_page)
     has_root = any(getattr(route, "path", None) == "/" for route in app.router.routes)
     if not has_root:
 

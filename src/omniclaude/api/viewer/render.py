@@ -8,7 +8,7 @@ past the producers' redaction is still never shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,6 +23,7 @@ __all__ = [
     "DetailSections",
     "detail_sections",
     "environment",
+    "nest_children",
     "pretty_json",
     "redacted",
     "render",
@@ -103,6 +104,27 @@ def detail_sections(
                 out.objects.append((name, list(value)))
         else:
             out.scalars.append((name, _scalar_text(value)))
+    return out
+
+
+def nest_children(items: Sequence[Any]) -> list[tuple[int, Any]]:
+    """Order a newest-first page so each child follows its parent (oldest child first),
+    with its depth; a child whose parent is not on the page stays where it was (depth 0)."""
+    on_page = {item.correlation_id for item in items}
+    kids: dict[Any, list[Any]] = {}
+    for item in items:
+        if item.parent_correlation_id in on_page:
+            kids.setdefault(item.parent_correlation_id, []).append(item)
+    out: list[tuple[int, Any]] = []
+
+    def visit(item: Any, depth: int) -> None:
+        out.append((depth, item))
+        for kid in sorted(kids.get(item.correlation_id, []), key=lambda k: k.created_at):
+            visit(kid, depth + 1)
+
+    for item in items:
+        if item.parent_correlation_id not in on_page:
+            visit(item, 0)
     return out
 
 

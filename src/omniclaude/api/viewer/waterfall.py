@@ -112,6 +112,7 @@ class Waterfall:
     live: bool = False
     usage: UsageTotals = field(default_factory=UsageTotals)
     """Every LLM call of the trace (its executions and all under them), each once."""
+    truncated: bool = False
 
     @property
     def total_ms(self) -> float:
@@ -382,7 +383,9 @@ def build_waterfall(trace: TraceTree) -> Waterfall:
                 span.depth += 1
             spans.extend(orphan)
 
-    waterfall = Waterfall(root=trace.root, spans=spans, live=trace.running)
+    waterfall = Waterfall(
+        root=trace.root, spans=spans, live=trace.running, truncated=trace.truncated
+    )
     waterfall.root_execution = trace.root_execution
     waterfall.routing = [r for r in trace.routing if r.correlation_id == trace.root]
     waterfall.manifests = [r for r in trace.manifests if r.correlation_id == trace.root]

@@ -67,6 +67,7 @@ from omniclaude.storage.queries.traces import (
     fetch_record,
     fetch_trace_tree,
     get_trace,
+    latest_activity,
     trace_activity,
 )
 from omniclaude.storage.queries.usage import (
@@ -128,6 +129,7 @@ __all__ = [
     "final_event_count",
     "get_execution",
     "get_trace",
+    "latest_activity",
     "list_agents",
     "list_children",
     "list_executions",

@@ -44,7 +44,7 @@ MAX_PAGE = 200
 
 SEARCH_TEXT = "(coalesce(l.user_prompt, '') || ' ' || coalesce(l.error_message, ''))"
 """What text search matches: the prompt and the error message (the trigram index's
-expression, migration 0003: keep the two identical or the index is not used)."""
+expression, migration 0004: keep the two identical or the index is not used)."""
 
 
 class ExecutionListItem(ExecutionSummary):

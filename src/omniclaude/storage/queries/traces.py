@@ -41,6 +41,7 @@ __all__ = [
     "fetch_record",
     "fetch_trace_tree",
     "get_trace",
+    "latest_activity",
     "trace_activity",
 ]
 
@@ -340,6 +341,30 @@ _ACTIVITY = (
 )
 
 
+_LATEST = (
+    "SELECT ingested_at, event_id FROM ("  # noqa: S608 - constants only
+    + " UNION ALL ".join(
+        f"(SELECT ingested_at, event_id FROM {table} WHERE correlation_id = ANY($1::uuid[]) "  # noqa: S608
+        "ORDER BY ingested_at DESC, event_id DESC LIMIT 1)"
+        for _, table, *_rest in _ACTIVITY_TABLES
+    )
+    + ") AS a ORDER BY ingested_at DESC, event_id DESC LIMIT 1"
+)
+
+
+async def _tree_ids(db: Reader, correlation_id: uuid.UUID) -> tuple[list[uuid.UUID], bool]:
+    tree = await db.fetch(_TREE_IDS, correlation_id, MAX_TRACE_DEPTH, MAX_TRACE_EXECUTIONS)
+    ids = list(dict.fromkeys([correlation_id, *(r["correlation_id"] for r in tree)]))
+    return ids, any(r["status"] == "in_progress" for r in tree)
+
+
+async def latest_activity(db: Reader, correlation_id: uuid.UUID) -> Cursor | None:
+    """The position of the last row stored for a trace (where a live view starts), or None."""
+    ids, _ = await _tree_ids(db, correlation_id)
+    row = await db.fetchrow(_LATEST, ids)
+    return None if row is None else (row["ingested_at"], row["event_id"])
+
+
 async def trace_activity(
     db: Reader, correlation_id: uuid.UUID, *, after: Cursor | None, limit: int = 200
 ) -> TraceActivity:
@@ -349,9 +374,7 @@ async def trace_activity(
     A writer's transaction can commit after a later one; a live view should ask again from
     a little before its cursor and drop the ids it has (the viewer does).
     """
-    tree = await db.fetch(_TREE_IDS, correlation_id, MAX_TRACE_DEPTH, MAX_TRACE_EXECUTIONS)
-    ids = list(dict.fromkeys([correlation_id, *(r["correlation_id"] for r in tree)]))
-    running = any(r["status"] == "in_progress" for r in tree)
+    ids, running = await _tree_ids(db, correlation_id)
     since, since_id = after or (_EPOCH, uuid.UUID(int=0))
     rows = await db.fetch(_ACTIVITY, ids, since, since_id, limit)
     items = rows_as(ActivityItem, rows)

@@ -1,30 +1,14 @@
-// OmniClaude viewer: asks for a read key, loads server-rendered fragments with it, refreshes.
-// The server escapes and redacts every fragment; this script only inserts them, and it
-// writes messages of its own with textContent (never as HTML).
+// OmniClaude viewer: the pages are rendered by the server (escaped, redacted); this script
+// adds local times, the filter form's niceties, the detail panel and the live view. It never
+// sees a key: requests carry the session cookie (HttpOnly), and it writes text of its own
+// only with textContent.
 (function () {
   "use strict";
 
-  var KEY = "omniclaude.apiKey";
-  var timers = {};
   var selected = null;
+  var timers = {};
 
   function $(id) { return document.getElementById(id); }
-  function getKey() { return sessionStorage.getItem(KEY); }
-
-  function showKeyState() {
-    var label = $("key-label");
-    var key = getKey();
-    if (label) { label.textContent = key ? "key " + key.slice(0, 15) + "…" : "no key"; }
-  }
-
-  function askKey(message) {
-    var dialog = $("key-dialog");
-    var error = $("key-error");
-    error.textContent = message || "";
-    error.hidden = !message;
-    if (!dialog.open) { dialog.showModal(); }
-    $("key-input").focus();
-  }
 
   function localTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
@@ -36,82 +20,110 @@
     });
   }
 
-  function message(target, text) {
+  function notice(target, text) {
     var p = document.createElement("p");
     p.className = "error";
     p.textContent = text;
     target.replaceChildren(p);
   }
 
-  async function fetchFragment(url) {
-    var key = getKey();
-    if (!key) { askKey(); return null; }
+  // A page reached from another site (a link in a chat, a mail) does not carry the
+  // SameSite=Strict cookie, so the server answered the login form with data-retry="1".
+  // Asking again from this page (a same-site navigation) sends it; once per page, so
+  // without a session the form stays.
+  function retryWithSession() {
+    var login = document.querySelector(".login[data-retry='1']");
+    var mark = "omniclaude.retried:" + location.pathname + location.search;
+    if (!login) { sessionStorage.removeItem(mark); return; }
+    if (sessionStorage.getItem(mark)) { sessionStorage.removeItem(mark); return; }
+    sessionStorage.setItem(mark, "1");
+    location.replace(location.href);
+  }
+
+  // ---------------------------------------------------------------- fetching
+  async function fetchPage(url) {
     var response;
     try {
-      response = await fetch(url, {
-        headers: { "Authorization": "Bearer " + key, "Accept": "text/html" },
-        cache: "no-store",
-        credentials: "omit",
-      });
+      response = await fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "text/html" } });
     } catch (err) {
-      return { status: 0, text: "The API did not answer (" + err.message + "). Is `omniclaude up` running?" };
+      return { error: "The API did not answer (" + err.message + "). Is `omniclaude up` running?" };
     }
-    if (response.status === 401 || response.status === 403) {
-      var detail = await response.json().then(function (j) { return j.message || j.detail; }, function () { return response.statusText; });
-      if (response.status === 401) { sessionStorage.removeItem(KEY); showKeyState(); }
-      askKey(String(detail));
-      return null;
-    }
+    if (response.status === 401) { location.reload(); return null; }
     var text = await response.text();
-    if (!response.ok && response.status !== 404) {
-      try { var body = JSON.parse(text); text = body.message || body.detail; } catch (e) { /* keep the body */ }
-      return { status: response.status, text: String(text) };
-    }
     return { status: response.status, html: text };
   }
 
-  function partialUrl(target) {
-    var url = target.dataset.partial;
-    if (target.dataset.query) { url += location.search; }
-    return url;
-  }
-
-  async function load(target) {
-    var result = await fetchFragment(partialUrl(target));
-    if (!result) { return; }
-    if (result.html === undefined) { message(target, result.text); return; }
-    target.innerHTML = result.html;
-    localTimes(target);
+  function swapContent(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("content");
+    var content = $("content");
+    if (!fresh || !content) { return false; }
+    content.replaceChildren.apply(content, Array.prototype.slice.call(fresh.childNodes));
+    localTimes(content);
     if (selected) {
-      var again = target.querySelector('[data-event-id="' + CSS.escape(selected) + '"]');
+      var again = content.querySelector('[data-event-id="' + CSS.escape(selected) + '"]');
       if (again) { again.classList.add("selected"); }
     }
-    target.dispatchEvent(new CustomEvent("omniclaude:loaded", { bubbles: true }));
-    schedule(target);
+    return true;
   }
 
-  function wantsRefresh(target) {
-    if (document.visibilityState !== "visible") { return true; }  // check again later
-    var live = $("live");
-    if (document.body.dataset.page === "trace") {
-      return !!target.querySelector('.trace[data-live="1"]');
-    }
-    if (live && !live.checked) { return false; }
-    return !new URLSearchParams(location.search).get("cursor");
+  async function refresh() {
+    var result = await fetchPage(location.href);
+    if (!result) { return; }
+    if (result.error) { notice($("content"), result.error); return; }
+    swapContent(result.html);
   }
 
-  function schedule(target) {
-    clearTimeout(timers[target.id]);
-    var every = Number(target.dataset.refreshMs || (document.body.dataset.page === "trace" ? 3000 : 0));
-    if (!every || !wantsRefresh(target)) { return; }
-    timers[target.id] = setTimeout(function () {
-      if (document.visibilityState === "visible" && wantsRefresh(target)) { load(target); }
-      else { schedule(target); }
+  // ---------------------------------------------------------------- live views
+  function visible() { return document.visibilityState === "visible"; }
+
+  function liveWanted() {
+    var box = $("live");
+    return !box || box.checked;
+  }
+
+  // Lists and the overview: read the page again every data-refresh-ms while it is seen.
+  function scheduleRefresh() {
+    var content = $("content");
+    var every = content ? Number(content.dataset.refreshMs || 0) : 0;
+    clearTimeout(timers.page);
+    if (!every) { return; }
+    timers.page = setTimeout(async function () {
+      if (visible() && liveWanted()) { await refresh(); }
+      scheduleRefresh();
     }, every);
   }
 
-  function loadAll() {
-    document.querySelectorAll("[data-partial]").forEach(load);
+  // A running trace: poll the documented /traces/{id}/activity with a cursor; when rows were
+  // stored, read the page again (the waterfall is laid out on the server).
+  function scheduleTrace(delay) {
+    clearTimeout(timers.trace);
+    timers.trace = setTimeout(pollTrace, delay);
+  }
+
+  async function pollTrace() {
+    var missing = document.querySelector(".error-page[data-status='404']");
+    if (missing && location.pathname.indexOf("/viewer/traces/") === 0) {
+      if (visible()) { location.reload(); } else { scheduleTrace(3000); }
+      return;
+    }
+    var content = $("content");
+    var trace = content && content.querySelector(".trace");
+    if (!trace || trace.dataset.live !== "1") { return; }
+    if (!visible()) { scheduleTrace(2000); return; }
+    var url = "/traces/" + encodeURIComponent(content.dataset.correlationId) + "/activity?limit=50";
+    if (trace.dataset.after) { url += "&after=" + encodeURIComponent(trace.dataset.after); }
+    var response;
+    try {
+      response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    } catch (err) { scheduleTrace(5000); return; }
+    var wait = Number(response.headers.get("X-Poll-After-Ms") || 0) ||
+      1000 * Number(response.headers.get("Retry-After") || 2);
+    if (response.status === 401) { location.reload(); return; }
+    if (!response.ok) { scheduleTrace(wait); return; }
+    var body = await response.json();
+    if (body.items.length || !body.running) { await refresh(); }
+    else if (body.next_cursor) { trace.dataset.after = body.next_cursor; }
+    scheduleTrace(wait);
   }
 
   // ---------------------------------------------------------------- filters
@@ -127,29 +139,16 @@
     return shifted.toISOString().slice(0, 16);
   }
 
-  function fillForm(form) {
-    var params = new URLSearchParams(location.search);
-    Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || !params.has(el.name)) { return; }
-      var value = params.get(el.name);
-      if (el.type === "checkbox") { el.checked = value === el.value; }
-      else if (el.type === "datetime-local") { el.value = toLocalInput(value); }
-      else { el.value = value; }
-    });
-  }
-
-  function applyForm(form) {
+  function submitFilters(form) {
     var params = new URLSearchParams();
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled) { return; }
       if (el.type === "checkbox") { if (el.checked) { params.set(el.name, el.value); } return; }
-      var value = el.type === "datetime-local" ? toIso(el.value) : el.value.trim();
+      var value = el.type === "datetime-local" ? (el.value ? toIso(el.value) : "") : el.value.trim();
       if (value) { params.set(el.name, value); }
     });
     var query = params.toString();
-    history.replaceState(null, "", query ? "?" + query : location.pathname);
-    var content = $("content");
-    if (content) { load(content); }
+    location.href = form.getAttribute("action") + (query ? "?" + query : "");
   }
 
   // ---------------------------------------------------------------- details
@@ -159,47 +158,30 @@
     document.querySelectorAll(".selected").forEach(function (el) { el.classList.remove("selected"); });
     row.classList.add("selected");
     selected = row.dataset.eventId || null;
-    var result = await fetchFragment(row.dataset.detail);
+    var result = await fetchPage(row.dataset.detail);
     if (!result) { return; }
-    if (result.html === undefined) { message(panel, result.text); return; }
-    panel.innerHTML = result.html;
+    if (result.error) { notice(panel, result.error); return; }
+    panel.innerHTML = result.html;  // server-rendered, escaped and redacted
     localTimes(panel);
+    if (window.matchMedia("(max-width: 1100px)").matches) { panel.scrollIntoView({ block: "nearest" }); }
   }
 
   // ---------------------------------------------------------------- wiring
   document.addEventListener("DOMContentLoaded", function () {
-    showKeyState();
+    retryWithSession();
+    localTimes(document);
     var form = $("filters");
     if (form) {
-      fillForm(form);
-      form.addEventListener("submit", function (event) { event.preventDefault(); applyForm(form); });
+      form.querySelectorAll("input[type=datetime-local][data-iso]").forEach(function (el) {
+        if (el.dataset.iso) { el.value = toLocalInput(el.dataset.iso); }
+      });
+      form.addEventListener("submit", function (event) { event.preventDefault(); submitFilters(form); });
       form.addEventListener("change", function (event) {
-        if (event.target.id === "live") { var c = $("content"); if (c) { schedule(c); } return; }
-        if (event.target.tagName === "SELECT" || event.target.type === "checkbox") { applyForm(form); }
+        if (event.target.id === "live") { scheduleRefresh(); return; }
+        if (event.target.tagName === "SELECT" || event.target.type === "checkbox") { submitFilters(form); }
       });
     }
-    $("key-form").addEventListener("submit", function () {
-      var value = $("key-input").value.trim();
-      if (!value) { return; }
-      sessionStorage.setItem(KEY, value);
-      $("key-input").value = "";
-      showKeyState();
-      loadAll();
-    });
-    $("forget-key").addEventListener("click", function () {
-      sessionStorage.removeItem(KEY);
-      showKeyState();
-      askKey();
-    });
     document.addEventListener("click", function (event) {
-      var nav = event.target.closest("a[data-nav]");
-      if (nav) {
-        event.preventDefault();
-        history.pushState(null, "", nav.getAttribute("href"));
-        var content = $("content");
-        if (content) { load(content); }
-        return;
-      }
       var detail = event.target.closest("[data-detail]");
       if (detail) { showDetail(detail); return; }
       var row = event.target.closest("tr[data-href]");
@@ -210,10 +192,8 @@
       var detail = event.target.closest && event.target.closest("[data-detail]");
       if (detail) { event.preventDefault(); showDetail(detail); }
     });
-    window.addEventListener("popstate", function () {
-      if (form) { fillForm(form); }
-      loadAll();
-    });
-    if (getKey()) { loadAll(); } else { askKey(); }
+    scheduleRefresh();
+    if (document.body.dataset.page === "trace") { scheduleTrace(2000); }
+    if (document.body.dataset.page === "error") { scheduleTrace(3000); }
   });
 })();
