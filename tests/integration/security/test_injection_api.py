@@ -1,26 +1,24 @@
 """SQL injection through the HTTP API: every query and path parameter, and request bodies.
 
-The parameters are enumerated from the app itself — the OpenAPI document for the API, and
-the viewer's routes' declared parameters (FastAPI's dependency tree, dependencies included)
-— so a new parameter is attacked without editing this file. Proved: no request is answered
-with a 5xx; text filters match the injection string literally (``agent``, ``session_id``,
-``q`` find exactly the seeded execution holding it); bodies are stored verbatim; and nothing
-else in the database changed (row counts, a canary table, functions, views, roles, API keys).
+The parameters are enumerated from the app itself (:func:`tests.fixtures.parameters.targets`:
+the OpenAPI document for the API, and the viewer's routes' declared parameters, FastAPI's
+dependency tree included), so a new parameter is attacked without editing this file. Proved:
+no request is answered with a 5xx; text filters match the injection string literally
+(``agent``, ``session_id``, ``q`` find exactly the seeded execution holding it); bodies are
+stored verbatim; and nothing else in the database changed (row counts, a canary table,
+functions, views, roles, API keys).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
 
 import pytest
 
-from omniclaude.api.viewer.routes import router as viewer_router
 from omniclaude.events import ExecutionStarted
 from omniclaude.storage.writers import write_events
+from tests.fixtures.parameters import targets
 from tests.fixtures.stack import FullStack
 from tests.integration.security.support import (
     INJECTIONS,
@@ -41,56 +39,7 @@ pytestmark = pytest.mark.covers(
     "endpoint:POST /keys",
 )
 
-_PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 _VIEWER_ID = re.compile(r'data-href="/viewer/traces/([0-9a-f-]{36})"')
-
-
-@dataclass(frozen=True)
-class Target:
-    """One parameter of one GET route."""
-
-    path: str
-    name: str
-    where: str  # "query" or "path"
-
-    def request(self, value: str) -> tuple[str, dict[str, str]]:
-        """The URL and query parameters sending ``value`` in this parameter."""
-        fill = {name: str(uuid.uuid4()) for name in _PATH_PARAM.findall(self.path)}
-        if self.where == "path":
-            fill[self.name] = quote(value, safe="")
-        url = _PATH_PARAM.sub(lambda m: fill[m.group(1)], self.path)
-        return url, ({self.name: value} if self.where == "query" else {})
-
-
-def _query_names(route: Any) -> list[str]:
-    """The query parameters a viewer route declares, its dependencies' included."""
-    names: set[str] = set()
-    stack = [route.dependant]
-    while stack:
-        dependant = stack.pop()
-        names |= {param.alias for param in dependant.query_params}
-        stack += dependant.dependencies
-    return sorted(names)
-
-
-def targets(app: Any) -> list[Target]:
-    """Every parameter of every GET route: the OpenAPI document, then the viewer's routes
-    (not in the schema): their path and query parameters."""
-    found = [
-        Target(path, param["name"], param["in"])
-        for path, operations in app.openapi()["paths"].items()
-        for method, operation in operations.items()
-        if method == "get"
-        for param in operation.get("parameters", [])
-        if param["in"] in {"query", "path"}
-    ]
-    for route in viewer_router.routes:
-        path = getattr(route, "path", "")
-        if "GET" not in getattr(route, "methods", ()) or "/static/" in path:
-            continue
-        found += [Target(path, name, "path") for name in _PATH_PARAM.findall(path)]
-        found += [Target(path, name, "query") for name in _query_names(route)]
-    return found
 
 
 async def _seed(stack: FullStack) -> dict[str, uuid.UUID]:
