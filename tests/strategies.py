@@ -50,8 +50,10 @@ storable_json: st.SearchStrategy[Any] = st.recursive(
 )
 """Any JSON value inside the limits (nesting stays far below the depth limit)."""
 
+# A timed event starts at timestamp minus its duration, which must stay in range too.
+_LONGEST = timedelta(milliseconds=limits.MAX_DURATION_MS) + timedelta(days=1)
 storable_timestamps = st.datetimes(
-    min_value=limits.TIMESTAMP_MIN.replace(tzinfo=None) + timedelta(days=1),
+    min_value=limits.TIMESTAMP_MIN.replace(tzinfo=None) + _LONGEST,
     max_value=limits.TIMESTAMP_MAX.replace(tzinfo=None) - timedelta(days=1),
     timezones=st.sampled_from(
         [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=11))]
@@ -145,6 +147,8 @@ BAD_VALUES: tuple[BadValue, ...] = (
     BadValue("details nested too deep", _D + ".d" * limits.MAX_JSON_DEPTH,
              {_D: _deep(limits.MAX_JSON_DEPTH + 1)}),
     BadValue("NaN in an extra field", "custom.x", {"custom": {"x": float("nan")}}),
+    BadValue("start before the range", "duration_ms",
+             {"timestamp": "1900-01-02T00:00:00Z", "duration_ms": limits.MAX_DURATION_MS}),
 )  # fmt: skip
 """One of each kind of value that cannot be stored (the issue's list, and a few more)."""
 
@@ -155,4 +159,62 @@ def bad_actions(
     """A valid action with one bad value patched in, and which bad value it is."""
     return st.tuples(st.sampled_from(BAD_VALUES), actions(correlation_id)).map(
         lambda pair: (pair[0], {**pair[1], **pair[0].patch})
+    )
+
+
+def routing_decisions(correlation_id: uuid.UUID) -> st.SearchStrategy[dict[str, Any]]:
+    """Routing decisions (JSON-ready dicts) inside the limits: scores, lists, JSON context."""
+    name = st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        min_size=1,
+        max_size=limits.MAX_NAME_CHARS,
+    )
+    score = st.floats(min_value=0, max_value=1)
+    return st.fixed_dictionaries(
+        {
+            "event_id": st.uuids().map(str),
+            "event_type": st.just("routing_decision"),
+            "correlation_id": st.just(str(correlation_id)),
+            "user_request": storable_text,
+            "selected_agent": name,
+            "confidence_score": score,
+            "routing_strategy": st.text(min_size=1, max_size=limits.MAX_STRATEGY_CHARS).filter(
+                lambda s: limits.text_problem(s) is None
+            ),
+            "routing_time_ms": st.floats(min_value=0, max_value=limits.MAX_DURATION_MS),
+            "timestamp": storable_timestamps.map(datetime.isoformat),
+        },
+        optional={
+            "alternatives": st.lists(
+                st.fixed_dictionaries({"agent_name": name, "confidence": score}), max_size=3
+            ),
+            "matched_triggers": st.lists(storable_text, max_size=3),
+            "context_snapshot": st.dictionaries(storable_text, storable_json, max_size=3),
+            "trigger_confidence": score,
+            "cache_hit": st.booleans(),
+        },
+    )
+
+
+def executions_started(correlation_id: uuid.UUID) -> st.SearchStrategy[dict[str, Any]]:
+    """Execution starts (JSON-ready dicts) inside the limits: the rows the lists show."""
+    text = st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        min_size=1,
+        max_size=limits.MAX_NAME_CHARS,
+    )
+    return st.fixed_dictionaries(
+        {
+            "event_id": st.uuids().map(str),
+            "event_type": st.just("execution_started"),
+            "correlation_id": st.just(str(correlation_id)),
+            "agent_name": text,
+            "timestamp": storable_timestamps.map(datetime.isoformat),
+        },
+        optional={
+            "user_prompt": storable_text,
+            "session_id": text,
+            "metadata": st.dictionaries(storable_text, storable_json, max_size=3),
+            "project_path": storable_text,
+        },
     )

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from omniclaude.events.base import AgentName, DurationMs, Identifier, JsonObject, TimedEvent
-from omniclaude.events.limits import MAX_ACTION_NAME_CHARS
+from omniclaude.events.limits import MAX_ACTION_NAME_CHARS, NOT_BLANK
 
 __all__ = ["ActionType", "AgentAction"]
 
@@ -30,7 +30,7 @@ class AgentAction(TimedEvent):
 
     event_type: Literal["agent_action"] = "agent_action"
     action_type: ActionType
-    action_name: str = Field(min_length=1, max_length=MAX_ACTION_NAME_CHARS)
+    action_name: str = Field(min_length=1, max_length=MAX_ACTION_NAME_CHARS, pattern=NOT_BLANK)
     action_details: JsonObject = Field(default_factory=dict)
     agent_name: AgentName | None = None
     duration_ms: DurationMs | None = None

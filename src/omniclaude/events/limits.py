@@ -55,6 +55,7 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "MAX_SEARCH_CHARS",
     "MAX_STRATEGY_CHARS",
+    "NOT_BLANK",
     "TIMESTAMP_MAX",
     "TIMESTAMP_MIN",
     "Limit",
@@ -94,6 +95,9 @@ MAX_NAME_CHARS: Final = 256
 """Longest agent name (``agent_name``, ``selected_agent``, ``source_agent``, ...)."""
 MAX_ACTION_NAME_CHARS: Final = 512
 """Longest ``action_name``."""
+NOT_BLANK: Final = r"[^ \t\n\r\x0b\x0c]"
+"""A name must contain a character matching this (an explicit class, so that the Rust regex
+of the models and Python's ``re`` in the SDK agree on what blank means)."""
 MAX_LABEL_CHARS: Final = 256
 """Longest short label: a progress ``stage``, an ``error_type``."""
 MAX_STRATEGY_CHARS: Final = 128
@@ -151,7 +155,8 @@ LIMITS: Final[tuple[Limit, ...]] = (
     Limit("agent names", "`agent_name`, `selected_agent`, `source_agent`, `target_agent`, "
           "alternatives' `agent_name`",
           f"≤ {MAX_NAME_CHARS} characters (non-empty where required)", "indexed"),
-    Limit("action name", "`action_name`", f"1..{MAX_ACTION_NAME_CHARS} characters",
+    Limit("action name", "`action_name`",
+          f"1..{MAX_ACTION_NAME_CHARS} characters, not only spaces, tabs and line breaks",
           "shown in every list"),
     Limit("labels", "`stage`, `error_type`", f"1..{MAX_LABEL_CHARS} characters", "grouped on"),
     Limit("routing strategy", "`routing_strategy`", f"1..{MAX_STRATEGY_CHARS} characters",

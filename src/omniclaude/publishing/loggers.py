@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -20,6 +21,7 @@ from typing import Any
 
 from omniclaude.errors import EventValidationError
 from omniclaude.events import ActionType, AgentAction, utc_now
+from omniclaude.events.limits import MAX_ACTION_NAME_CHARS, NOT_BLANK
 from omniclaude.publishing.context import resolve_correlation_id
 from omniclaude.publishing.emitter import Emitter, build_event
 from omniclaude.publishing.execution_logger import AgentExecutionLogger, describe_error
@@ -29,11 +31,12 @@ from omniclaude.publishing.sinks.base import EventSink
 __all__ = ["ActionLogger", "AgentExecutionLogger", "ToolCall"]
 
 _log = logging.getLogger(__name__)
-_MAX_NAME = 512
+_MAX_NAME = MAX_ACTION_NAME_CHARS
+_NOT_BLANK = re.compile(NOT_BLANK)  # the contract's own rule: the SDK refuses what it refuses
 
 
 def _name(text: str, field: str) -> str:
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or _NOT_BLANK.search(text) is None:
         raise EventValidationError(f"{field}: must be a non-empty string", field=field)
     return text if len(text) <= _MAX_NAME else text[: _MAX_NAME - 1] + "…"
 

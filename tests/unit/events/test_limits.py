@@ -112,7 +112,7 @@ def test_non_finite_numbers_refused_everywhere(bad: BadValue) -> None:
     _refused_on_every_path(bad)
 
 
-@pytest.mark.parametrize("bad", _by_kind("timestamp"), ids=str)
+@pytest.mark.parametrize("bad", _by_kind("timestamp", "start"), ids=str)
 def test_timestamps_outside_the_stored_range_refused(bad: BadValue) -> None:
     """0001-01-01, 9999-12-31T23:59:59.999999Z (±infinity in PostgreSQL) and offsets that
     overflow when converted to UTC are refused on every path."""
