@@ -1,5 +1,8 @@
-"""Property-based API test: schemathesis generates requests from ``/openapi.json`` and no
-response may be a server error (every bad input must be a 4xx naming the field).
+"""Property-based API test: schemathesis generates requests — valid ones and negative ones
+(values outside each parameter's and body field's schema: wrong types, out-of-range numbers,
+missing and extra fields, odd strings) — for every operation of ``/openapi.json`` and of the
+viewer (whose routes are left out of the public document, so the test builds theirs from the
+same routes), and no response may be a server error: bad input is a 4xx naming the field.
 
 The API runs under uvicorn on an unused port (its own event loop in a thread), publishing to
 PostgreSQL directly; requests carry an admin key so they reach the handlers.
@@ -8,6 +11,7 @@ PostgreSQL directly; requests carry an admin key so they reach the handlers.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +21,14 @@ from typing import Any
 import pytest
 import schemathesis
 import uvicorn
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 
 from omniclaude.api import create_app
+from omniclaude.api.viewer.routes import router as viewer_router
 from omniclaude.settings import Settings
 from omniclaude.stack.ports import unused_port
 from omniclaude.storage.api_keys import ApiKeyStore
@@ -27,6 +36,7 @@ from omniclaude.storage.pool import connect
 from tests.fixtures.stack import write_sample_project
 
 MAX_EXAMPLES = 25
+"""Examples per operation and generation mode (positive, negative)."""
 
 
 async def _admin_key(database_url: str) -> str:
@@ -65,30 +75,64 @@ def served_api(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         thread.join(timeout=30)
 
 
-def test_no_server_errors(served_api: tuple[str, str]) -> None:
-    """No generated request, on any operation of the OpenAPI document, gets a 5xx answer."""
-    base, key = served_api
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
-    headers = {"Authorization": f"Bearer {key}"}
+def _viewer_schema() -> dict[str, Any]:
+    """An OpenAPI document of the viewer's routes, built from the routes themselves with the
+    query parameters they declare (the app mounts this router under /viewer)."""
+    routes = []
+    for route in viewer_router.routes:
+        if isinstance(route, APIRoute):
+            shown = copy.copy(route)
+            shown.include_in_schema = True
+            routes.append(shown)
+    return get_openapi(title="OmniClaude viewer", version="1", routes=routes)
+
+
+def _server_errors(schema: Any, base: str, headers: dict[str, str]) -> tuple[int, list[str]]:
+    """Run every operation of ``schema`` in both generation modes; list the 5xx answers."""
     failures: list[str] = []
+    negative_less: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 12, f"the OpenAPI document lost operations: {len(operations)}"
     for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=MAX_EXAMPLES,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
-        def check(case: Any) -> None:
-            response = case.call(headers=headers, timeout=30)
-            if response.status_code >= 500:
-                failures.append(
-                    f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                    f"{response.text[:300]}"
-                )
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
+            def check(case: Any) -> None:
+                response = case.call(base_url=base, headers=headers, timeout=30)
+                if response.status_code >= 500:
+                    failures.append(
+                        f"{case.meta.generation.mode.value if case.meta else '?'} "
+                        f"{case.method} {case.formatted_path} "
+                        f"query={case.query!r} -> {response.status_code}: {response.text[:300]}"
+                    )
 
-        check()
-    assert not failures, "server errors:\n" + "\n".join(failures[:20])
+            try:
+                check()
+            except Unsatisfiable:
+                # Nothing to get wrong (an operation with no parameter and no body): only
+                # the negative mode can find no case, and the positive one ran.
+                assert mode is GenerationMode.NEGATIVE, f"{operation.label}: no valid case"
+                negative_less.append(operation.label)
+    return len(operations), failures
+
+
+def test_no_server_errors(served_api: tuple[str, str]) -> None:
+    """No generated request, valid or negative, on any operation of the OpenAPI document or
+    of the viewer, gets a 5xx answer."""
+    base, key = served_api
+    headers = {"Authorization": f"Bearer {key}"}
+    count, failures = _server_errors(
+        schemathesis.openapi.from_url(f"{base}/openapi.json"), base, headers
+    )
+    assert count >= 12, f"the OpenAPI document lost operations: {count}"
+    viewer_count, viewer_failures = _server_errors(
+        schemathesis.openapi.from_dict(_viewer_schema()), base, headers
+    )
+    assert viewer_count >= 10, f"the viewer's routes went missing: {viewer_count}"
+    failures += viewer_failures
+    assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:20])
