@@ -116,7 +116,7 @@ def _to_json_object(value: Any, info: ValidationInfo) -> Any:
     if type(value) is not dict:
         return value  # the dict validator that follows says what is wrong
     if info.context is NUL_FREE_JSON and numbers_fit(value):
-        return value  # the hot path of the consumer: text already checked, numbers fit
+        return value  # the consumer's hot path: text already checked by the decoder
     problem = json_problem(value, surrogates=info.mode != "json")
     if problem is not None:
         raise unstorable_error(
@@ -363,8 +363,12 @@ class TimedEvent(EventBase):
             duration = getattr(self, self.DURATION_FIELD, None) or 0.0
             # Frozen model: set once, during validation, before anyone can read it.
             start = self.timestamp - timedelta(milliseconds=duration)
-            problem = instant_problem(start)
-            if problem is not None:  # stored as a column: the same range as any timestamp
+            # Stored as a column: the same range as any timestamp (years clear of the ends
+            # need no comparison).
+            problem = (
+                None if _SAFE_YEARS[0] < start.year < _SAFE_YEARS[1] else instant_problem(start)
+            )
+            if problem is not None:
                 raise unstorable_error(
                     type(self),
                     (self.DURATION_FIELD,),
