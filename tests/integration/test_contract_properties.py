@@ -60,8 +60,12 @@ pytestmark = pytest.mark.covers(
     "feature:contract-properties",
 )
 
-_SOURCES = {"agent_action": "action", "routing_decision": "routing"}
-"""The viewer's detail endpoint per event type (executions are read as executions)."""
+_SOURCES = {
+    "agent_action": "action",
+    "routing_decision": "routing",
+    "execution_started": "lifecycle",
+}
+"""The viewer's record source per event type (its detail partial)."""
 VALID_PER_PATH = 150
 """Valid events generated per way in (the bad ones: one of each kind per way in)."""
 TRACES = 4
@@ -131,7 +135,10 @@ async def _stored_row(stack: FullStack, event: EventBase) -> Any:
     kind = kind_of(str(getattr(event, "event_type", "")))
     assert kind is not None
     writer = WRITERS[kind.topic.table]
-    rows = await stack.pool.fetch(writer.stored_sql, [event.event_id])
+    # Table and columns are the writers' constants; the id is a parameter.
+    sql = f"SELECT {', '.join(writer.columns)} FROM {writer.table} WHERE event_id = $1"
+    rows = await stack.pool.fetch(sql, event.event_id)
+    assert len(rows) <= 1, f"event {event.event_id} stored {len(rows)} times"
     return rows[0] if rows else None
 
 
@@ -260,17 +267,15 @@ async def test_every_event_is_stored_exactly_or_refused_on_every_path(
 
     # Every stored row reads back through the API and the viewer without a 5xx.
     read = stack.headers("read")
-    urls = ["/executions?since=1900-01-01T00:00:00Z&limit=200",
-            "/viewer/api/executions?since=1900-01-01T00:00:00Z&limit=200",
-            "/viewer/api/overview?window=7d", "/viewer/partials/overview?window=7d"]  # fmt: skip
+    wide = "since=1900-01-01T00:00:00Z&limit=200"
+    urls = [f"/executions?{wide}", f"/viewer/partials/executions?{wide}",
+            "/overview?since=1900-01-01T00:00:00Z", "/usage?since=1900-01-01T00:00:00Z",
+            "/viewer/partials/overview?since=1900-01-01T00:00:00Z"]  # fmt: skip
     for cid in cids:
-        urls += [f"/traces/{cid}", f"/viewer/api/traces/{cid}", f"/viewer/partials/traces/{cid}"]
+        urls += [f"/traces/{cid}", f"/viewer/partials/traces/{cid}", f"/executions/{cid}"]
     for event_id, (_, event) in expected.items():
-        source = _SOURCES.get(str(getattr(event, "event_type", "")))
-        if source is not None:
-            urls += [f"/viewer/api/events/{source}/{event_id}"]
-        else:
-            urls += [f"/executions/{event.correlation_id}"]
+        source = _SOURCES[str(getattr(event, "event_type", ""))]
+        urls += [f"/viewer/partials/events/{source}/{event_id}"]
     for url in urls:
         response = await stack.client.get(url, headers=read)
         if response.status_code >= 500:
