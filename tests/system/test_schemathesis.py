@@ -133,6 +133,6 @@ def test_no_server_errors(served_api: tuple[str, str]) -> None:
     viewer_count, viewer_failures = _server_errors(
         schemathesis.openapi.from_dict(_viewer_schema()), base, headers
     )
-    assert viewer_count >= 10, f"the viewer's routes went missing: {viewer_count}"
+    assert viewer_count >= 9, f"the viewer's routes went missing: {viewer_count}"
     failures += viewer_failures
     assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:20])
