@@ -268,11 +268,11 @@ async def test_every_event_is_stored_exactly_or_refused_on_every_path(
     # Every stored row reads back through the API and the viewer without a 5xx.
     read = stack.headers("read")
     wide = "since=1900-01-01T00:00:00Z&limit=200"
-    urls = [f"/executions?{wide}", f"/viewer/partials/executions?{wide}",
+    urls = [f"/executions?{wide}", f"/viewer/?{wide}",
             "/overview?since=1900-01-01T00:00:00Z", "/usage?since=1900-01-01T00:00:00Z",
-            "/viewer/partials/overview?since=1900-01-01T00:00:00Z"]  # fmt: skip
+            "/viewer/overview?since=1900-01-01T00:00:00Z"]  # fmt: skip
     for cid in cids:
-        urls += [f"/traces/{cid}", f"/viewer/partials/traces/{cid}", f"/executions/{cid}"]
+        urls += [f"/traces/{cid}", f"/viewer/traces/{cid}", f"/executions/{cid}"]
     for event_id, (_, event) in expected.items():
         source = _SOURCES[str(getattr(event, "event_type", ""))]
         urls += [f"/viewer/partials/events/{source}/{event_id}"]

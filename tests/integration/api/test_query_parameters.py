@@ -21,6 +21,13 @@ pytestmark = pytest.mark.covers(
 )
 
 
+def _message(response: httpx.Response) -> str:
+    """What an error answer says: the API's JSON message, or the viewer's error page."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return str(response.json().get("message", ""))
+    return response.text
+
+
 def _cursor(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
@@ -70,7 +77,7 @@ async def test_query_parameters_are_caller_errors(
             if response.status_code >= 500:
                 server_errors.append(f"{where}: {response.status_code} {response.text[:200]}")
             elif response.status_code == 422 and target.where == "query":
-                message = response.json().get("message", "")
+                message = _message(response)
                 if target.name not in message:
                     unnamed.append(f"{where}: {message[:120]}")
     assert not server_errors, f"{len(server_errors)} server errors: {server_errors[:6]}"
@@ -86,13 +93,13 @@ async def test_query_parameters_are_caller_errors(
         ("/executions", {"q": "a\x00b"}, "query.q"),
         ("/executions", {"cursor": _cursor(f"0001-01-01T00:00:00+05:00|{uuid.uuid4()}")},
          "query.cursor"),
-        ("/viewer/partials/executions", {"q": "a\x00b"}, "query.q"),
-        ("/viewer/partials/executions", {"agent": "\x00"}, "query.agent"),
-        ("/viewer/partials/executions", {"since": "0001-01-01T00:00:00+14:00"}, "query.since"),
-        ("/viewer/partials/executions", {"until": "0001-01-01T00:00:00Z"}, "query.until"),
-        ("/viewer/partials/executions",
+        ("/viewer/", {"q": "a\x00b"}, "query.q"),
+        ("/viewer/", {"agent": "\x00"}, "query.agent"),
+        ("/viewer/", {"since": "0001-01-01T00:00:00+14:00"}, "query.since"),
+        ("/viewer/", {"until": "0001-01-01T00:00:00Z"}, "query.until"),
+        ("/viewer/",
          {"cursor": _cursor(f"9999-12-31T23:59:59-05:00|{uuid.uuid4()}")}, "query.cursor"),
-        ("/viewer/partials/overview", {"until": "9999-12-31T23:59:59.999999Z"}, "query.until"),
+        ("/viewer/overview", {"until": "9999-12-31T23:59:59.999999Z"}, "query.until"),
     ],
 )  # fmt: skip
 async def test_the_issues_examples_are_422_naming_the_parameter(
@@ -103,4 +110,4 @@ async def test_the_issues_examples_are_422_naming_the_parameter(
     http, headers = client
     response = await http.get(url, params=params, headers=headers)
     assert response.status_code == 422, f"{url} {params}: {response.status_code} {response.text}"
-    assert response.json()["errors"][0]["field"] == field, response.json()
+    assert f"{field}:" in _message(response), _message(response)
