@@ -351,6 +351,16 @@ class TableWriter:
         )
 
     @property
+    def insert_many_sql(self) -> str:
+        """The idempotent INSERT of a whole batch in one statement: ``$1`` is a ``jsonb``
+        array of rows (objects keyed by column), read with the table's own row type."""
+        columns = ", ".join(self.columns)
+        return (
+            f"INSERT INTO {self.table} AS t ({columns}) SELECT {columns} "  # noqa: S608
+            f"FROM jsonb_populate_recordset(NULL::{self.table}, $1::jsonb) {self.on_conflict}"
+        )
+
+    @property
     def stored_sql(self) -> str:
         """Select the stored rows of some keys, same columns: ``$1``, ``$2``, ``$3`` the
         arrays of :data:`UNIQUE_KEY`'s columns, ``$4``/``$5`` the first and last
@@ -380,9 +390,23 @@ class TableWriter:
     async def write(
         self, conn: Any, events: Sequence[EventBase], partitions: PartitionCache
     ) -> None:
-        """Insert ``events`` with one pipelined ``executemany`` (no row per round trip)."""
-        if events:
-            rows = await self.prepare(conn, [self.row(e) for e in events], partitions)
+        """Insert ``events`` idempotently.
+
+        A table that keeps the first telling takes the batch in one statement (one round
+        trip; its statement-level rollup trigger fires once, over the rows inserted). One
+        whose second telling merges into the row (LLM calls) takes one pipelined statement
+        per row: two tellings of one key in a single ``INSERT .. ON CONFLICT DO UPDATE``
+        would be refused.
+        """
+        if not events:
+            return
+        rows = await self.prepare(conn, [self.row(e) for e in events], partitions)
+        if self.keeps_first:
+            columns = self.columns
+            await conn.execute(
+                self.insert_many_sql, [dict(zip(columns, r, strict=True)) for r in rows]
+            )
+        else:
             await conn.executemany(self.insert_sql, rows)
 
     async def copy(

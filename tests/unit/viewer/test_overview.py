@@ -12,6 +12,7 @@ from omniclaude.api.schemas import IngestFigures, OverviewResponse
 from omniclaude.api.viewer.charts import nice_ceiling, overview_charts
 from omniclaude.api.viewer.render import render
 from omniclaude.storage.queries import overview as ov
+from omniclaude.storage.queries import rollups
 
 METRICS = """\
 # HELP omniclaude_ingest_consumer_lag_messages Records not yet committed.
@@ -57,15 +58,18 @@ def test_minutes_without_events_count_zero() -> None:
     now = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
     start = now - timedelta(hours=1)
     busy = now.replace(second=0) - timedelta(minutes=2)
-    series = ov._buckets([ov.ActivityBucket(start=busy, events=4)], start, now)
-    assert len(series) == 60
+    series = rollups.minute_series({busy: 4}, start, now)
+    assert len(series) == 61, "the minute of the window's start counts too"
+    series = series[-60:]
     assert {b.start: b.events for b in series}[busy] == 4
     assert sum(b.events for b in series) == 4
 
 
 def test_confidence_buckets_cover_zero_to_one() -> None:
     """Ten buckets of 0.1, empty ones included, fallbacks kept."""
-    buckets = ov._confidence([{"bucket": 10, "decisions": 3, "fallbacks": 1}, {"bucket": None}])
+    buckets = rollups.confidence_buckets(
+        [{"bucket": 10, "decisions": 3, "fallbacks": 1}, {"bucket": None}]
+    )
     assert len(buckets) == 10
     assert buckets[-1].model_dump() == {"low": 0.9, "high": 1.0, "decisions": 3, "fallbacks": 1}
     assert sum(b.decisions for b in buckets) == 3
@@ -76,13 +80,13 @@ def test_overview_renders_every_panel() -> None:
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     overview = OverviewResponse(
         since=now - timedelta(hours=24), until=now, as_of=now, bucket_s=60,
-        activity=ov._buckets([], now - timedelta(hours=1), now),
+        activity=rollups.minute_series({}, now - timedelta(hours=1), now),
         totals=ov.OverviewTotals(executions=4, failed=1, actions=9, error_actions=2),
         recent_errors=[], slowest_tools=[
             ov.ToolLatency(action_name="grep", calls=3, avg_ms=5.0, p95_ms=9.0, max_ms=9.5)
         ],
         agents=[ov.AgentUsage(agent_name="code-analyzer", runs=4, succeeded=3, failed=1)],
-        confidence=ov._confidence([]), ingest=IngestFigures(reachable=False),
+        confidence=rollups.confidence_buckets([]), ingest=IngestFigures(reachable=False),
     )  # fmt: skip
     errors: list[dict[str, Any]] = [
         {"correlation_id": "c", "created_at": now, "agent_name": "x", "kind": "Boom",
@@ -96,6 +100,10 @@ def test_overview_renders_every_panel() -> None:
     for text in ("grep", "code-analyzer", "Routing confidence", "&lt;b&gt;bad&lt;/b&gt;"):
         assert text in html, text
     assert "consumer metrics unreachable" in html
+    assert "No event stored in the last day" in html
+    fresh = overview.model_copy(update={"data_as_of": now - timedelta(seconds=3)})
+    html = render("partials/overview.html", window="24h", o=fresh, recent_errors=errors)
+    assert "Data as of" in html, "the overview must say how fresh its figures are"
 
 
 @pytest.mark.parametrize(
@@ -104,3 +112,20 @@ def test_overview_renders_every_panel() -> None:
 def test_an_axis_ends_at_a_round_number(value: float, top: int) -> None:
     """The y axis' top is the next 1, 2, 2.5 or 5 times a power of ten."""
     assert nice_ceiling(value) == top
+
+
+def test_percentiles_are_interpolated_within_their_bucket_and_capped() -> None:
+    """A histogram's p95 lies in the right bucket, never above the slowest call."""
+    hist = [0] * (len(rollups.DURATION_BOUNDS_MS) + 1)
+    hist[6] = 95  # 50..100 ms
+    hist[9] = 5  # 500..1000 ms
+    p95 = rollups.estimate_percentile(hist, 0.95, max_ms=800.0)
+    assert p95 is not None
+    assert 50 <= p95 <= 100
+    p99 = rollups.estimate_percentile(hist, 0.99, max_ms=800.0)
+    assert p99 is not None
+    assert 500 <= p99 <= 800
+    assert rollups.estimate_percentile([0] * len(hist), 0.5) is None
+    slowest = [0] * len(hist)
+    slowest[-1] = 1  # 10 minutes or more
+    assert rollups.estimate_percentile(slowest, 0.5, max_ms=900_000.0) == pytest.approx(750_000.0)

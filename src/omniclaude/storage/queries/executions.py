@@ -75,15 +75,19 @@ _LIST_HEAD = (
     "WHERE c.parent_correlation_id = l.correlation_id) AS child_count "
     "FROM agent_execution_logs l WHERE l.created_at >= $1 AND l.created_at < $2"
 )
+# The agent choices and the success rates read the executions rollup (rollups.py): a few
+# rows per agent and hour, never the executions themselves.
 _AGENTS = (
-    "SELECT DISTINCT agent_name FROM agent_execution_logs "
-    "WHERE created_at >= $1 ORDER BY agent_name LIMIT 200"
+    "SELECT DISTINCT agent_name FROM rollup_executions_hour "
+    "WHERE bucket >= date_trunc('hour', $1::timestamptz, 'UTC') AND executions > 0 "
+    "ORDER BY agent_name LIMIT 200"
 )
 _SUCCESS_RATES = (
-    "SELECT agent_name, count(*) AS finished, "
-    "avg(CASE WHEN status = 'success' THEN 1.0 ELSE 0.0 END)::float8 AS rate "
-    "FROM agent_execution_logs WHERE created_at >= $1 AND status <> 'in_progress' "
-    "GROUP BY agent_name"
+    "SELECT agent_name, sum(executions)::bigint AS finished, "
+    "(sum(executions) FILTER (WHERE status = 'success'))::float8 "
+    "/ nullif(sum(executions), 0) AS rate "
+    "FROM rollup_executions_hour WHERE bucket >= date_trunc('hour', $1::timestamptz, 'UTC') "
+    "AND status <> 'in_progress' GROUP BY agent_name HAVING sum(executions) > 0"
 )
 
 
@@ -199,4 +203,4 @@ async def agent_success_rates(
 ) -> dict[str, tuple[int, float]]:
     """Return ``{agent: (finished executions, share that succeeded)}`` over ``window``."""
     rows = await db.fetch(_SUCCESS_RATES, utc_now() - window)
-    return {r["agent_name"]: (int(r["finished"]), float(r["rate"])) for r in rows}
+    return {r["agent_name"]: (int(r["finished"]), float(r["rate"] or 0.0)) for r in rows}

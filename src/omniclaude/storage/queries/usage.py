@@ -1,10 +1,13 @@
 """The usage report: LLM calls, tokens and cost, per day, session, model, project or agent.
 
-One statement per grouping (``GROUPING SETS`` gives the groups and the total together); the
-grouping key is one of this module's constant expressions, every value a parameter. The
-window is the read layer's (:class:`~omniclaude.storage.queries.filters.ExecutionFilter`'s
-semantics: ``since <= created_at < until``; an LLM call's ``created_at`` is when its
-response ended). Costs add up only priced calls; ``unpriced_calls`` says how many are not.
+Read from the hourly rollup of LLM calls (``rollup_llm_hour``, kept in the writing
+transaction: a call told twice counts once, a better cost replaces the estimate), never from
+the calls themselves: a month of a busy team is a few thousand rows. One statement per
+grouping (``GROUPING SETS`` gives the groups and the total together); the grouping key is one
+of this module's constant expressions, every value a parameter. The window is the read
+layer's (``since <= created_at < until``; an LLM call's ``created_at`` is when its response
+ended) in whole hours: an hour counts when it starts in ``[floor(since), until)``. Costs add
+up only priced calls; ``unpriced_calls`` says how many are not.
 """
 
 from __future__ import annotations
@@ -46,11 +49,11 @@ class UsageGroup(StrEnum):
 
 
 _KEYS: Final[dict[UsageGroup, str]] = {
-    UsageGroup.DAY: "to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
-    UsageGroup.SESSION: "coalesce(session_id, '(none)')",
+    UsageGroup.DAY: "to_char(date_trunc('day', bucket AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
+    UsageGroup.SESSION: "coalesce(nullif(session_id, ''), '(none)')",
     UsageGroup.MODEL: "model",
-    UsageGroup.PROJECT: "coalesce(project_name, project_path, '(none)')",
-    UsageGroup.AGENT: "coalesce(agent_name, '(none)')",
+    UsageGroup.PROJECT: "coalesce(nullif(project, ''), '(none)')",
+    UsageGroup.AGENT: "coalesce(nullif(agent_name, ''), '(none)')",
 }
 """The grouping expression of each kind of row (constants: never built from input)."""
 
@@ -128,23 +131,25 @@ def _statement(group: UsageGroup) -> str:
     key = _KEYS[group]
     order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
     return (
-        f"SELECT {key} AS key, count(*) AS calls, "  # noqa: S608 - constant expressions
+        f"SELECT {key} AS key, coalesce(sum(calls), 0) AS calls, "  # noqa: S608 - constants
         "coalesce(sum(input_tokens), 0) AS input_tokens, "
         "coalesce(sum(output_tokens), 0) AS output_tokens, "
         "coalesce(sum(cache_creation_input_tokens), 0) AS cache_creation_input_tokens, "
         "coalesce(sum(cache_read_input_tokens), 0) AS cache_read_input_tokens, "
-        "coalesce(sum(total_tokens), 0) AS total_tokens, "
+        "coalesce(sum(input_tokens + output_tokens + cache_creation_input_tokens "
+        "+ cache_read_input_tokens), 0) AS total_tokens, "
         "coalesce(sum(cost_usd), 0)::float8 AS cost_usd, "
-        "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_calls, "
-        "count(*) FILTER (WHERE cost_source = 'estimate') AS estimated_calls, "
-        "count(*) FILTER (WHERE cost_source = 'exact') AS exact_calls, "
-        "count(*) FILTER (WHERE is_sidechain) AS sidechain_calls, "
-        "count(DISTINCT session_id) AS sessions, "
-        "min(created_at) AS first_at, max(created_at) AS last_at, "
+        "coalesce(sum(unpriced_calls), 0) AS unpriced_calls, "
+        "coalesce(sum(estimated_calls), 0) AS estimated_calls, "
+        "coalesce(sum(exact_calls), 0) AS exact_calls, "
+        "coalesce(sum(sidechain_calls), 0) AS sidechain_calls, "
+        "count(DISTINCT nullif(session_id, '')) AS sessions, "
+        "min(first_at) AS first_at, max(last_at) AS last_at, "
         f"grouping({key}) AS is_total "
-        "FROM agent_llm_calls WHERE created_at >= $1 AND created_at < $2 "
+        "FROM rollup_llm_hour WHERE bucket >= date_trunc('hour', $1::timestamptz, 'UTC') "
+        "AND bucket < $2 AND calls > 0 "
         "AND ($3::text IS NULL OR model = $3) "
-        "AND ($4::text IS NULL OR coalesce(project_name, project_path) = $4) "
+        "AND ($4::text IS NULL OR project = $4) "
         "AND ($5::text IS NULL OR session_id = $5) "
         f"GROUP BY GROUPING SETS (({key}), ()) ORDER BY is_total DESC, {order} LIMIT 10001"
     )

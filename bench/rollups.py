@@ -1,0 +1,131 @@
+"""Benchmark the rollups' cost on the write path: the same batches with and without them.
+
+The rollups are kept by statement-level triggers in the writing transaction (migration
+0005). This writes realistic agent actions in batches, as the consumer does (one ``COPY``
+per batch, its own transaction), alternately with the rollup trigger enabled and disabled
+(``ALTER TABLE .. DISABLE TRIGGER``) batch by batch, so both see the same machine load, and
+prints both rates and their ratio; then the same for the fallback path (``INSERT .. ON
+CONFLICT``, what a redelivered batch takes).
+
+Services: as bench/ingest.py (``OMNICLAUDE_DATABASE_URL`` or an embedded PostgreSQL).
+
+Usage: python bench/rollups.py [--batches 40] [--batch-events 2000] [--insert-batches 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+from ingest import Services, realistic_actions, with_services
+
+from omniclaude.storage.partitions import PartitionCache
+from omniclaude.storage.pool import connect
+from omniclaude.storage.writers import WRITERS, enable_copy, write_events
+
+TRIGGER = "agent_actions_rollup"
+
+
+def _fresh_rows(count: int, seed: int) -> list[Any]:
+    events = realistic_actions(count, seed=seed)
+    for event in events:  # a new id each round: every row is inserted
+        object.__setattr__(event, "event_id", uuid.uuid4())
+    return events
+
+
+async def _toggle(conn: Any, enabled: bool) -> None:
+    verb = "ENABLE" if enabled else "DISABLE"
+    await conn.execute(f"ALTER TABLE agent_actions {verb} TRIGGER {TRIGGER}")
+
+
+async def _paired(
+    conn: Any, batches: list[list[Any]], write: Any
+) -> tuple[float, float, list[float]]:
+    """Write the batches two by two, one with the trigger and one without (alternating which
+    goes first), so both modes see the same load; return both rates and per-pair ratios."""
+    spent = {True: 0.0, False: 0.0}
+    rows = {True: 0, False: 0}
+    ratios: list[float] = []
+    for index in range(0, len(batches) - 1, 2):
+        order = (True, False) if index % 4 == 0 else (False, True)
+        took: dict[bool, float] = {}
+        for enabled, batch in zip(order, batches[index : index + 2], strict=True):
+            await _toggle(conn, enabled)
+            started = time.perf_counter()
+            await write(batch)
+            took[enabled] = time.perf_counter() - started
+            spent[enabled] += took[enabled]
+            rows[enabled] += len(batch)
+        ratios.append(took[False] / took[True])
+    await _toggle(conn, True)
+    return rows[True] / spent[True], rows[False] / spent[False], ratios
+
+
+async def _measure(args: argparse.Namespace, services: Services) -> None:
+    writer = WRITERS["agent_actions"]
+    conn = await connect(services.database_url)
+    try:
+        await enable_copy(conn)
+        cache = PartitionCache()
+        events = _fresh_rows(args.batches * args.batch_events, 101)
+        rows = [writer.row(e) for e in events]
+        copy_batches = [
+            rows[i : i + args.batch_events] for i in range(0, len(rows), args.batch_events)
+        ]
+
+        async def copy(batch: list[Any]) -> None:
+            await writer.copy_rows(conn, batch, cache)
+
+        copy_with, copy_without, copy_ratios = await _paired(conn, copy_batches, copy)
+        events = _fresh_rows(args.insert_batches * args.batch_events, 202)
+        insert_batches = [
+            events[i : i + args.batch_events] for i in range(0, len(events), args.batch_events)
+        ]
+
+        async def insert(batch: list[Any]) -> None:
+            await write_events(conn, batch, partitions=cache)
+
+        insert_with, insert_without, insert_ratios = await _paired(conn, insert_batches, insert)
+        rollup_rows = await conn.fetchval("SELECT count(*) FROM rollup_actions_hour")
+    finally:
+        await conn.close()
+    print(f"services: {services.description}")
+    print(f"COPY (the consumer's path), {args.batches} batches of {args.batch_events} actions,")
+    print("  alternately with and without the rollup trigger:")
+    print(f"  with rollups:    {copy_with:,.0f} rows/s")
+    print(f"  without rollups: {copy_without:,.0f} rows/s")
+    print(
+        f"  ratio with / without: {copy_with / copy_without:.2f}x "
+        f"(median of pairs {statistics.median(copy_ratios):.2f}x)"
+    )
+    print(
+        f"INSERT .. ON CONFLICT (the redelivery path), {args.insert_batches} batches of "
+        f"{args.batch_events}:"
+    )
+    print(f"  with rollups:    {insert_with:,.0f} rows/s")
+    print(f"  without rollups: {insert_without:,.0f} rows/s")
+    print(
+        f"  ratio with / without: {insert_with / insert_without:.2f}x "
+        f"(median of pairs {statistics.median(insert_ratios):.2f}x)"
+    )
+    print(f"rollup_actions_hour rows after the run: {rollup_rows}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=40, help="COPY batches (pairs)")
+    parser.add_argument("--batch-events", type=int, default=2000)
+    parser.add_argument("--insert-batches", type=int, default=10)
+    args = parser.parse_args(argv)
+    asyncio.run(with_services(_measure, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

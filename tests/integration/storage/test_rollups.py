@@ -1,0 +1,327 @@
+"""Rollups stay exact: whatever the write path, redeliveries, better costs and late events.
+
+The incremental rollups (triggers in the writing transaction) must equal the same
+aggregates computed afresh from the raw rows, after any mix of COPY, INSERT, redelivered
+batches and LLM calls told twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from omniclaude.consuming.batcher import Item
+from omniclaude.consuming.store import EventStore
+from omniclaude.events import (
+    AgentAction,
+    AgentTransformation,
+    CostSource,
+    EventBase,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    LlmCall,
+    ManifestInjection,
+    RoutingDecision,
+    kind_of,
+    llm_call_id,
+    utc_now,
+)
+from omniclaude.kafka import topic_routes
+from omniclaude.settings import TopicSettings
+from omniclaude.storage import queries
+from omniclaude.storage.writers import copy_events, enable_copy, write_events
+from tests.unit.consuming.records import record
+
+pytestmark = pytest.mark.covers(
+    "table:rollup_events_minute",
+    "table:rollup_actions_hour",
+    "table:rollup_routing_hour",
+    "table:rollup_llm_hour",
+    "table:rollup_executions_hour",
+    "feature:rollups",
+)
+
+M = importlib.import_module("omniclaude.storage.migrations.versions.0005_rollups")
+
+EXPECTED = {
+    "rollup_actions_hour": (
+        M.ACTIONS_SELECT.format(rows="agent_actions"),
+        "bucket, agent_name, action_type, action_name, project",
+    ),
+    "rollup_routing_hour": (
+        M.ROUTING_SELECT.format(rows="agent_routing_decisions"),
+        "bucket, selected_agent, confidence_bucket",
+    ),
+    "rollup_llm_hour": (
+        M.LLM_SELECT.format(rows="agent_llm_calls"),
+        "bucket, model, project, agent_name, session_id",
+    ),
+}
+"""Each rollup recomputed from the raw rows (the migration's own backfill statements)."""
+
+_MINUTES_RAW = """
+SELECT bucket, source, sum(events)::bigint AS events, sum(errors)::bigint AS errors FROM (
+  SELECT date_trunc('minute', created_at, 'UTC') AS bucket, 'action' AS source, 1 AS events,
+         (action_type = 'error')::int AS errors FROM agent_actions
+  UNION ALL SELECT date_trunc('minute', created_at, 'UTC'), 'execution', 1,
+         (event_type = 'execution_failed')::int FROM agent_execution_events
+  UNION ALL SELECT date_trunc('minute', created_at, 'UTC'), 'routing', 1, 0
+    FROM agent_routing_decisions
+  UNION ALL SELECT date_trunc('minute', created_at, 'UTC'), 'manifest', 1, 0
+    FROM agent_manifest_injections
+  UNION ALL SELECT date_trunc('minute', created_at, 'UTC'), 'transformation', 1,
+         (event_type = 'transformation_failed')::int FROM agent_transformation_events
+  UNION ALL SELECT date_trunc('minute', created_at, 'UTC'), 'llm', 1, 0 FROM agent_llm_calls
+) e GROUP BY 1, 2 ORDER BY 1, 2
+"""
+_EXECUTIONS_RAW = """
+SELECT date_trunc('hour', created_at, 'UTC') AS bucket, agent_name, status,
+       coalesce(project_name, project_path, '') AS project,
+       parent_correlation_id IS NULL AS is_root, count(*) AS executions,
+       count(duration_ms) AS timed, coalesce(sum(duration_ms), 0) AS duration_sum_ms
+  FROM agent_execution_logs GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+"""
+
+
+def _normal(rows: list[Any]) -> list[tuple[Any, ...]]:
+    out = []
+    for row in rows:
+        values = []
+        for value in row.values():
+            if isinstance(value, float):
+                value = round(value, 6)  # noqa: PLW2901 - float sums in another order
+            values.append(value)
+        out.append(tuple(values))
+    return out
+
+
+async def assert_rollups_exact(conn: asyncpg.Connection) -> None:
+    """Every rollup equals its recomputation from the raw rows (zero rows left out)."""
+    for table, (select, key) in EXPECTED.items():
+        expected = await conn.fetch(select)
+        names = ", ".join(expected[0].keys()) if expected else key
+        stored = await conn.fetch(
+            f"SELECT {names} FROM {table} WHERE "
+            + ("events" if table == "rollup_actions_hour" else
+               "decisions" if table == "rollup_routing_hour" else "calls")
+            + f" <> 0 ORDER BY {key}"
+        )  # fmt: skip
+        assert _normal(stored) == _normal(expected), f"{table} drifted from the raw rows"
+    minutes = await conn.fetch(
+        "SELECT bucket, source, events, errors FROM rollup_events_minute ORDER BY 1, 2"
+    )
+    assert _normal(minutes) == _normal(await conn.fetch(_MINUTES_RAW)), "minute rollup drifted"
+    executions = await conn.fetch(
+        "SELECT bucket, agent_name, status, project, is_root, executions, timed, duration_sum_ms"
+        " FROM rollup_executions_hour WHERE executions <> 0 ORDER BY 1, 2, 3, 4, 5"
+    )
+    assert _normal(executions) == _normal(await conn.fetch(_EXECUTIONS_RAW)), (
+        "the executions rollup drifted from agent_execution_logs"
+    )
+
+
+def _workload(rng: random.Random, now: datetime) -> list[EventBase]:
+    """Executions with their actions, routing, manifests, transformations and LLM calls,
+    over a few hours, days and one far-past day."""
+    events: list[EventBase] = []
+    offsets = [timedelta(minutes=rng.randint(0, 180)) for _ in range(12)]
+    offsets += [timedelta(days=2, minutes=7), timedelta(days=90)]
+    for n, back in enumerate(offsets):
+        cid = uuid.uuid4()
+        start = now - back
+        agent = rng.choice(["alpha", "beta", "gamma"])
+        project = rng.choice([None, "omniclaude", "other"])
+        events.append(
+            ExecutionStarted(correlation_id=cid, agent_name=agent, user_prompt=f"p{n}",
+                             timestamp=start, project_name=project)
+        )  # fmt: skip
+        events.extend(
+            AgentAction(
+                correlation_id=cid, agent_name=agent, project_name=project,
+                action_type=rng.choice(["tool_call", "tool_call", "decision", "error"]),
+                action_name=rng.choice(["Bash", "Read", "Edit"]),
+                duration_ms=rng.choice([None, rng.uniform(0.2, 3000.0)]),
+                timestamp=start + timedelta(seconds=i + 1),
+            )
+            for i in range(rng.randint(1, 6))
+        )  # fmt: skip
+        events.append(
+            RoutingDecision(correlation_id=cid, user_request=f"p{n}", selected_agent=agent,
+                            confidence_score=rng.random(), routing_strategy="enhanced",
+                            routing_time_ms=rng.uniform(0, 20), is_fallback=rng.random() < 0.2,
+                            timestamp=start)
+        )  # fmt: skip
+        events.append(
+            ManifestInjection(correlation_id=cid, agent_name=agent, sections=[],
+                              total_query_time_ms=1.0, timestamp=start)
+        )  # fmt: skip
+        events.append(
+            AgentTransformation(correlation_id=cid, target_agent=agent, source_agent="poly",
+                                phase=rng.choice(["transformation_complete",
+                                                  "transformation_failed"]),
+                                timestamp=start)
+        )  # fmt: skip
+        request = f"req_{cid.hex}"
+        events.append(
+            LlmCall(event_id=llm_call_id(request_id=request, message_id=None),
+                    correlation_id=cid, model=rng.choice(["claude-a", "claude-b"]),
+                    input_tokens=rng.randint(0, 999), output_tokens=rng.randint(0, 99),
+                    request_id=request, session_id=f"s{n % 3}", project_name=project,
+                    cost_usd=0.01, cost_source=CostSource.ESTIMATE, source="transcript",
+                    timestamp=start + timedelta(seconds=2))
+        )  # fmt: skip
+        end = start + timedelta(seconds=30)
+        if rng.random() < 0.3:
+            events.append(ExecutionFailed(correlation_id=cid, agent_name=agent,
+                                          error_type="Boom", error_message="boom",
+                                          timestamp=end))  # fmt: skip
+        elif rng.random() < 0.8:
+            events.append(ExecutionCompleted(correlation_id=cid, timestamp=end,
+                                             duration_ms=30_000.0))  # fmt: skip
+    return events
+
+
+def _exact(call: LlmCall, rng: random.Random) -> LlmCall:
+    """OTel's telling of the same call: an exact cost, other tokens, seconds later."""
+    return call.model_copy(
+        update={"cost_usd": 0.02, "cost_source": CostSource.EXACT, "source": "otel",
+                "output_tokens": call.output_tokens + rng.randint(1, 9),
+                "timestamp": call.timestamp + timedelta(seconds=3)}
+    )  # fmt: skip
+
+
+def _items(events: list[EventBase]) -> list[Item]:
+    """The events as the consumer's store gets them (each from its topic)."""
+    routes = {r.spec.table: r for r in topic_routes(TopicSettings()).values()}
+    out = []
+    for i, event in enumerate(events):
+        kind = kind_of(event.event_type)
+        assert kind is not None
+        route = routes[kind.topic.table]
+        out.append(Item.build(event, record(b"{}", offset=i), route))  # type: ignore[arg-type]
+    return out
+
+
+async def test_rollups_equal_the_raw_rows_whatever_the_path(database_url: str) -> None:
+    """COPY, INSERT, the consumer's store, redelivered batches and better costs: the rollups
+    always equal the aggregates of the stored rows (nothing counted twice or lost)."""
+    rng = random.Random(15)
+    now = utc_now()
+    events = _workload(rng, now)
+    rng.shuffle(events)
+    third = len(events) // 3
+    conn = await asyncpg.connect(database_url)
+    store = EventStore(database_url)
+    try:
+        from omniclaude.storage.pool import init_connection
+
+        await init_connection(conn)
+        await enable_copy(conn)
+        await write_events(conn, events[:third])
+        async with conn.transaction():
+            await copy_events(conn, events[third : 2 * third])
+        assert await store.write(_items(events[2 * third :])) == []
+        await assert_rollups_exact(conn)
+        # Redeliveries: the same events again, on every path; a COPY fails and is retried.
+        assert await store.write(_items(events)) == []
+        await write_events(conn, rng.sample(events, len(events) // 2))
+        with pytest.raises(asyncpg.UniqueViolationError):
+            async with conn.transaction():
+                await copy_events(conn, events[:5])
+        # Better costs: OTel's exact figures replace the transcript's estimates.
+        calls = [e for e in events if isinstance(e, LlmCall)]
+        await write_events(conn, [_exact(c, rng) for c in calls[: len(calls) // 2]])
+        assert await store.write(_items([_exact(c, rng) for c in calls[len(calls) // 2 :]])) == []
+        await assert_rollups_exact(conn)
+        exact = await conn.fetchval("SELECT sum(exact_calls) FROM rollup_llm_hour")
+        assert exact == len(calls), "an exact cost did not replace its estimate in the rollup"
+    finally:
+        await store.close()
+        await conn.close()
+
+
+async def test_an_execution_moves_in_the_rollup_as_it_changes(
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """Started (running), then completed, then an earlier event arrives late: one execution,
+    in the hour of its first event, with its final status and duration."""
+    conn = postgres_connection
+    cid = uuid.uuid4()
+    now = utc_now().replace(minute=30)
+    await write_events(conn, [ExecutionStarted(correlation_id=cid, agent_name="a", timestamp=now)])
+    counts = await queries.execution_counts(
+        conn, since=now - timedelta(hours=3), until=now + timedelta(hours=1)
+    )
+    assert (counts.executions, counts.in_progress) == (1, 1)
+    await write_events(
+        conn, [ExecutionCompleted(correlation_id=cid, timestamp=now + timedelta(minutes=1),
+                                  duration_ms=60_000.0)]
+    )  # fmt: skip
+    earlier = now - timedelta(hours=2)
+    await write_events(conn, [AgentAction(correlation_id=cid, action_type="decision",
+                                          action_name="late", timestamp=earlier)])  # fmt: skip
+    # A late lifecycle event that started it earlier moves it to that hour.
+    from omniclaude.events import ExecutionProgress
+
+    await write_events(
+        conn, [ExecutionProgress(correlation_id=cid, stage="s", percent=1, timestamp=earlier)]
+    )
+    rows = await conn.fetch(
+        "SELECT bucket, status, executions, timed, duration_sum_ms FROM rollup_executions_hour"
+        " WHERE agent_name = 'a' AND executions <> 0"
+    )
+    assert [tuple(r) for r in rows] == [
+        (earlier.replace(minute=0, second=0, microsecond=0), "success", 1, 1, 60_000.0)
+    ]
+    usage = await queries.agent_usage(conn, since=earlier - timedelta(hours=1), until=now)
+    assert [(u.agent_name, u.runs, u.succeeded, u.avg_ms) for u in usage] == [("a", 1, 1, 60_000.0)]
+    await assert_rollups_exact(conn)
+
+
+async def test_the_read_functions_answer_from_the_rollups(
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """Per-minute activity, failures, slowest tools, routing and freshness, typed."""
+    conn = postgres_connection
+    now = utc_now()
+    cid = uuid.uuid4()
+    at = now - timedelta(minutes=5)
+    events: list[EventBase] = [
+        AgentAction(correlation_id=cid, action_type="tool_call", action_name="slow",
+                    duration_ms=float(ms), timestamp=at)
+        for ms in range(100, 1100, 10)
+    ]  # fmt: skip
+    events += [
+        AgentAction(correlation_id=cid, action_type="tool_call", action_name="fast",
+                    duration_ms=3.0, timestamp=at),
+        AgentAction(correlation_id=cid, action_type="error", action_name="Bash", timestamp=at),
+        ExecutionFailed(correlation_id=cid, agent_name="x", error_type="E", error_message="e",
+                        timestamp=at),
+        RoutingDecision(correlation_id=cid, user_request="q", selected_agent="x",
+                        confidence_score=0.71, routing_strategy="s", routing_time_ms=1.0,
+                        timestamp=at),
+    ]  # fmt: skip
+    await write_events(conn, events)
+    window = {"since": now - timedelta(hours=1), "until": now}
+    activity = await queries.events_per_minute(conn, **window)
+    assert sum(b.events for b in activity) == len(events)
+    fails = await queries.failures(conn, **window, per="minute")
+    assert [(f.error_actions, f.failed_executions) for f in fails] == [(1, 1)]
+    tools = await queries.slowest_tools(conn, **window)
+    assert [t.action_name for t in tools] == ["slow", "fast"]
+    assert tools[0].p95_ms is not None
+    assert 500 <= tools[0].p95_ms <= 1090, "p95 of 100..1090 ms lies in its bucket"
+    assert tools[0].max_ms == 1090.0
+    assert tools[0].avg_ms == pytest.approx(595.0)
+    confidence = await queries.routing_confidence(conn, **window)
+    assert confidence[7].decisions == 1
+    as_of = await queries.data_as_of(conn, now=now)
+    assert as_of is not None
+    assert as_of <= utc_now()
