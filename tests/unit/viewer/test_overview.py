@@ -102,7 +102,10 @@ def test_overview_renders_every_panel() -> None:
     assert "consumer metrics unreachable" in html
     assert "No event stored in the last day" in html
     fresh = overview.model_copy(update={"data_as_of": now - timedelta(seconds=3)})
-    html = render("partials/overview.html", window="24h", o=fresh, recent_errors=errors)
+    html = render(
+        "partials/overview.html", window="24h", o=fresh, recent_errors=errors,
+        **overview_charts(fresh),
+    )  # fmt: skip
     assert "Data as of" in html, "the overview must say how fresh its figures are"
 
 
