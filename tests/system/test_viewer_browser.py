@@ -317,3 +317,77 @@ def test_docs_page_loads_nothing_external_in_a_browser(demo_stack: DemoStack, pa
     outside = [u for u in requested if not u.startswith(local)]
     assert not outside, f"/docs loaded from outside the server: {outside}"
     assert any(u.endswith(".js") for u in requested), f"no script was loaded: {requested}"
+
+
+def _wait_for_llm_calls(database_url: str, root: str, expected: int) -> None:
+    """Wait (bounded) until the session's LLM calls are all stored (the consumer runs apart)."""
+    import time
+
+    from omniclaude.storage.pool import connect
+
+    async def count() -> int:
+        conn = await connect(database_url)
+        try:
+            value = await conn.fetchval(
+                "SELECT count(*) FROM agent_llm_calls c JOIN agent_execution_logs l"
+                " USING (correlation_id) WHERE l.session_id = (SELECT session_id FROM"
+                " agent_execution_logs WHERE correlation_id = $1)", uuid.UUID(root),
+            )  # fmt: skip
+        finally:
+            await conn.close()
+        return int(value or 0)
+
+    deadline = time.monotonic() + 90
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        while (found := pool.submit(asyncio.run, count()).result(timeout=60)) < expected:
+            assert time.monotonic() < deadline, f"{found} of {expected} LLM calls stored"
+            time.sleep(0.5)
+
+
+def _costed_session_imported(stack: DemoStack, root: Path) -> tuple[str, int]:
+    """Write the documented costed session's transcripts and import them into the stack."""
+    from omniclaude.hooks.sessions import session_correlation_id
+    from tests.system.test_up_down import cli_env
+    from tests.unit.hooks.costed_session import build, hand_count, play
+
+    session = build(root)
+    clock = iter(range(1_795_000_000 * 10**9, 1_796_000_000 * 10**9, 60_000_000))
+
+    async def nothing(_: Any = None) -> None:
+        return None
+
+    async def write() -> None:
+        await play(session, nothing, lambda: next(clock), nothing)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, write()).result(timeout=60)
+    env = cli_env(OMNICLAUDE_DATA_DIR=str(stack.data_dir))
+    done = omniclaude("import-transcript", str(root), env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return str(session_correlation_id(session.session_id)), len(hand_count(session).responses)
+
+
+@pytest.mark.covers("feature:claude-code-transcripts")
+def test_a_claude_code_trace_shows_its_cost_and_llm_spans(
+    demo_stack: DemoStack, page: Any, tmp_path: Path
+) -> None:
+    """An imported Claude Code session: the header says tokens, cost and models; every API
+    response is an LLM span, with the tool calls it asked for beneath it."""
+    cid, responses = _costed_session_imported(demo_stack, tmp_path / "projects")
+    _wait_for_llm_calls(demo_stack.database_url, cid, responses)
+    url = demo_stack.viewer_url.rstrip("/") + f"/traces/{cid}"
+    open_with_key(page, url, demo_stack.key)
+    page.wait_for_selector(".wf-row[data-source=llm]")
+    assert page.locator(".wf-row[data-source=llm]").count() == responses
+    header = page.inner_text(".trace-head")
+    assert "tokens" in header.lower()
+    assert "cost" in header.lower()
+    assert "$" in header
+    assert "claude-sonnet-4-5" in header
+    assert "claude-haiku-4-5" in header
+    assert page.locator(".wf-row[data-source=llm] .note", has_text="tokens").count() == responses
+    bash = page.locator(".wf-row[data-source=action]", has_text="pytest -x")
+    assert bash.count() == 1
+    assert "is-error" in (bash.get_attribute("class") or "")
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "viewer-trace-claude-code-costed.png"), full_page=True)

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "omniclaude.cli.hooks",
     "omniclaude.cli.stack",
     "omniclaude.cli.views",
+    "omniclaude.cli.usage",
     "omniclaude.cli.demo",
 )
 

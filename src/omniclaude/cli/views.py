@@ -216,7 +216,13 @@ def executions_table(items: list[Any], *, wide: bool = False, width: int = 100) 
     )
     table.add_column("status", no_wrap=True, min_width=11)
     table.add_column("duration", no_wrap=True, justify="right", min_width=8)
-    prompt_width = None if wide else max(10, width - _FIXED_WIDTH)
+    costed = any(getattr(row, "llm_calls", 0) for row in items)
+    if costed:  # only where LLM calls were recorded (Claude Code sessions)
+        table.add_column("cost", no_wrap=True, justify="right", min_width=8)
+    if costed and wide:
+        table.add_column("tokens", no_wrap=True, justify="right")
+    fixed = _FIXED_WIDTH + (8 + 2 if costed else 0)
+    prompt_width = None if wide else max(10, width - fixed)
     table.add_column("prompt", no_wrap=not wide, overflow=overflow, max_width=prompt_width)
     colours = {"success": "green", "failed": "red", "in_progress": "cyan", "cancelled": "yellow"}
     for depth, row in nest_children(items):
@@ -229,9 +235,20 @@ def executions_table(items: list[Any], *, wide: bool = False, width: int = 100) 
             escape(marker + orphan + row.agent_name),
             f"[{colour}]{row.status}[/]",
             format_duration(row.duration_ms),
+            *([_cost_cell(row)] if costed else []),
+            *([f"{row.total_tokens:,}" if row.llm_calls else ""] if costed and wide else []),
             escape(shorten(row.user_prompt, 10_000 if wide else 200)),
         )
     return table
+
+
+def _cost_cell(row: Any) -> str:
+    """``$0.0732*`` (* estimated), ``unpriced``, or nothing without LLM calls."""
+    if not getattr(row, "llm_calls", 0):
+        return ""
+    if row.cost_usd is None:
+        return "unpriced"
+    return f"${row.cost_usd:.4f}" + ("" if row.cost_exactness == "exact" else "*")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,11 +14,13 @@ transcripts, or importing the transcript twice, adds no row.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,13 @@ from omniclaude.hooks.sessions import (
     prompt_correlation_id,
     session_correlation_id,
 )
-from omniclaude.storage.queries import execution_usage, fetch_trace_tree
+from omniclaude.storage.queries import (
+    ExecutionFilter,
+    execution_usage,
+    fetch_overview,
+    fetch_trace_tree,
+    list_executions,
+)
 from tests.fixtures.waiting import wait_for
 from tests.integration.hooks.conftest import BIN, HookRig
 from tests.unit.hooks.costed_session import (
@@ -56,6 +64,7 @@ pytestmark = pytest.mark.covers(
     "event:llm_call",
     "feature:claude-code-transcripts",
     "feature:import-transcript",
+    "feature:usage-report",
 )
 
 TABLES = ("agent_actions", "agent_execution_events", "agent_llm_calls", "agent_routing_decisions")
@@ -229,6 +238,39 @@ async def test_a_costed_session_is_told_truly_and_counted_once(
     assert asked.source == "llm", "the Bash call is not beneath the LLM call that asked for it"
     assert asked.depth == bash_span.depth - 1
     assert waterfall.usage.total_tokens == usage[session_cid].total.total_tokens
+
+    # Shown where people look: the executions list, the overview, `omniclaude usage`.
+    page = await list_executions(conn, ExecutionFilter.build(range_="30d", top_level=True))
+    (listed,) = [item for item in page.items if item.correlation_id == session_cid]
+    assert listed.total_tokens == usage[session_cid].total.total_tokens
+    assert listed.cost_usd is not None
+    assert abs(listed.cost_usd - float(totals["cost"])) < 1e-9
+    assert listed.cost_exactness == "estimate"
+    overview = await fetch_overview(conn, since=datetime.now(UTC) - timedelta(days=2),
+                                    until=datetime.now(UTC) + timedelta(minutes=1))  # fmt: skip
+    assert {r.key for r in overview.cost_by_model} == {MODEL, BG_MODEL}
+    assert overview.cost_total is not None
+    assert overview.cost_total.total_tokens == listed.total_tokens
+    cli_env = {**hook_rig.env, "OMNICLAUDE_DATABASE_URL": database_url}
+    for group in ("daily", "session", "model", "project"):
+        done = subprocess.run(
+            [str(BIN / "omniclaude"), "usage", group, "--since", "7d", "--json"], env=cli_env,
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        total = report["total"]
+        assert (total["calls"], total["input_tokens"], total["output_tokens"],
+                total["cache_creation_input_tokens"], total["cache_read_input_tokens"]) == (
+            totals["n"], totals["i"], totals["o"], totals["w"], totals["r"]
+        ), f"usage {group} --json disagrees with the database"  # fmt: skip
+        assert abs(total["cost_usd"] - float(totals["cost"])) < 1e-8
+        assert sum(r["total_tokens"] for r in report["rows"]) == total["total_tokens"]
+        assert total["sidechain_calls"] == 4
+    (session_row,) = json.loads(subprocess.run(
+        [str(BIN / "omniclaude"), "usage", "session", "--json"], env=cli_env,
+        capture_output=True, text=True, timeout=60, check=True).stdout)["rows"]  # fmt: skip
+    assert session_row["key"] == sid
 
     # Re-run the emitter over the same spool and transcripts: no row is added.
     before = await _rows(conn, sid)

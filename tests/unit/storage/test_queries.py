@@ -18,7 +18,8 @@ NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
 
 class RecordingDB:
-    """Records every statement and its arguments; answers with no rows."""
+    """Records every statement and its arguments; answers with ``rows`` (none for the LLM
+    usage of a page: these executions made no LLM call)."""
 
     def __init__(self, rows: list[dict[str, Any]] | None = None) -> None:
         self.rows = rows or []
@@ -26,7 +27,7 @@ class RecordingDB:
 
     async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
         self.calls.append((query, args))
-        return self.rows
+        return [] if "agent_llm_calls" in query else self.rows
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
         self.calls.append((query, args))

@@ -139,8 +139,10 @@ def test_execution_detail_lists_lifecycle_events() -> None:
 def test_executions_partial_lists_rows_and_pages() -> None:
     """The list shows each execution with a link to its trace, and the pager links."""
     cid = uuid.uuid4()
-    row = {**execution_row(cid, prompt=XSS).model_dump(), "child_count": 2}
-    child = {**execution_row(uuid.uuid4(), parent=cid).model_dump(), "child_count": 0}
+    row = {**execution_row(cid, prompt=XSS).model_dump(), "child_count": 2, "llm_calls": 3,
+           "total_tokens": 12345, "cost_usd": 0.0123, "cost_exactness": "estimate"}  # fmt: skip
+    child = {**execution_row(uuid.uuid4(), parent=cid).model_dump(), "child_count": 0,
+             "llm_calls": 0, "total_tokens": 0, "cost_usd": None, "cost_exactness": "none"}  # fmt: skip
     flt = ExecutionFilter.build(now=T0 + timedelta(hours=1))
     html = render(
         "partials/executions.html", items=[(0, row), (1, child)], agents=["a<b"],
@@ -153,6 +155,8 @@ def test_executions_partial_lists_rows_and_pages() -> None:
     assert 'value="a&lt;b"' in html
     assert "Older" in html
     assert "Newest" in html
+    assert "12,345" in html
+    assert "$0.0123" in html
 
 
 def test_the_login_page_holds_no_key_and_posts_the_form() -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pydantic import Field
+
 from omniclaude.events import utc_now
 from omniclaude.storage.queries._base import Reader, column_list, rows_as
 from omniclaude.storage.queries.filters import (
@@ -25,6 +27,7 @@ from omniclaude.storage.queries.filters import (
     uuid_range,
 )
 from omniclaude.storage.queries.rows import ExecutionRow, ExecutionSummary
+from omniclaude.storage.queries.usage import execution_usage
 
 __all__ = [
     "MAX_PAGE",
@@ -48,9 +51,18 @@ expression, migration 0004: keep the two identical or the index is not used)."""
 
 
 class ExecutionListItem(ExecutionSummary):
-    """A row of the executions list: the summary and how many direct children it has."""
+    """A row of the executions list: the summary, how many direct children it has, and the
+    tokens and cost of its LLM calls with those of everything under it (each once)."""
 
     child_count: int = 0
+    llm_calls: int = 0
+    total_tokens: int = 0
+    cost_usd: float | None = Field(
+        default=None, description="The priced calls' cost (None: no call, or none priced)."
+    )
+    cost_exactness: str = Field(
+        default="none", description="exact, estimate, partly unpriced, unpriced or none."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +182,30 @@ async def list_executions(
     st.sql += f" ORDER BY l.created_at DESC, l.correlation_id DESC LIMIT {st.param(limit + 1)}"
     rows = rows_as(ExecutionListItem, await db.fetch(st.sql, *st.args))
     more = len(rows) > limit
-    rows = rows[:limit]
+    rows = await _with_usage(db, rows[:limit])
     last = rows[-1] if rows else None
     next_cursor = (
         encode_cursor(last.created_at, last.correlation_id) if more and last is not None else None
     )
     return ExecutionPage(rows, next_cursor)
+
+
+async def _with_usage(db: Reader, rows: list[ExecutionListItem]) -> list[ExecutionListItem]:
+    """The page's rows with their LLM usage (one more statement for the whole page)."""
+    usage = await execution_usage(db, [r.correlation_id for r in rows])
+    out = []
+    for row in rows:
+        found = usage.get(row.correlation_id)
+        if found is None:
+            out.append(row)
+            continue
+        total = found.total
+        priced = total.calls > total.unpriced_calls
+        out.append(row.model_copy(update={
+            "llm_calls": total.calls, "total_tokens": total.total_tokens,
+            "cost_usd": total.cost_usd if priced else None, "cost_exactness": total.exactness,
+        }))  # fmt: skip
+    return out
 
 
 async def list_agents(db: Reader, *, window: timedelta = timedelta(days=30)) -> list[str]:

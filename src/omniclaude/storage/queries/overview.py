@@ -28,6 +28,7 @@ from omniclaude.storage.queries.rollups import (
     routing_confidence,
     slowest_tools,
 )
+from omniclaude.storage.queries.usage import UsageGroup, UsageQuery, UsageRow, usage_report
 
 __all__ = [
     "ActivityBucket",
@@ -86,6 +87,12 @@ class Overview(BaseModel):
     slowest_tools: list[ToolLatency] = Field(description="By p95 duration, slowest first.")
     agents: list[AgentUsage] = Field(description="By runs, busiest first.")
     confidence: list[ConfidenceBucket] = Field(description="Ten buckets of 0.1, 0 to 1.")
+    cost_by_day: list[UsageRow] = Field(
+        default_factory=list, description="LLM tokens and cost per day (UTC), oldest first."
+    )
+    cost_by_model: list[UsageRow] = Field(default_factory=list, description="Costliest first.")
+    cost_by_project: list[UsageRow] = Field(default_factory=list, description="Costliest first.")
+    cost_total: UsageRow | None = Field(default=None, description="Every LLM call's sum.")
 
     @property
     def activity_peak(self) -> int:
@@ -99,6 +106,10 @@ async def fetch_overview(db: Reader, *, since: datetime, until: datetime) -> Ove
 
     as_of = utc_now()
     recent = max(since, until - ACTIVITY_SPAN)
+    costs = {
+        group: await usage_report(db, UsageQuery(since=since, until=until, group_by=group))
+        for group in (UsageGroup.DAY, UsageGroup.MODEL, UsageGroup.PROJECT)
+    }
     return Overview(
         since=since,
         until=until,
@@ -111,4 +122,8 @@ async def fetch_overview(db: Reader, *, since: datetime, until: datetime) -> Ove
         slowest_tools=await slowest_tools(db, since=since, until=until),
         agents=await agent_usage(db, since=since, until=until),
         confidence=await routing_confidence(db, since=since, until=until),
+        cost_by_day=costs[UsageGroup.DAY].rows,
+        cost_by_model=costs[UsageGroup.MODEL].rows[:10],
+        cost_by_project=costs[UsageGroup.PROJECT].rows[:10],
+        cost_total=costs[UsageGroup.DAY].total,
     )
