@@ -61,6 +61,9 @@ async def test_killed_emitter_resumes_without_loss_or_duplicates(
 ) -> None:
     """SIGKILL the emitter mid-stream with events still spooled; a restart delivers all once."""
     conn = postgres_connection
+    # The expected ids are mapped from the spool at the end: keep shipped records until then
+    # (a slow run would otherwise have the first ones deleted, 10 s after they were shipped).
+    hook_rig.env["OMNICLAUDE_HOOKS__SPOOL_ROTATE_AFTER_S"] = "3600"
     sessions = [Session(old=i % 3 == 2) for i in range(6)]
     scripts = [full_session_script(s)[0] for s in sessions]
     for script in scripts[:4]:
