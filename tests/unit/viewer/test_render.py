@@ -142,7 +142,8 @@ def test_executions_partial_lists_rows_and_pages() -> None:
     row = {**execution_row(cid, prompt=XSS).model_dump(), "child_count": 2, "llm_calls": 3,
            "total_tokens": 12345, "cost_usd": 0.0123, "cost_exactness": "estimate"}  # fmt: skip
     child = {**execution_row(uuid.uuid4(), parent=cid).model_dump(), "child_count": 0,
-             "llm_calls": 0, "total_tokens": 0, "cost_usd": None, "cost_exactness": "none"}  # fmt: skip
+             "llm_calls": 0, "total_tokens": 0, "cost_usd": None,
+             "cost_exactness": "none"}  # fmt: skip
     flt = ExecutionFilter.build(now=T0 + timedelta(hours=1))
     html = render(
         "partials/executions.html", items=[(0, row), (1, child)], agents=["a<b"],
