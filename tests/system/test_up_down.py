@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from omniclaude.stack.children import omniclaude_argv
+from omniclaude.stack.keys import read_viewer_key
 from omniclaude.stack.state import ProcessRef, load_state
 from tests.fixtures.waiting import wait_for
 
@@ -143,7 +144,13 @@ async def test_up_detach_status_down_leaves_nothing(data_dir: Path) -> None:
         root = await client.get("/")
         assert root.status_code in (302, 307)
         assert root.headers["location"] == "/viewer/"
-        assert (await client.get("/viewer/")).status_code == 200
+        login = await client.get("/viewer/")
+        assert login.status_code == 401, "the viewer must ask for a key first"
+        assert "<form" in login.text, "the viewer's own login page is missing"
+        viewer_key = read_viewer_key(data_dir)
+        assert viewer_key, f"up wrote no viewer key ({report['viewer_key_file']})"
+        viewer = await client.get("/viewer/", headers={"X-API-Key": viewer_key})
+        assert viewer.status_code == 200, viewer.text[:300]
     again = omniclaude("up", "--detach", "--data-dir", str(data_dir), *PORT_OPTIONS)
     assert again.returncode == 1
     assert "already running" in again.stderr
