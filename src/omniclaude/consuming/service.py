@@ -248,9 +248,15 @@ class IngestService(AsyncStartStop):
             }
             self._consumer = self.clients.consumer(group_id=self.settings.group_id, **options)
             self._consumer.subscribe(topics=list(self.routes), listener=_RebalanceListener(self))
-            await self._consumer.start()
             self._producer = self.clients.producer(client_suffix="-dlq", acks="all", linger_ms=5)
-            await self._producer.start()
+            # The group join waits on the broker (about half the session timeout on Tansu):
+            # the dead-letter producer connects meanwhile instead of after it.
+            outcomes = await asyncio.gather(
+                self._consumer.start(), self._producer.start(), return_exceptions=True
+            )
+            for outcome in outcomes:  # both finished: closing either is safe now
+                if isinstance(outcome, BaseException):
+                    raise outcome
         except (KafkaError, OSError, DeliveryError) as exc:
             await self._close_clients()
             self._started = False

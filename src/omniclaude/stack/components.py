@@ -7,14 +7,15 @@ its environment (``OMNICLAUDE_*``), so it reads the same settings a user would s
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
+from pathlib import Path
 
+from omniclaude.hooks.fast import LOCK_FILE, flock_free
 from omniclaude.stack.children import ChildSpec, omniclaude_argv
 from omniclaude.stack.config import StackConfig
 from omniclaude.stack.probes import http_ok
 
-__all__ = ["alive_for", "child_env", "child_specs"]
+__all__ = ["child_env", "child_specs", "lock_held"]
 
 
 def child_env(config: StackConfig, database_url: str, bootstrap: str) -> dict[str, str]:
@@ -41,21 +42,15 @@ def child_env(config: StackConfig, database_url: str, bootstrap: str) -> dict[st
     return env
 
 
-def alive_for(seconds: float) -> Callable[[], bool]:
-    """A readiness probe passing once it has been polled for ``seconds``.
+def lock_held(path: Path) -> Callable[[], bool]:
+    """A readiness probe passing while someone holds ``path``'s ``flock``.
 
-    For a child with no endpoint (the emitter): :meth:`Child.wait_ready` checks first that the
-    process has not exited, so passing means "still running after ``seconds``".
+    For the emitter, which has no endpoint: it takes the spool's lock first thing, and the
+    supervisor has stopped every other emitter of the data directory before it starts its
+    own, so a held lock means "the stack's emitter owns the spool" — at once, not after a
+    fixed wait that every start would pay.
     """
-    first: list[float] = []
-
-    def probe() -> bool:
-        now = time.monotonic()
-        if not first:
-            first.append(now)
-        return now - first[0] >= seconds
-
-    return probe
+    return lambda: flock_free(str(path)) is False
 
 
 def child_specs(config: StackConfig, env: dict[str, str]) -> list[ChildSpec]:
@@ -80,7 +75,7 @@ def child_specs(config: StackConfig, env: dict[str, str]) -> list[ChildSpec]:
                 argv=omniclaude_argv("emitter", "--started-by", "stack"),
                 env=env,
                 log_file=logs / "emitter.log",
-                ready=alive_for(1.0),
+                ready=lock_held(config.spool / LOCK_FILE),
                 ready_timeout_s=config.start_timeout_s,
                 hint="or start without it: omniclaude up --no-emitter",
             )

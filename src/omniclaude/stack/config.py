@@ -43,6 +43,8 @@ class StackConfig:
     """Everything the supervisor needs to know, resolved (no port is 0 here)."""
 
     data_dir: Path
+    spool_dir: Path | None = None
+    """``OMNICLAUDE_SPOOL_DIR`` when set; :attr:`spool` is the directory in either case."""
     host: str = "127.0.0.1"
     pg_port: int = DEFAULT_PG_PORT
     kafka_port: int = DEFAULT_KAFKA_PORT
@@ -54,6 +56,11 @@ class StackConfig:
     config_file: Path | None = None
     topic_prefix: str = ""
     start_timeout_s: float = 90.0
+
+    @property
+    def spool(self) -> Path:
+        """The hook spool the stack's emitter ships: ``spool_dir`` or ``<data dir>/spool``."""
+        return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
 
     @classmethod
     def from_settings(
@@ -73,8 +80,10 @@ class StackConfig:
         ``OMNICLAUDE_DATABASE_URL`` / ``OMNICLAUDE_KAFKA_BOOTSTRAP`` (in ``settings``) make the
         stack use those services instead of starting its own.
         """
+        root = (data_dir or settings.data_dir).expanduser().absolute()
         config = cls(
-            data_dir=(data_dir or settings.data_dir).expanduser().absolute(),
+            data_dir=root,
+            spool_dir=settings.spool_dir.expanduser().absolute() if settings.spool_dir else None,
             host=settings.api.host,
             pg_port=DEFAULT_PG_PORT if pg_port is None else pg_port,
             kafka_port=DEFAULT_KAFKA_PORT if kafka_port is None else kafka_port,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ import pytest
 from omniclaude.errors import StackError
 from omniclaude.settings import Settings
 from omniclaude.stack.children import Child, ChildSpec
-from omniclaude.stack.components import alive_for
+from omniclaude.stack.components import lock_held
 from omniclaude.stack.config import StackConfig
 from omniclaude.stack.preflight import AlreadyRunningError, StackLock
 from omniclaude.stack.state import Phase, ProcessRef, StackState, load_state, save_state
@@ -94,12 +95,17 @@ def test_an_exited_child_is_restarted_after_its_backoff(tmp_path: Path) -> None:
     child.stop()
 
 
-def test_alive_for_passes_after_its_time() -> None:
-    """The emitter's readiness: polled for a while without exiting."""
-    probe = alive_for(0.0)
-    assert probe()
-    slow = alive_for(3600)
-    assert not slow()
+def test_the_emitter_is_ready_once_it_holds_the_spool_lock(tmp_path: Path) -> None:
+    """The emitter's readiness: its spool lock is held (no file, or a free lock: not yet)."""
+    path = tmp_path / "emitter.lock"
+    probe = lock_held(path)
+    assert not probe(), "no lock file yet"
+    with path.open("w") as holder:
+        assert not probe(), "a lock file nobody holds"
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert probe()
+        fcntl.flock(holder, fcntl.LOCK_UN)
+    assert not probe(), "released again"
 
 
 def test_a_second_start_never_touches_the_running_stack(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
         sup, "create_topics", lambda bootstrap, names, n: calls["topics"].append(names) or names
     )
     monkeypatch.setattr(components, "http_ok", lambda url, timeout_s=1.0: True)
-    monkeypatch.setattr(components, "alive_for", lambda seconds: lambda: True)
+    monkeypatch.setattr(components, "lock_held", lambda path: lambda: True)
     monkeypatch.setattr(components, "omniclaude_argv", lambda *a: [sys.executable, "-c", SLEEPER])
     monkeypatch.setattr(sup, "check_data_dir", lambda config, major: None)
 
