@@ -9,12 +9,16 @@ read the environment themselves.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -34,15 +38,20 @@ from omniclaude.errors import ConfigurationError
 __all__ = [
     "ApiSettings",
     "ConsumerSettings",
+    "Duration",
     "HookSettings",
     "KafkaSecuritySettings",
     "PartitionSettings",
     "ProducerSettings",
+    "RetentionSettings",
     "Settings",
     "TopicSettings",
+    "check_retention",
     "default_data_dir",
+    "format_duration",
     "load_settings",
     "parse_bootstrap",
+    "parse_duration",
     "validate_database_url",
 ]
 
@@ -102,6 +111,43 @@ def parse_bootstrap(value: str) -> list[str]:
             raise ValueError(f"{server!r} is not host:port")
         _check_port(port, server)
     return servers
+
+
+_DURATION: Final = re.compile(r"^\s*(\d{1,6})\s*([hdw])\s*$")
+_UNITS: Final = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a retention duration: a whole number of hours, days or weeks (``12h``, ``30d``,
+    ``2w``).
+
+    Raises:
+        ValueError: not such a duration, or zero (the message quotes the text).
+    """
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{str(text)[:40]!r} is not a duration like 12h, 30d or 2w")
+    value = int(match.group(1)) * _UNITS[match.group(2)]
+    if not value:
+        raise ValueError(f"{text.strip()!r}: a duration must be more than zero")
+    return value
+
+
+def format_duration(value: timedelta) -> str:
+    """Write a duration in days or hours, as :func:`parse_duration` reads it (else seconds)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{value.total_seconds():g}s"
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+"""A duration written ``12h``, ``30d`` or ``2w`` (a ``timedelta`` is taken as is)."""
 
 
 class TopicSettings(BaseModel):
@@ -221,6 +267,92 @@ class PartitionSettings(BaseModel):
     """Days before today that get a partition each; older events share one per month."""
 
 
+def _text(value: timedelta | None) -> str:
+    return "forever" if value is None else format_duration(value)
+
+
+def check_retention(
+    keep: timedelta | None,
+    tables: Mapping[str, timedelta],
+    rollups: timedelta | None,
+    *,
+    event_tables: Sequence[str],
+    summary: str,
+) -> None:
+    """Refuse a policy that would lose figures or traces before their rows.
+
+    * every duration is positive and every table is one of ``event_tables`` or ``summary``;
+    * the execution summaries outlive every event table (a trace is found by its summary:
+      events without one are unreachable);
+    * the rollups outlive everything else (they are the only record of dropped days).
+
+    Raises:
+        ValueError: naming the setting at fault (``tables.<name>``, ``rollups``).
+    """
+    for name, value in (("keep", keep), ("rollups", rollups), *tables.items()):
+        if value is not None and value <= timedelta(0):
+            raise ValueError(f"{name}: a retention must be more than zero")
+    known = (*event_tables, summary)
+    unknown = sorted(set(tables) - set(known))
+    if unknown:
+        raise ValueError(
+            f"tables: unknown table {unknown[0]!r}; tables with a retention: " + ", ".join(known)
+        )
+    kept = {t: tables.get(t, keep) for t in known}
+    summary_keep = kept[summary]
+    if summary_keep is not None:
+        for table in event_tables:
+            other = kept[table]
+            if other is None or other > summary_keep:
+                raise ValueError(
+                    f"tables.{summary}: summaries kept {_text(summary_keep)} but {table} "
+                    f"{_text(other)}; the summaries must be kept at least as long as every "
+                    "event table"
+                )
+    if rollups is not None:
+        for table, value in kept.items():
+            if value is None or value > rollups:
+                raise ValueError(
+                    f"rollups: {_text(rollups)} is shorter than the retention of {table} "
+                    f"({_text(value)}); rollups must outlive the rows they summarise"
+                )
+
+
+class RetentionSettings(BaseModel):
+    """How long stored events are kept (``omniclaude retention``; applied daily by the
+    consumer when set; see docs/operations.md, "Retention"). Nothing is set by default:
+    nothing is ever deleted unless asked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    keep: Duration | None = None
+    """Every event table's days (and the execution summaries) older than this are dropped."""
+    tables: dict[str, Duration] = Field(default_factory=dict)
+    """Per table, overriding ``keep`` (``agent_actions = "7d"``; ``agent_execution_logs`` is
+    the execution summaries)."""
+    rollups: Duration | None = None
+    """The rollups' buckets older than this are deleted; unset: rollups are kept forever.
+    At least as long as every other retention (the figures outlive the rows)."""
+    batch_rows: int = Field(default=5000, ge=1, le=1_000_000)
+    """Rows deleted per statement from the unpartitioned tables (summaries, rollups)."""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> RetentionSettings:
+        from omniclaude.events import TOPICS
+
+        event_tables = sorted(spec.table for spec in TOPICS)
+        check_retention(
+            self.keep, self.tables, self.rollups,
+            event_tables=event_tables, summary="agent_execution_logs",
+        )  # fmt: skip
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether any retention is set (otherwise nothing is ever deleted)."""
+        return self.keep is not None or bool(self.tables) or self.rollups is not None
+
+
 class ApiSettings(BaseModel):
     """Where the HTTP API listens."""
 
@@ -276,6 +408,7 @@ class Settings(BaseSettings):
     producer: ProducerSettings = ProducerSettings()
     consumer: ConsumerSettings = ConsumerSettings()
     partitions: PartitionSettings = PartitionSettings()
+    retention: RetentionSettings = RetentionSettings()
     api: ApiSettings = ApiSettings()
     hooks: HookSettings = HookSettings()
 

@@ -18,6 +18,7 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "omniclaude.cli.db",
+    "omniclaude.cli.retention",
     "omniclaude.cli.schemas",
     "omniclaude.cli.consume",
     "omniclaude.cli.dlq",

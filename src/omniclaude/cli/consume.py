@@ -78,6 +78,7 @@ def consume(
         serve_health=health,
         security=settings.kafka,
         partitions=settings.partitions,
+        retention=settings.retention,
     )
     try:
         asyncio.run(service.run())

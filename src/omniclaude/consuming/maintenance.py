@@ -1,11 +1,15 @@
-"""The consumer's daily storage maintenance: partitions created ahead of the writes.
+"""The consumer's daily storage maintenance: partitions created ahead, retention applied.
 
 :class:`MaintenanceJob` runs once when the consumer starts and then shortly after each UTC
 day boundary, on a connection of its own (never the write path's):
 
 1. create the partitions of today and of the ``ahead_days`` after it, for every event table
    (and finalize any detach an interrupted retention run left pending);
-2. record the run (``omniclaude_storage_maintenance_last_run_timestamp_seconds``).
+2. when a retention is configured (``OMNICLAUDE_RETENTION__*``), apply it
+   (:mod:`omniclaude.storage.retention`: old day partitions detached concurrently and
+   dropped, old summaries and rollup rows deleted in batches), at most once per UTC day per
+   consumer, counting what went in ``omniclaude_retention_*``;
+3. record the run (``omniclaude_storage_maintenance_last_run_timestamp_seconds``).
 
 A failed run is logged, counted and tried again ``retry_s`` later; it never stops the
 consumer (whose write path creates a missing partition by itself anyway). Several consumers
@@ -26,6 +30,7 @@ from typing import Final
 from omniclaude.consuming.metrics import IngestMetrics
 from omniclaude.events import utc_now
 from omniclaude.storage.partitions import DAY, Created, PartitionPolicy, day_of
+from omniclaude.storage.retention import Dropped, RetentionPolicy, RetentionReport
 
 __all__ = ["MaintenanceJob", "seconds_until_next_run"]
 
@@ -48,6 +53,7 @@ class MaintenanceJob:
         dsn: the PostgreSQL URL.
         policy: the partition layout.
         metrics: where runs and created partitions are counted.
+        retention: what to drop daily (None or an empty policy: nothing).
         retry_s: delay before another attempt after a failed run.
         clock: the current time (tests pass their own).
     """
@@ -58,11 +64,16 @@ class MaintenanceJob:
         *,
         policy: PartitionPolicy,
         metrics: IngestMetrics,
+        retention: RetentionPolicy | None = None,
         retry_s: float = 300.0,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._dsn = dsn
         self.policy = policy
+        self.retention = retention if retention is not None and retention.configured else None
+        self.retention_reports: list[RetentionReport] = []
+        """The retention runs of this job (the last few), newest last."""
+        self._retention_day: datetime | None = None
         self._metrics = metrics
         self._retry_s = retry_s
         self._clock = clock
@@ -73,6 +84,16 @@ class MaintenanceJob:
         """Count one partition created (by this job or by the write path)."""
         self._metrics.partitions_created.labels(table=created.table).inc()
 
+    def record_dropped(self, dropped: Dropped) -> None:
+        """Count one partition retention dropped."""
+        self._metrics.retention_partitions.labels(table=dropped.table).inc()
+        self._metrics.retention_rows.labels(table=dropped.table).inc(dropped.rows)
+        self._metrics.retention_bytes.labels(table=dropped.table).inc(dropped.bytes)
+
+    def record_deleted(self, table: str, rows: int) -> None:
+        """Count rows retention deleted from an unpartitioned table."""
+        self._metrics.retention_rows.labels(table=table).inc(rows)
+
     async def run_once(self) -> list[Created]:
         """Run the maintenance now (steps in the module docstring).
 
@@ -81,14 +102,25 @@ class MaintenanceJob:
         """
         from omniclaude.storage.partitions import maintain_partitions
         from omniclaude.storage.pool import connect
+        from omniclaude.storage.retention import apply_retention
 
+        now = self._clock()
         conn = await connect(self._dsn, timeout=10)
         try:
-            created = await maintain_partitions(conn, policy=self.policy, now=self._clock())
+            created = await maintain_partitions(conn, policy=self.policy, now=now)
+            for item in created:
+                self.record_created(item)
+            if self.retention is not None and self._retention_day != day_of(now):
+                report = await apply_retention(
+                    conn, self.retention, now=now,
+                    on_dropped=self.record_dropped, on_deleted=self.record_deleted,
+                )  # fmt: skip
+                if report.skipped is None:
+                    self._retention_day = day_of(now)
+                    self._metrics.retention_last_run.set(time.time())
+                self.retention_reports = [*self.retention_reports[-9:], report]
         finally:
             await conn.close(timeout=5)
-        for item in created:
-            self.record_created(item)
         self.runs += 1
         self._metrics.maintenance_last_run.set(time.time())
         return created

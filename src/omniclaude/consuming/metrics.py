@@ -34,6 +34,14 @@ metric                                             meaning
 ``omniclaude_storage_maintenance_last_run_``       Unix time of the last successful daily
 ``timestamp_seconds``                              maintenance (partitions ahead, retention)
 ``omniclaude_storage_maintenance_failures_total``  maintenance runs that failed (retried later)
+``omniclaude_retention_partitions_dropped_total``  day partitions dropped by retention (label
+                                                   ``table``)
+``omniclaude_retention_rows_dropped_total``        rows dropped or deleted by retention (label
+                                                   ``table``; partitions: the planner's estimate)
+``omniclaude_retention_bytes_dropped_total``       bytes of the partitions dropped (label
+                                                   ``table``; indexes included)
+``omniclaude_retention_last_run_timestamp_``       Unix time of the last completed retention
+``seconds``                                        run (only when a retention is configured)
 =================================================  ==========================================
 """
 
@@ -133,6 +141,30 @@ class IngestMetrics:
         self.maintenance_failures = Counter(
             "omniclaude_storage_maintenance_failures",
             "Storage maintenance runs that failed (each is retried later).",
+            registry=r,
+        )
+
+        self.retention_partitions = Counter(
+            "omniclaude_retention_partitions_dropped",
+            "Day partitions dropped by retention, per table.",
+            ["table"],
+            registry=r,
+        )
+        self.retention_rows = Counter(
+            "omniclaude_retention_rows_dropped",
+            "Rows dropped (partitions: estimated) or deleted by retention, per table.",
+            ["table"],
+            registry=r,
+        )
+        self.retention_bytes = Counter(
+            "omniclaude_retention_bytes_dropped",
+            "Bytes of the partitions retention dropped, per table.",
+            ["table"],
+            registry=r,
+        )
+        self.retention_last_run = Gauge(
+            "omniclaude_retention_last_run_timestamp_seconds",
+            "Unix time of the last completed retention run.",
             registry=r,
         )
 

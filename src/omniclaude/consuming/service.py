@@ -41,10 +41,12 @@ from omniclaude.settings import (
     ConsumerSettings,
     KafkaSecuritySettings,
     PartitionSettings,
+    RetentionSettings,
     Settings,
     TopicSettings,
 )
 from omniclaude.storage.partitions import PartitionCache, PartitionPolicy
+from omniclaude.storage.retention import RetentionPolicy
 
 __all__ = ["IngestService", "tune_gc"]
 
@@ -108,6 +110,7 @@ class IngestService(AsyncStartStop):
         security: TLS/SASL options of the cluster (default: plaintext).
         partitions: the layout of the tables' time partitions; the service creates them
             ahead when it starts and after each UTC day boundary (:mod:`.maintenance`).
+        retention: what the same daily maintenance drops (nothing unless configured).
         consumer_options: extra ``AIOKafkaConsumer`` keyword arguments, overriding this
             service's defaults (for example ``session_timeout_ms``: Tansu completes a group
             join only after half of it, so tests use 3000).
@@ -127,6 +130,7 @@ class IngestService(AsyncStartStop):
         consumer_options: Mapping[str, Any] | None = None,
         security: KafkaSecuritySettings = KafkaSecuritySettings(),  # noqa: B008 - frozen
         partitions: PartitionSettings = PartitionSettings(),  # noqa: B008 - frozen
+        retention: RetentionSettings = RetentionSettings(),  # noqa: B008 - frozen
     ) -> None:
         self._client_id = client_id or f"omniclaude-ingest-{socket.gethostname()}-{os.getpid()}"
         self.clients = KafkaClients(bootstrap_servers, security, self._client_id)
@@ -145,8 +149,9 @@ class IngestService(AsyncStartStop):
         self.stats = IngestStats()
         self.partition_policy = PartitionPolicy(**partitions.model_dump())
         self.maintenance = MaintenanceJob(
-            database_url, policy=self.partition_policy, metrics=self.metrics
-        )
+            database_url, policy=self.partition_policy, metrics=self.metrics,
+            retention=RetentionPolicy.from_settings(retention),
+        )  # fmt: skip
         self._consumer: Any = None
         self._producer: Any = None
         self._store: EventStore | None = None
@@ -174,6 +179,7 @@ class IngestService(AsyncStartStop):
             serve_health=True,
             security=settings.kafka,
             partitions=settings.partitions,
+            retention=settings.retention,
         )
 
     # ------------------------------------------------------------------ read-only state
