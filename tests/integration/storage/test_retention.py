@@ -8,8 +8,14 @@ maintenance job applies a configured policy once per UTC day, counting what it d
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -288,4 +294,38 @@ async def test_the_maintenance_job_applies_it_once_a_day(
     await write_events(conn, [_action(uuid.uuid4(), clock[0] - 40 * DAY)])
     await off.run_once()
     assert off.retention is None
+    assert await conn.fetchval("SELECT count(*) FROM agent_actions") == 1
+
+
+def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMNICLAUDE_DATABASE_URL": database_url, "COLUMNS": "200",
+           "OMNICLAUDE_LOG_LEVEL": "INFO", "OMNICLAUDE_LOG_FORMAT": "json"}  # fmt: skip
+    env.pop("OMNICLAUDE_CONFIG_FILE", None)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "omniclaude"), "retention", *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+async def test_the_command_lists_then_drops_and_logs_each_partition(
+    postgres_connection: asyncpg.Connection, database_url: str
+) -> None:
+    """``omniclaude retention --dry-run`` prints the partitions and keeps them; without it
+    they are dropped, each reported in a structured log line."""
+    conn, now = postgres_connection, utc_now()
+    await write_events(conn, [_action(uuid.uuid4(), now - n * DAY) for n in (0, 33)])
+    name = f"agent_actions_p{day_of(now - 33 * DAY):%Y%m%d}"
+    dry = await asyncio.to_thread(_cli, database_url, "--keep", "30d", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert name in dry.stdout
+    assert "would drop" in dry.stdout
+    assert name in await _names(conn)
+    done = await asyncio.to_thread(_cli, database_url, "--keep", "30d")
+    assert done.returncode == 0, done.stderr
+    assert name not in await _names(conn)
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    dropped = [line for line in lines if line.get("partition") == name]
+    assert dropped, done.stderr
+    assert dropped[0]["table"] == "agent_actions"
+    assert dropped[0]["rows"] == 1
     assert await conn.fetchval("SELECT count(*) FROM agent_actions") == 1
