@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "omniclaude.cli.stack",
     "omniclaude.cli.views",
     "omniclaude.cli.usage",
+    "omniclaude.cli.export",
     "omniclaude.cli.demo",
 )
 

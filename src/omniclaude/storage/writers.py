@@ -31,8 +31,9 @@ telling meets the first on its key and the better cost replaces the worse.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -301,6 +302,22 @@ Aligner = Callable[[Any, Sequence[tuple[Any, ...]]], Awaitable[list[tuple[Any, .
 
 
 _NOT_CONTENT = frozenset({"producer"})
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment
+
+
+_KEY_PARSERS: dict[str, Callable[[str], Any]] = {
+    "event_id": uuid.UUID,
+    "correlation_id": uuid.UUID,
+    "started_at": _instant,
+    "created_at": _instant,
+}
+"""How :meth:`TableWriter.write_records` reads the key and time columns given as text."""
 _DO_NOTHING = f"ON CONFLICT ({_KEY}) DO NOTHING"
 
 
@@ -408,6 +425,46 @@ class TableWriter:
             )
         else:
             await conn.executemany(self.insert_sql, rows)
+
+    async def write_records(
+        self, conn: Any, records: Sequence[Mapping[str, Any]], partitions: PartitionCache
+    ) -> int:
+        """Insert rows given as ``{column: value}`` (an export read back) idempotently, in one
+        statement; return how many were new (a row already stored adds nothing).
+
+        Values may be JSON-shaped (ids and times as strings, as an export writes them):
+        PostgreSQL reads them with the table's own row type. The key and time columns are
+        parsed here so LLM calls are aligned and partitions made as for events.
+
+        Raises:
+            ValueError: a record lacks a column (names it), or holds a malformed id or time.
+        """
+        if not records:
+            return 0
+        rows = [self._typed(record) for record in records]
+        rows = list(await self.prepare(conn, rows, partitions))
+        if not self.keeps_first:  # one telling per key per statement (ON CONFLICT DO UPDATE)
+            rows = list({self.key_of(row): row for row in reversed(rows)}.values())[::-1]
+        columns = self.columns
+        status = await conn.execute(
+            self.insert_many_sql, [dict(zip(columns, row, strict=True)) for row in rows]
+        )
+        return int(str(status).rsplit(" ", 1)[-1])
+
+    def _typed(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
+        row = []
+        for column in self.columns:
+            if column not in record:
+                raise ValueError(f"{column}: missing (a {self.table} row needs every column)")
+            value = record[column]
+            parse = _KEY_PARSERS.get(column)
+            if parse is not None and isinstance(value, str):
+                try:
+                    value = parse(value)
+                except ValueError:
+                    raise ValueError(f"{column}: {value[:40]!r} is malformed") from None
+            row.append(value)
+        return tuple(row)
 
     async def copy(
         self, conn: Any, events: Sequence[EventBase], partitions: PartitionCache
