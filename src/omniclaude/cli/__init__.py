@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "omniclaude.cli.views",
     "omniclaude.cli.usage",
     "omniclaude.cli.export",
+    "omniclaude.cli.export_otlp",
     "omniclaude.cli.demo",
 )
 
