@@ -41,6 +41,7 @@ __all__ = [
     "Duration",
     "HookSettings",
     "KafkaSecuritySettings",
+    "OtlpExportSettings",
     "PartitionSettings",
     "ProducerSettings",
     "RetentionSettings",
@@ -377,6 +378,48 @@ class HookSettings(BaseModel):
     """...or once this many bytes of the active segment were shipped, whichever is first."""
 
 
+class OtlpExportSettings(BaseModel):
+    """The consumer's continuous OTLP export (``OMNICLAUDE_OTLP_EXPORT__*``; off without an
+    endpoint). Each finished trace is sent as GenAI spans in the background (docs/otel.md,
+    "Exporting OTLP"); the write path never waits for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str | None = None
+    """The collector: a base URL (``/v1/traces`` is added) or the full traces URL."""
+    headers: SecretStr | None = None
+    """Sent with every request, ``K=V,K2=V2`` (the ``OTEL_EXPORTER_OTLP_HEADERS`` form;
+    values may be percent-encoded). A secret: never printed or logged."""
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+    """Per request, the exporter's own retries of a 429/502/503/504 included."""
+    compression: Literal["gzip", "none"] = "gzip"
+    max_queue_traces: int = Field(default=1000, ge=1, le=1_000_000)
+    """Finished traces waiting to be sent; beyond it they are dropped (and counted)."""
+    max_spans_per_request: int = Field(default=512, ge=1, le=100_000)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        from omniclaude.otel.target import traces_endpoint
+
+        return None if value is None or not value.strip() else traces_endpoint(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: SecretStr | None) -> SecretStr | None:
+        from omniclaude.otel.target import parse_headers
+
+        if value is not None:
+            parse_headers(value.get_secret_value())
+        return value
+
+    def header_map(self) -> dict[str, str]:
+        """The headers as a dict, in plain text (for the exporter only)."""
+        from omniclaude.otel.target import parse_headers
+
+        return {} if self.headers is None else parse_headers(self.headers.get_secret_value())
+
+
 class Settings(BaseSettings):
     """All OmniClaude settings. Build once with :func:`load_settings`.
 
@@ -411,6 +454,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     api: ApiSettings = ApiSettings()
     hooks: HookSettings = HookSettings()
+    otlp_export: OtlpExportSettings = OtlpExportSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -74,9 +74,8 @@ def export_otlp(
         ExportProgress,
         SpanSender,
         export_window,
-        parse_header,
-        traces_endpoint,
     )
+    from omniclaude.otel.target import parse_header, traces_endpoint
 
     try:
         url = traces_endpoint(endpoint)
@@ -106,7 +105,7 @@ def export_otlp(
             transient=True,
             disable=as_json,
         ) as bar:
-            task = bar.add_task(f"exporting to {url}", total=None)
+            task = bar.add_task(f"exporting to {sender.shown}", total=None)
 
             def advance(p: ExportProgress) -> None:
                 bar.update(task, description=f"{p.traces} traces, {p.spans} spans sent")
@@ -131,7 +130,7 @@ def export_otlp(
         fail(f"--endpoint: {outcome} ({done.traces} traces sent before it{resume})")
     progress: ExportProgress = outcome
     if as_json:
-        body = {"endpoint": url, "since": start.isoformat(), "until": end.isoformat(),
+        body = {"endpoint": sender.shown, "since": start.isoformat(), "until": end.isoformat(),
                 "traces": progress.traces, "spans": progress.spans,
                 "truncated": [str(t) for t in progress.truncated]}  # fmt: skip
         typer.echo(json.dumps(body, indent=2))
@@ -146,7 +145,7 @@ def export_otlp(
         console.print(f"nothing recorded from {window}", highlight=False)
         return
     console.print(
-        f"sent {progress.traces} traces ({progress.spans} spans) from {window} to {url}",
+        f"sent {progress.traces} traces ({progress.spans} spans) from {window} to {sender.shown}",
         highlight=False,
     )
 

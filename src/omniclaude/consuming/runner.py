@@ -96,6 +96,8 @@ class Runner:
         metrics: where to count.
         stats: where to record progress.
         ensure_topics: re-creates missing topics (after a memory-only broker restarted).
+        on_written: told the events of each batch once its transaction committed (the
+            continuous OTLP export); it must not block, and what it raises is only logged.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class Runner:
         metrics: IngestMetrics,
         stats: IngestStats,
         ensure_topics: Callable[[], Awaitable[object]],
+        on_written: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self._consumer = consumer
         self._store = store
@@ -120,6 +123,7 @@ class Runner:
         self.metrics = metrics
         self.stats = stats
         self._ensure_topics = ensure_topics
+        self._on_written = on_written
         self._queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=1)
         self._space = asyncio.Event()
         self._idle = asyncio.Event()
@@ -369,8 +373,18 @@ class Runner:
         if letters:
             await self._retry(lambda: self._dead_letters.publish(letters), "broker")
         self._account(batch, [item for item, _ in refused], letters)
+        if self._on_written is not None:
+            self._tell_written(batch, refused)
         await self._await_commit()
         self._commit_task = asyncio.create_task(self._commit_batch(batch))
+
+    def _tell_written(self, batch: Batch, refused: list[tuple[Any, BaseException]]) -> None:
+        assert self._on_written is not None  # noqa: S101 - checked by the caller
+        skipped = {id(item) for item, _ in refused}
+        try:
+            self._on_written([item.event for item in batch.items if id(item) not in skipped])
+        except Exception:  # an observer never fails the write path
+            log.exception("on_written failed; the batch is stored")
 
     async def _commit_batch(self, batch: Batch) -> None:
         try:

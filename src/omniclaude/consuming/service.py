@@ -21,6 +21,7 @@ from typing import Any, Final
 from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.consuming.batcher import BatchPolicy
 from omniclaude.consuming.dead_letters import DeadLetterPublisher
+from omniclaude.consuming.export import OtlpExport
 from omniclaude.consuming.health import HealthServer
 from omniclaude.consuming.maintenance import MaintenanceJob
 from omniclaude.consuming.metrics import IngestMetrics
@@ -40,6 +41,7 @@ from omniclaude.retry import Backoff
 from omniclaude.settings import (
     ConsumerSettings,
     KafkaSecuritySettings,
+    OtlpExportSettings,
     PartitionSettings,
     RetentionSettings,
     Settings,
@@ -114,6 +116,8 @@ class IngestService(AsyncStartStop):
         consumer_options: extra ``AIOKafkaConsumer`` keyword arguments, overriding this
             service's defaults (for example ``session_timeout_ms``: Tansu completes a group
             join only after half of it, so tests use 3000).
+        otlp_export: the continuous OTLP export of finished traces (off without an
+            endpoint; :mod:`.export`).
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class IngestService(AsyncStartStop):
         security: KafkaSecuritySettings = KafkaSecuritySettings(),  # noqa: B008 - frozen
         partitions: PartitionSettings = PartitionSettings(),  # noqa: B008 - frozen
         retention: RetentionSettings = RetentionSettings(),  # noqa: B008 - frozen
+        otlp_export: OtlpExportSettings = OtlpExportSettings(),  # noqa: B008 - frozen
     ) -> None:
         self._client_id = client_id or f"omniclaude-ingest-{socket.gethostname()}-{os.getpid()}"
         self.clients = KafkaClients(bootstrap_servers, security, self._client_id)
@@ -152,6 +157,11 @@ class IngestService(AsyncStartStop):
             database_url, policy=self.partition_policy, metrics=self.metrics,
             retention=RetentionPolicy.from_settings(retention),
         )  # fmt: skip
+        self.otlp_export = (
+            OtlpExport(otlp_export, database_url, self.metrics.registry)
+            if otlp_export.endpoint is not None
+            else None
+        )
         self._consumer: Any = None
         self._producer: Any = None
         self._store: EventStore | None = None
@@ -180,6 +190,7 @@ class IngestService(AsyncStartStop):
             security=settings.kafka,
             partitions=settings.partitions,
             retention=settings.retention,
+            otlp_export=settings.otlp_export,
         )
 
     # ------------------------------------------------------------------ read-only state
@@ -290,7 +301,10 @@ class IngestService(AsyncStartStop):
             metrics=self.metrics,
             stats=self.stats,
             ensure_topics=self._ensure_topics,
+            on_written=None if self.otlp_export is None else self.otlp_export.offer,
         )
+        if self.otlp_export is not None:
+            await self.otlp_export.start()
         self._task = asyncio.create_task(self._runner.run(), name="omniclaude-ingest")
         self.maintenance.start()
         if self._serve_health:
@@ -329,6 +343,8 @@ class IngestService(AsyncStartStop):
             except Exception as exc:  # noqa: BLE001 - reported after cleanup
                 crashed = exc
         await self.maintenance.stop()
+        if self.otlp_export is not None:
+            await self.otlp_export.stop()
         if self._health is not None:
             await self._health.stop()
         await self._close_clients()

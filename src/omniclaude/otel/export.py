@@ -27,11 +27,11 @@ import json
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -45,6 +45,7 @@ from pydantic import BaseModel
 from omniclaude._version import __version__
 from omniclaude.errors import OmniClaudeError
 from omniclaude.otel.ids import EVENT_ID_ATTRIBUTE, span_id_for_event, trace_id_for_correlation
+from omniclaude.otel.target import shown_url
 from omniclaude.storage.queries import (
     ActionRow,
     ExecutionRow,
@@ -69,9 +70,7 @@ __all__ = [
     "SpanSender",
     "export_window",
     "iter_trace_spans",
-    "parse_header",
     "spans_for_tree",
-    "traces_endpoint",
 ]
 
 log = logging.getLogger(__name__)
@@ -406,50 +405,19 @@ class ExportFailedError(OmniClaudeError):
     """How far the export had got (set by :func:`export_window`)."""
 
 
-def traces_endpoint(url: str) -> str:
-    """The traces URL of ``url``: a base URL (no path) gets ``/v1/traces``, a URL with a
-    path is used as given (OTLP/HTTP's signal-specific endpoint form).
-
-    Raises:
-        ValueError: not an ``http``/``https`` URL with a host.
-    """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
-    try:
-        parts.port  # noqa: B018 - validates the port
-    except ValueError as exc:
-        raise ValueError(f"{url!r}: bad port ({exc})") from None
-    path = parts.path if parts.path not in ("", "/") else "/v1/traces"
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
-
-
-def parse_header(text: str) -> tuple[str, str]:
-    """``K=V`` (the ``OTEL_EXPORTER_OTLP_HEADERS`` form of one header) as a pair.
-
-    Raises:
-        ValueError: no ``=``, an empty or invalid name, or a line break in the value.
-    """
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise ValueError(f"{name or text!r} is not NAME=VALUE")
-    if not all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in name):
-        raise ValueError(f"{name!r} is not a valid header name")
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"{name}: a header value cannot hold a line break")
-    return name, value.strip()
-
-
-class _LastProblem(logging.Handler):
-    """Keeps the exporter's last warning or error (what it says about a failed request)."""
+class _FirstProblem(logging.Handler):
+    """Keeps the exporter's first warning or error of a request (why it failed)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.message: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.message = record.getMessage()
+        if self.message is None:  # the first says why; later ones only that retries ran out
+            text = record.getMessage()
+            if text.startswith("Transient error "):
+                text = text.removeprefix("Transient error ").partition(" encountered while")[0]
+            self.message = text
 
 
 class SpanSender:
@@ -479,6 +447,8 @@ class SpanSender:
         import requests
 
         self.endpoint = endpoint
+        self.shown = shown_url(endpoint)
+        """The endpoint as messages show it (without credentials)."""
         self.max_spans = max(1, max_spans)
         self._answer: tuple[int, str] | None = None
         session = requests.Session()
@@ -490,7 +460,7 @@ class SpanSender:
             compression=Compression.Gzip if compression == "gzip" else Compression.NoCompression,
             session=session,
         )
-        self._problems = _LastProblem()
+        self._problems = _FirstProblem()
         self._lock = threading.Lock()
 
     def _remember(self, response: Any, *_: Any, **__: Any) -> Any:
@@ -531,9 +501,9 @@ class SpanSender:
         if self._answer is not None:
             code, body = self._answer
             detail = f": {body}" if body else ""
-            return f"{self.endpoint} answered HTTP {code}{detail}"
+            return f"{self.shown} answered HTTP {code}{detail}"
         problem = self._problems.message or "no answer"
-        return f"{self.endpoint} could not be reached ({problem})"
+        return f"{self.shown} could not be reached ({problem})"
 
     def close(self) -> None:
         """Close the exporter's connections."""
@@ -622,6 +592,14 @@ async def export_window(
 
 # ------------------------------------------------------------------ continuous
 _FINAL_EVENTS = frozenset({"execution_completed", "execution_failed"})
+_REMEMBERED: Final = 10_000
+"""How many sent trees the continuous export remembers (not to send one twice)."""
+
+
+def _fingerprint(tree: TraceTree) -> tuple[int, ...]:
+    """How many rows of each kind a tree has (its rows are only ever added)."""
+    return (len(tree.executions), len(tree.lifecycle), len(tree.actions), len(tree.llm_calls),
+            len(tree.routing), len(tree.manifests), len(tree.transformations))  # fmt: skip
 
 
 class ExportMetrics:
@@ -689,6 +667,7 @@ class ContinuousExporter:
         self._pending: set[uuid.UUID] = set()
         self._resource = resource or default_resource()
         self._task: asyncio.Task[None] | None = None
+        self._sent: OrderedDict[uuid.UUID, tuple[int, ...]] = OrderedDict()
         self.sent_traces = 0
         self.failed_traces = 0
 
@@ -749,6 +728,11 @@ class ContinuousExporter:
         tree = await fetch_trace_tree(self._pool, root)
         if tree.empty or tree.running:
             return  # exported when its last execution ends
+        # Two executions of a tree ending in one batch (or a batch redelivered) name the same
+        # tree twice: it is sent again only when rows were added since.
+        seen = _fingerprint(tree)
+        if self._sent.get(root) == seen:
+            return
         spans = spans_for_tree(tree, resource=self._resource)
         try:
             await asyncio.to_thread(self._sender.send, spans)
@@ -758,3 +742,7 @@ class ContinuousExporter:
         self.metrics.spans.labels(outcome="sent").inc(len(spans))
         self.metrics.traces.labels(outcome="sent").inc()
         self.sent_traces += 1
+        self._sent[root] = seen
+        self._sent.move_to_end(root)
+        while len(self._sent) > _REMEMBERED:
+            self._sent.popitem(last=False)

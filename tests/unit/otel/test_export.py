@@ -19,11 +19,10 @@ from omniclaude.otel.export import (
     SpanSender,
     attribute_value,
     nanos,
-    parse_header,
     spans_for_tree,
-    traces_endpoint,
 )
 from omniclaude.otel.ids import span_id_for_event, trace_id_for_correlation
+from omniclaude.otel.target import parse_header, parse_headers, traces_endpoint
 from omniclaude.storage.queries import (
     ActionRow,
     ExecutionRow,
@@ -101,7 +100,7 @@ def toy_tree() -> tuple[TraceTree, dict[str, Any]]:
             error_type="TimeoutError",
             error_message="too slow",
             session_id=None,
-        ),  # fmt: skip
+        ),
         "tool": action(
             root,
             "tool_call",
@@ -111,7 +110,7 @@ def toy_tree() -> tuple[TraceTree, dict[str, Any]]:
             tool_use_id="toolu_1",
             action_details={"file_path": "/a.py"},
             duration_ms=30.0,
-        ),  # fmt: skip
+        ),
         "error": action(
             child,
             "error",
@@ -123,7 +122,7 @@ def toy_tree() -> tuple[TraceTree, dict[str, Any]]:
                 "error_message": "too slow",
                 "traceback": "Traceback ...",
             },
-        ),  # fmt: skip
+        ),
         "decision": action(root, "decision", "plan", 10, 10, action_details={"choice": "a"}),
         "llm": llm_call(root),
         "routing": RoutingRow(
@@ -143,7 +142,7 @@ def toy_tree() -> tuple[TraceTree, dict[str, Any]]:
             metadata={},
             started_at=at(1),
             created_at=at(2),
-        ),  # fmt: skip
+        ),
         "manifest": ManifestRow(
             event_id=uuid.uuid4(),
             correlation_id=root,
@@ -158,7 +157,7 @@ def toy_tree() -> tuple[TraceTree, dict[str, Any]]:
             metadata={},
             started_at=at(3),
             created_at=at(4),
-        ),  # fmt: skip
+        ),
         "transformation": TransformationRow(
             event_id=uuid.uuid4(),
             event_type="transformation_complete",
@@ -169,7 +168,7 @@ def toy_tree() -> tuple[TraceTree, dict[str, Any]]:
             metadata={},
             started_at=at(5),
             created_at=at(6),
-        ),  # fmt: skip
+        ),
     }
     tree = TraceTree(
         root=root,
@@ -223,8 +222,10 @@ def test_parents_follow_the_execution_tree() -> None:
     root = next(s for s in spans if s.name == "invoke_agent agent-root")
     child = next(s for s in spans if s.name == "invoke_agent agent-child")
     assert root.parent is None
-    assert root.context is not None and child.context is not None
-    assert child.parent is not None and child.parent.span_id == root.context.span_id
+    assert root.context is not None
+    assert child.context is not None
+    assert child.parent is not None
+    assert child.parent.span_id == root.context.span_id
     assert span_of(spans, rows["tool"]).parent.span_id == root.context.span_id  # type: ignore[union-attr]
     assert span_of(spans, rows["error"]).parent.span_id == child.context.span_id  # type: ignore[union-attr]
     assert span_of(spans, rows["llm"]).parent.span_id == root.context.span_id  # type: ignore[union-attr]
@@ -276,7 +277,8 @@ def test_other_records_are_spans_with_omniclaude_attributes() -> None:
     spans = spans_for_tree(tree)
     decision = span_of(spans, rows["decision"])
     assert decision.name == "decision plan"
-    assert decision.attributes is not None and "gen_ai.operation.name" not in decision.attributes
+    assert decision.attributes is not None
+    assert "gen_ai.operation.name" not in decision.attributes
     routing = span_of(spans, rows["routing"])
     assert routing.name == "routing_decision agent-root"
     assert routing.attributes is not None
@@ -302,7 +304,8 @@ def test_errors_are_error_spans_with_an_exception_event() -> None:
     assert child.status.status_code is StatusCode.ERROR
     assert child.status.description == "too slow"
     exc = [e for e in child.events if e.name == "exception"]
-    assert exc and exc[0].attributes is not None
+    assert exc
+    assert exc[0].attributes is not None
     assert exc[0].attributes["exception.type"] == "TimeoutError"
     error = span_of(spans, rows["error"])
     assert error.name == "error TimeoutError"
@@ -321,10 +324,12 @@ def test_times_are_exact_to_the_microsecond_and_lifecycle_events_are_span_events
     tree, rows = toy_tree()
     spans = spans_for_tree(tree)
     tool = span_of(spans, rows["tool"])
-    assert tool.start_time == nanos(at(50)) and tool.end_time == nanos(at(80))
+    assert tool.start_time == nanos(at(50))
+    assert tool.end_time == nanos(at(80))
     assert nanos(T0) % 1_000_000_000 == 123_456_000
     root = next(s for s in spans if s.name == "invoke_agent agent-root")
-    assert root.start_time == nanos(at(0)) and root.end_time == nanos(at(900))
+    assert root.start_time == nanos(at(0))
+    assert root.end_time == nanos(at(900))
     started = tree.lifecycle[0]
     assert root.attributes is not None
     assert root.attributes["omniclaude.event_id"] == str(started.event_id)
@@ -390,7 +395,7 @@ def test_endpoint_base_urls_get_the_traces_path(url: str, expected: str) -> None
 @pytest.mark.parametrize("url", ["localhost:4318", "ftp://x/v1/traces", "http://", "http://h:x"])
 def test_bad_endpoints_are_refused(url: str) -> None:
     """Not http(s) with a host (and a numeric port): a ValueError saying so."""
-    with pytest.raises(ValueError, match="URL|port"):
+    with pytest.raises(ValueError, match=r"URL|port"):
         traces_endpoint(url)
 
 
@@ -398,8 +403,12 @@ def test_headers_parse_and_bad_ones_are_refused() -> None:
     """K=V, the value may hold '='; no name, no '=' or a line break is refused."""
     assert parse_header("Authorization=Bearer a=b") == ("Authorization", "Bearer a=b")
     for bad in ("novalue", "=x", "a b=c", "X=a\nb"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"NAME=VALUE|header|line break"):
             parse_header(bad)
+    assert parse_headers("Authorization=Bearer%20x, X-Team = a ,") == {
+        "Authorization": "Bearer x",
+        "X-Team": "a",
+    }
 
 
 class _Event:

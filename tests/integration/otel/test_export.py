@@ -1,0 +1,361 @@
+"""OTLP export against the real stack: a toy agent recorded through the SDK, the broker and
+the consumer into PostgreSQL, sent by ``omniclaude export-otlp`` (and by the consumer's
+continuous export) to a local OTLP collector that decodes it with opentelemetry-proto."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from omniclaude.events import LlmCall, llm_call_id, utc_now
+from omniclaude.otel.export import nanos
+from omniclaude.otel.ids import span_id_for_event
+from omniclaude.publishing import ActionLogger, AgentExecutionLogger, EventPublisher, KafkaSink
+from omniclaude.settings import OtlpExportSettings
+from omniclaude.stack.ports import unused_port
+from omniclaude.storage.queries import TraceTree, fetch_trace_tree
+from tests.fixtures.ingest import IngestServiceFactory
+from tests.fixtures.kafka import KafkaService
+from tests.fixtures.otlp_sink import OtlpSink, ReceivedSpan, value_of
+from tests.fixtures.waiting import wait_for
+from tests.integration.publishing.conftest import make_sink
+
+pytestmark = pytest.mark.covers(
+    "topic:agent-actions",
+    "topic:agent-execution-logs",
+    "topic:agent-routing-decisions",
+    "topic:intelligence-events",
+    "topic:agent-transformations",
+    "topic:agent-llm-calls",
+    "table:agent_actions",
+    "table:agent_execution_events",
+    "table:agent_execution_logs",
+    "table:agent_routing_decisions",
+    "table:agent_manifest_injections",
+    "table:agent_transformation_events",
+    "table:agent_llm_calls",
+)
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Toy:
+    """What the toy agent recorded."""
+
+    root: uuid.UUID
+    child: uuid.UUID
+    rows: int
+    """Spans expected: executions + actions + LLM calls + routing + manifest + transformation."""
+
+
+async def record_toy_agent(sink: KafkaSink) -> Toy:
+    """A planner that routes, injects a manifest, reads a file, asks a model, and runs a
+    worker (its child) whose tool call times out."""
+    actions = ActionLogger(sink=sink)
+    publisher = EventPublisher(sink=sink)
+    planner = AgentExecutionLogger(sink=sink)
+    root = await planner.start("toy-planner", "Summarise the repository", session_id="sess-toy")
+    await publisher.routing_decision(
+        root, user_request="Summarise the repository", selected_agent="toy-planner",
+        confidence_score=0.92, routing_strategy="fuzzy", routing_time_ms=1.5,
+        alternatives=[{"agent_name": "toy-other", "confidence": 0.31}],
+    )  # fmt: skip
+    await publisher.manifest_injection(
+        root, agent_name="toy-planner", total_query_time_ms=2.5,
+        sections=[{"name": "agent_definition", "size_bytes": 100, "source": "registry",
+                   "query_time_ms": 0.5}],
+    )  # fmt: skip
+    await publisher.transformation(
+        root, source_agent="polymorphic-agent", target_agent="toy-planner",
+        transformation_reason="specialise",
+    )  # fmt: skip
+    await actions.log_tool_call(root, "Read", {"file_path": "README.md"}, duration_ms=12.0,
+                                tool_use_id="toolu_01")  # fmt: skip
+    now = utc_now()
+    await publisher.publish(
+        LlmCall(
+            event_id=llm_call_id(request_id=f"req_{root.hex}", message_id="msg_toy"),
+            correlation_id=root, model="claude-sonnet-4-5", provider="anthropic",
+            input_tokens=10, output_tokens=200, cache_creation_input_tokens=300,
+            cache_read_input_tokens=4000, stop_reason="end_turn", request_id=f"req_{root.hex}",
+            message_id="msg_toy", cost_usd=0.0042, cost_source="exact", source="otel",
+            session_id="sess-toy", started_at=now - timedelta(milliseconds=800), timestamp=now,
+        )
+    )  # fmt: skip
+    worker = AgentExecutionLogger(sink=sink)
+    child = await worker.start("toy-worker", "Count the files", parent_correlation_id=root)
+    await actions.log_tool_call(child, "Bash", {"command": "ls -R"}, tool_use_id="toolu_02")
+    await actions.log_error(child, TimeoutError("ls -R took too long"))
+    await worker.fail(TimeoutError("ls -R took too long"))
+    await actions.log_decision(root, "Summarise without the file count")
+    await planner.complete(quality_score=0.7)
+    await sink.flush()
+    return Toy(root=root, child=child, rows=2 + 4 + 1 + 1 + 1 + 1)
+
+
+async def stored(conn: asyncpg.Connection, toy: Toy) -> TraceTree:
+    """Wait until the toy's rows are all in PostgreSQL; return its tree."""
+
+    async def complete() -> TraceTree | None:
+        tree = await fetch_trace_tree(conn, toy.root)
+        rows = (len(tree.executions) + len(tree.actions) + len(tree.llm_calls)
+                + len(tree.routing) + len(tree.manifests) + len(tree.transformations))  # fmt: skip
+        finished = len(tree.executions) == 2 and not tree.running
+        return tree if finished and rows == toy.rows else None
+
+    return await wait_for(complete, what=f"the toy agent's {toy.rows} rows", timeout_s=60)
+
+
+@pytest.fixture
+async def kafka_sink(kafka_service: KafkaService, topic_prefix: str, tmp_path: Path) -> Any:
+    """A started KafkaSink on the session broker with this test's topic prefix."""
+    sink = make_sink(kafka_service.bootstrap, topic_prefix, tmp_path / "spool")
+    await sink.start()
+    try:
+        yield sink
+    finally:
+        await sink.stop()
+
+
+def export_otlp(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``omniclaude export-otlp`` as a user would."""
+    env = {**os.environ, "OMNICLAUDE_DATABASE_URL": database_url, "COLUMNS": "200"}
+    return subprocess.run(
+        [str(BIN / "omniclaude"), "export-otlp", *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def span_id(key: uuid.UUID) -> bytes:
+    return span_id_for_event(key)
+
+
+def assert_same_tree(received: list[ReceivedSpan], tree: TraceTree) -> None:
+    """The spans are the tree: one per row, in the root's trace, parents, names, times."""
+    assert {s.span.trace_id for s in received} == {tree.root.bytes}
+    by_id = {s.span.span_id: s for s in received}
+    rows: list[Any] = [
+        *tree.actions,
+        *tree.llm_calls,
+        *tree.routing,
+        *tree.manifests,
+        *tree.transformations,
+    ]
+    assert len(by_id) == len(received) == len(rows) + len(tree.executions)
+    for row in rows:
+        got = by_id[span_id(row.event_id)]
+        assert got.attributes["omniclaude.event_id"] == str(row.event_id)
+        assert got.attributes["omniclaude.correlation_id"] == str(row.correlation_id)
+        assert got.span.parent_span_id == span_id(row.correlation_id), got.span.name
+        assert got.span.start_time_unix_nano == nanos(row.started_at), got.span.name
+        assert got.span.end_time_unix_nano == nanos(row.created_at), got.span.name
+    for execution in tree.executions:
+        got = by_id[span_id(execution.correlation_id)]
+        assert got.span.name == f"invoke_agent {execution.agent_name}"
+        assert got.attributes["gen_ai.operation.name"] == "invoke_agent"
+        assert got.attributes["omniclaude.correlation_id"] == str(execution.correlation_id)
+        parent = execution.parent_correlation_id
+        assert got.span.parent_span_id == (b"" if parent is None else span_id(parent))
+        assert got.span.start_time_unix_nano == nanos(execution.started_at or execution.created_at)
+        assert execution.completed_at is not None
+        assert got.span.end_time_unix_nano == nanos(execution.completed_at)
+        lifecycle = {str(e.event_id) for e in tree.lifecycle
+                     if e.correlation_id == execution.correlation_id}  # fmt: skip
+        kept = {value_of(kv.value) for ev in got.span.events for kv in ev.attributes
+                if kv.key == "omniclaude.event_id"}  # fmt: skip
+        assert kept == lifecycle, got.span.name
+
+
+def by_name(received: list[ReceivedSpan]) -> dict[str, ReceivedSpan]:
+    return {s.span.name: s for s in received}
+
+
+async def test_export_otlp_sends_the_recorded_tree(
+    ingest_service: Any,
+    kafka_sink: KafkaSink,
+    postgres_connection: asyncpg.Connection,
+    database_url: str,
+) -> None:
+    """The toy agent's trace arrives as one OTLP trace: GenAI names and attributes, the
+    child under its parent, every row's event id, times exact to the microsecond."""
+    toy = await record_toy_agent(kafka_sink)
+    tree = await stored(postgres_connection, toy)
+    with OtlpSink() as collector:
+        result = await asyncio.to_thread(
+            export_otlp, database_url, "--endpoint", collector.url, "--since", "1h",
+            "--header", "Authorization=Bearer sekret", "--compression", "gzip",
+        )  # fmt: skip
+        received = collector.spans
+        headers = collector.headers
+    assert result.returncode == 0, result.stderr
+    assert f"sent 1 traces ({toy.rows} spans)" in result.stdout, result.stdout
+    assert "sekret" not in result.stdout + result.stderr
+    assert headers, "no request arrived"
+    assert all(h.get("authorization") == "Bearer sekret" for h in headers), headers
+    assert_same_tree(received, tree)
+    spans = by_name(received)
+    root, child = spans["invoke_agent toy-planner"], spans["invoke_agent toy-worker"]
+    assert root.resource["service.name"] == "omniclaude"
+    assert root.span.status.code == Status.STATUS_CODE_OK
+    assert child.span.parent_span_id == root.span.span_id
+    assert child.span.status.code == Status.STATUS_CODE_ERROR
+    assert child.attributes["omniclaude.parent_correlation_id"] == str(toy.root)
+    assert root.attributes["gen_ai.conversation.id"] == "sess-toy"
+    read = spans["execute_tool Read"]
+    assert read.attributes["gen_ai.tool.name"] == "Read"
+    assert read.attributes["gen_ai.tool.call.id"] == "toolu_01"
+    assert read.span.parent_span_id == root.span.span_id
+    bash = spans["execute_tool Bash"]
+    assert bash.span.parent_span_id == child.span.span_id
+    chat = spans["chat claude-sonnet-4-5"]
+    assert chat.span.kind == Span.SPAN_KIND_CLIENT
+    assert chat.attributes["gen_ai.usage.input_tokens"] == 10 + 300 + 4000
+    assert chat.attributes["gen_ai.usage.output_tokens"] == 200
+    assert chat.attributes["gen_ai.usage.cache_read.input_tokens"] == 4000
+    assert chat.attributes["gen_ai.usage.cache_creation.input_tokens"] == 300
+    assert chat.attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
+    assert chat.attributes["omniclaude.cost_usd"] == pytest.approx(0.0042)
+    assert chat.attributes["omniclaude.cost_source"] == "exact"
+    error = spans["error TimeoutError"]
+    assert error.span.status.code == Status.STATUS_CODE_ERROR
+    assert error.span.parent_span_id == child.span.span_id
+    exception = next(e for e in error.span.events if e.name == "exception")
+    assert {kv.key for kv in exception.attributes} >= {"exception.type", "exception.message"}
+    assert spans["routing_decision toy-planner"].attributes["omniclaude.confidence_score"] == 0.92
+    assert "manifest_injection toy-planner" in spans
+    assert any(name.startswith("decision ") for name in spans)
+
+
+async def test_a_window_without_traces_sends_nothing(
+    database_url: str,
+) -> None:
+    """An empty window is not an error: exit 0, nothing sent, saying so."""
+    with OtlpSink() as collector:
+        result = await asyncio.to_thread(
+            export_otlp, database_url, "--endpoint", collector.url, "--since", "15m"
+        )
+        assert not collector.requests
+    assert result.returncode == 0, result.stderr
+    assert "nothing recorded" in result.stdout
+
+
+async def test_a_refusing_collector_fails_naming_the_endpoint_and_its_answer(
+    ingest_service: Any,
+    kafka_sink: KafkaSink,
+    postgres_connection: asyncpg.Connection,
+    database_url: str,
+) -> None:
+    """A 4xx answer: exit 1, the message names --endpoint, the status and the reason."""
+    toy = await record_toy_agent(kafka_sink)
+    await stored(postgres_connection, toy)
+    with OtlpSink(status=401, message="missing or bad API key") as collector:
+        result = await asyncio.to_thread(
+            export_otlp, database_url, "--endpoint", collector.url, "--since", "1h"
+        )
+    assert result.returncode == 1, result.stdout
+    assert "--endpoint" in result.stderr
+    assert "HTTP 401" in result.stderr
+    assert "missing or bad API key" in result.stderr
+    assert "0 traces sent" in result.stderr
+
+
+async def test_an_unreachable_collector_fails_naming_the_endpoint(
+    ingest_service: Any,
+    kafka_sink: KafkaSink,
+    postgres_connection: asyncpg.Connection,
+    database_url: str,
+) -> None:
+    """Nothing listening: exit 1 after the exporter's own retries, saying it is unreachable."""
+    toy = await record_toy_agent(kafka_sink)
+    await stored(postgres_connection, toy)
+    url = f"http://127.0.0.1:{unused_port('127.0.0.1')}"
+    result = await asyncio.to_thread(
+        export_otlp, database_url, "--endpoint", url, "--since", "1h", "--timeout", "1"
+    )
+    assert result.returncode == 1, result.stdout
+    assert "--endpoint" in result.stderr
+    assert "could not be reached" in result.stderr
+
+
+async def test_bad_options_exit_2_naming_them(database_url: str) -> None:
+    """A bad endpoint, header or window: exit 2 and the option's name."""
+    for args, option in (
+        (["--endpoint", "localhost:4318"], "--endpoint"),
+        (["--endpoint", "http://h:4318", "--header", "nothing"], "--header"),
+        (["--endpoint", "http://h:4318", "--since", "yesterday"], "--since"),
+        (["--endpoint", "http://h:4318", "--compression", "zstd"], "--compression"),
+    ):
+        result = await asyncio.to_thread(export_otlp, database_url, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert option in result.stderr, (args, result.stderr)
+
+
+async def test_the_consumer_exports_each_finished_trace(
+    ingest_service_factory: IngestServiceFactory,
+    kafka_sink: KafkaSink,
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """With OMNICLAUDE_OTLP_EXPORT__ENDPOINT the consumer sends a trace once it finished:
+    the same tree export-otlp sends."""
+    with OtlpSink() as collector:
+        service = await ingest_service_factory(
+            otlp_export=OtlpExportSettings(endpoint=collector.url, timeout_s=5)
+        )
+        toy = await record_toy_agent(kafka_sink)
+        tree = await stored(postgres_connection, toy)
+
+        async def arrived() -> list[ReceivedSpan] | None:
+            spans = [s for s in collector.spans if s.span.trace_id == toy.root.bytes]
+            return spans if len(spans) >= toy.rows else None
+
+        received = await wait_for(arrived, what="the toy's trace at the collector", timeout_s=30)
+    assert_same_tree(received, tree)
+    registry = service.metrics.registry
+    assert (
+        registry.get_sample_value("omniclaude_otlp_export_traces_total", {"outcome": "sent"}) == 1
+    )
+    assert registry.get_sample_value(
+        "omniclaude_otlp_export_spans_total", {"outcome": "sent"}
+    ) == len(received)
+
+
+async def test_a_failing_collector_never_stops_the_consumer(
+    ingest_service_factory: IngestServiceFactory,
+    kafka_sink: KafkaSink,
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """The collector refuses: the rows are still written, the failure is counted."""
+    with OtlpSink(status=400, message="no") as collector:
+        service = await ingest_service_factory(
+            otlp_export=OtlpExportSettings(endpoint=collector.url, timeout_s=2)
+        )
+        toy = await record_toy_agent(kafka_sink)
+        await stored(postgres_connection, toy)
+        registry = service.metrics.registry
+
+        async def failed() -> float | None:
+            value = registry.get_sample_value(
+                "omniclaude_otlp_export_traces_total", {"outcome": "failed"}
+            )
+            return value if value else None
+
+        assert await wait_for(failed, what="the failed export counted", timeout_s=30) == 1
+    assert service.events_written
+    assert registry.get_sample_value(
+        "omniclaude_otlp_export_traces_total", {"outcome": "sent"}
+    ) in (
+        None,
+        0,
+    )
