@@ -42,6 +42,12 @@ metric                                             meaning
                                                    ``table``; indexes included)
 ``omniclaude_retention_last_run_timestamp_``       Unix time of the last completed retention
 ``seconds``                                        run (only when a retention is configured)
+``omniclaude_otlp_export_traces_total``            with the continuous OTLP export on: finished
+                                                   traces sent (label ``outcome``: sent/failed)
+``omniclaude_otlp_export_spans_total``             their spans (label ``outcome``)
+``omniclaude_otlp_export_traces_dropped_total``    finished traces not sent: the export queue
+                                                   was full (the collector down or slow)
+``omniclaude_otlp_export_queue_traces``            finished traces waiting to be sent
 =================================================  ==========================================
 """
 
