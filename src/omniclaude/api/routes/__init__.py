@@ -6,6 +6,7 @@ from omniclaude.api.routes import (
     executions,
     health,
     keys,
+    otlp,
     overview,
     routing,
     traces,
@@ -20,6 +21,7 @@ ROUTERS = (
     overview.router,
     agents.router,
     keys.router,
+    otlp.router,
 )
 """Every router, in the order they are mounted."""
 

@@ -1,0 +1,203 @@
+"""What every OTLP mapper shares: attribute values, times, and what one record became.
+
+* :func:`any_value` / :func:`attributes` turn OTLP ``AnyValue``/``KeyValue`` lists into plain
+  JSON values (bytes as hex), so they can sit in an event's JSON details as they are.
+* :func:`instant` reads ``*_time_unix_nano`` (0, OTLP's "unset", is refused by name).
+* :class:`Mapped` / :class:`Refused`: one record (a span, a log record, a data point) became
+  these events, all of which are sent together or none; or it was refused, with the field at
+  fault and why. Mappers return both lists; nothing is ever left out of either.
+* Typed readers of attributes (:func:`text_attr`, :func:`int_attr`, :func:`float_attr`) raise
+  :class:`RecordError` naming the attribute when its value has the wrong type.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from omniclaude.events import EventBase, ProducerInfo
+
+__all__ = [
+    "Mapped",
+    "RecordError",
+    "Refused",
+    "any_value",
+    "attributes",
+    "float_attr",
+    "instant",
+    "int_attr",
+    "producer_of",
+    "text_attr",
+    "uuid_attr",
+]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class RecordError(ValueError):
+    """One OTLP record cannot be mapped; ``field`` names what is wrong inside it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """The events one OTLP record became (sent together: all are accepted or none).
+
+    ``where`` locates the record in its request (``resourceSpans[0].scopeSpans[0].spans[3]``).
+    """
+
+    where: str
+    events: list[EventBase] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An OTLP record that was not stored: where it is and why (``"<field>: <reason>"``)."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+def any_value(value: Any) -> Any:
+    """The plain value of an OTLP ``AnyValue`` (bytes as hex text, unset as None)."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [any_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return attributes(value.kvlist_value.values)
+    if kind == "bytes_value":
+        return bytes(value.bytes_value).hex()
+    return getattr(value, kind)
+
+
+def attributes(pairs: Iterable[Any]) -> dict[str, Any]:
+    """An OTLP ``KeyValue`` list as a dict (a repeated key: the last one wins)."""
+    return {pair.key: any_value(pair.value) for pair in pairs}
+
+
+def instant(nanos: int, field_name: str) -> datetime:
+    """The aware UTC datetime of a ``*_time_unix_nano`` (microsecond precision).
+
+    Raises:
+        RecordError: ``nanos`` is 0 (OTLP's "unset").
+    """
+    if nanos <= 0:
+        raise RecordError(field_name, "missing (0 is unset)")
+    return _EPOCH + timedelta(microseconds=nanos // 1000)
+
+
+def text_attr(attrs: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of ``keys`` present in ``attrs`` as text (numbers are written out).
+
+    Raises:
+        RecordError: the value is a list, a map or a boolean.
+    """
+    for key in keys:
+        value = attrs.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise RecordError(f"attributes.{key}", f"expected a string, got {_kind(value)}")
+    return None
+
+
+def int_attr(attrs: Mapping[str, Any], *keys: str) -> int | None:
+    """The first of ``keys`` present as a whole number ≥ 0 (a numeric string is read).
+
+    Raises:
+        RecordError: the value is not a whole number ≥ 0.
+    """
+    for key in keys:
+        value = attrs.get(key)
+        if value is None:
+            continue
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif (isinstance(value, float) and value.is_integer()) or (
+            isinstance(value, str) and value.strip().isdigit()
+        ):
+            number = int(value)
+        if number is None or number < 0:
+            raise RecordError(f"attributes.{key}", f"expected a whole number >= 0, got {value!r}")
+        return number
+    return None
+
+
+def float_attr(attrs: Mapping[str, Any], *keys: str) -> float | None:
+    """The first of ``keys`` present as a finite number (a numeric string is read).
+
+    Raises:
+        RecordError: the value is not a finite number.
+    """
+    for key in keys:
+        value = attrs.get(key)
+        if value is None:
+            continue
+        number: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if number is None or number != number or number in (float("inf"), float("-inf")):  # noqa: PLR0124 - NaN test
+            raise RecordError(f"attributes.{key}", f"expected a finite number, got {value!r}")
+        return number
+    return None
+
+
+def uuid_attr(attrs: Mapping[str, Any], key: str) -> uuid.UUID | None:
+    """The attribute ``key`` as a UUID (None when absent).
+
+    Raises:
+        RecordError: present but not a UUID.
+    """
+    value = attrs.get(key)
+    if value is None:
+        return None
+    problem = RecordError(f"attributes.{key}", f"expected a UUID, got {value!r}")
+    if not isinstance(value, str):
+        raise problem
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise problem from None
+
+
+def producer_of(resource: Mapping[str, Any]) -> ProducerInfo:
+    """Who produced the telemetry: the resource's service (not the API that received it)."""
+    pid = resource.get("process.pid")
+    host = resource.get("host.name")
+    return ProducerInfo(
+        name=str(resource.get("service.name") or "otlp"),
+        version=str(resource.get("service.version") or ""),
+        host=str(host) if host is not None else None,
+        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+    )
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a map"
+    return type(value).__name__
