@@ -106,6 +106,7 @@ async def _wait_for_trace(api: OtlpApi, root: str) -> dict[str, Any]:
     return await wait_for(complete, what=f"the toy agent's trace {root} complete", timeout_s=60)
 
 
+@pytest.mark.covers("endpoint:POST /v1/traces")
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
 async def test_sdk_protobuf_export_lands_as_an_execution_tree(
     otlp_api: OtlpApi, gzipped: bool
@@ -228,6 +229,7 @@ async def test_a_bad_span_is_refused_whole_and_the_others_stored(otlp_api: OtlpA
     assert trace["llm_calls"] == [], f"a refused span was stored: {trace['llm_calls']}"
 
 
+@pytest.mark.covers("endpoint:POST /v1/logs")
 async def test_sdk_log_export_is_kept_as_decision_actions(otlp_api: OtlpApi) -> None:
     """Log records from the SDK's OTLP log exporter (gzip) are stored as decisions in the
     session their session.id names; the answer is an empty ExportLogsServiceResponse."""
@@ -254,6 +256,7 @@ async def test_sdk_log_export_is_kept_as_decision_actions(otlp_api: OtlpApi) -> 
     assert row["session_id"] == session
 
 
+@pytest.mark.covers("endpoint:POST /v1/metrics")
 async def test_metrics_are_answered_as_not_stored(otlp_api: OtlpApi) -> None:
     """A metrics request is decoded; its data points come back as rejected with the reason,
     never dropped silently."""
