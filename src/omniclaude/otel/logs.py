@@ -34,6 +34,7 @@ from omniclaude.events.limits import MAX_ACTION_NAME_CHARS, MAX_ID_CHARS, MAX_NA
 from omniclaude.hooks.sessions import session_correlation_id
 from omniclaude.otel.ids import EVENT_ID_ATTRIBUTE, correlation_id_for_trace, derived_event_id
 from omniclaude.otel.values import (
+    LOG_RECORDS,
     Mapped,
     RecordError,
     Refused,
@@ -41,6 +42,7 @@ from omniclaude.otel.values import (
     attributes,
     instant,
     producer_of,
+    records,
     text_attr,
     uuid_attr,
 )
@@ -172,14 +174,9 @@ class LogMapper:
         """What each record became, and what was refused (with the field at fault)."""
         mapped: list[Mapped] = []
         refused: list[Refused] = []
-        for r, resource_logs in enumerate(request.resource_logs):
-            resource = attributes(resource_logs.resource.attributes)
-            for s, scope_logs in enumerate(resource_logs.scope_logs):
-                scope = {"name": scope_logs.scope.name, "version": scope_logs.scope.version}
-                for i, record in enumerate(scope_logs.log_records):
-                    where = f"resourceLogs[{r}].scopeLogs[{s}].logRecords[{i}]"
-                    try:
-                        mapped.append(Mapped(where, map_log_record(resource, scope, record)))
-                    except (RecordError, EventValidationError) as exc:
-                        refused.append(Refused(where, str(exc)))
+        for where, resource, scope, record in records(request, LOG_RECORDS):
+            try:
+                mapped.append(Mapped(where, map_log_record(resource, scope, record)))
+            except (RecordError, EventValidationError) as exc:
+                refused.append(Refused(where, str(exc)))
         return mapped, refused

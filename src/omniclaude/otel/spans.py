@@ -71,6 +71,7 @@ from omniclaude.hooks.sessions import (
 )
 from omniclaude.otel.ids import EVENT_ID_ATTRIBUTE, correlation_id_for_trace, derived_event_id
 from omniclaude.otel.values import (
+    SPANS,
     Mapped,
     RecordError,
     Refused,
@@ -78,6 +79,7 @@ from omniclaude.otel.values import (
     instant,
     int_attr,
     producer_of,
+    records,
     text_attr,
     uuid_attr,
 )
@@ -218,27 +220,22 @@ class SpanMapper:
         """Map every span of ``request``; return what each became, and what was refused."""
         spans: list[_Span] = []
         refused: list[Refused] = []
-        for r, resource_spans in enumerate(request.resource_spans):
-            resource = attributes(resource_spans.resource.attributes)
-            for s, scope_spans in enumerate(resource_spans.scope_spans):
-                scope = {"name": scope_spans.scope.name, "version": scope_spans.scope.version}
-                for i, span in enumerate(scope_spans.spans):
-                    where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
-                    try:
-                        attrs = attributes(span.attributes)
-                        spans.append(
-                            _Span(
-                                where=where, proto=span, attrs=attrs, resource=resource,
-                                scope=scope, role=role_of(span.name, attrs),
-                                trace_id=_check_id(bytes(span.trace_id), 16, "traceId"),
-                                span_id=_check_id(bytes(span.span_id), 8, "spanId"),
-                                parent_id=_check_id(
-                                    bytes(span.parent_span_id), 8, "parentSpanId", optional=True
-                                ),
-                            )
-                        )  # fmt: skip
-                    except RecordError as exc:
-                        refused.append(Refused(where, str(exc)))
+        for where, resource, scope, span in records(request, SPANS):
+            try:
+                attrs = attributes(span.attributes)
+                spans.append(
+                    _Span(
+                        where=where, proto=span, attrs=attrs, resource=resource, scope=scope,
+                        role=role_of(span.name, attrs),
+                        trace_id=_check_id(bytes(span.trace_id), 16, "traceId"),
+                        span_id=_check_id(bytes(span.span_id), 8, "spanId"),
+                        parent_id=_check_id(
+                            bytes(span.parent_span_id), 8, "parentSpanId", optional=True
+                        ),
+                    )
+                )  # fmt: skip
+            except RecordError as exc:
+                refused.append(Refused(where, str(exc)))
         index = {span.key: span for span in spans}
         resolver = _Resolver(index)
         mapped: list[Mapped] = []

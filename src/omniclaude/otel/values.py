@@ -6,6 +6,8 @@
 * :class:`Mapped` / :class:`Refused`: one record (a span, a log record, a data point) became
   these events, all of which are sent together or none; or it was refused, with the field at
   fault and why. Mappers return both lists; nothing is ever left out of either.
+* :func:`records` walks a request's resource → scope → record nesting, with each record's
+  place in it (``resourceSpans[0].scopeSpans[1].spans[3]``) for messages.
 * Typed readers of attributes (:func:`text_attr`, :func:`int_attr`, :func:`float_attr`) raise
   :class:`RecordError` naming the attribute when its value has the wrong type.
 """
@@ -13,7 +15,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -21,6 +23,10 @@ from typing import Any, Final
 from omniclaude.events import EventBase, ProducerInfo
 
 __all__ = [
+    "LOG_RECORDS",
+    "METRICS",
+    "SPANS",
+    "Layout",
     "Mapped",
     "RecordError",
     "Refused",
@@ -30,6 +36,7 @@ __all__ = [
     "instant",
     "int_attr",
     "producer_of",
+    "records",
     "text_attr",
     "uuid_attr",
 ]
@@ -85,6 +92,37 @@ def any_value(value: Any) -> Any:
 def attributes(pairs: Iterable[Any]) -> dict[str, Any]:
     """An OTLP ``KeyValue`` list as a dict (a repeated key: the last one wins)."""
     return {pair.key: any_value(pair.value) for pair in pairs}
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Field names of one signal's nesting: protobuf's, and OTLP/JSON's for messages."""
+
+    resources: tuple[str, str]
+    scopes: tuple[str, str]
+    items: tuple[str, str]
+
+
+SPANS: Final = Layout(("resource_spans", "resourceSpans"), ("scope_spans", "scopeSpans"),
+                      ("spans", "spans"))  # fmt: skip
+LOG_RECORDS: Final = Layout(("resource_logs", "resourceLogs"), ("scope_logs", "scopeLogs"),
+                            ("log_records", "logRecords"))  # fmt: skip
+METRICS: Final = Layout(("resource_metrics", "resourceMetrics"), ("scope_metrics",
+                        "scopeMetrics"), ("metrics", "metrics"))  # fmt: skip
+
+
+def records(
+    request: Any, layout: Layout
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any], Any]]:
+    """Each record of an export request: ``(where, resource attributes, scope, record)``,
+    ``scope`` being ``{"name", "version"}``."""
+    for r, resource_item in enumerate(getattr(request, layout.resources[0])):
+        resource = attributes(resource_item.resource.attributes)
+        for s, scope_item in enumerate(getattr(resource_item, layout.scopes[0])):
+            scope = {"name": scope_item.scope.name, "version": scope_item.scope.version}
+            for i, record in enumerate(getattr(scope_item, layout.items[0])):
+                where = f"{layout.resources[1]}[{r}].{layout.scopes[1]}[{s}].{layout.items[1]}[{i}]"
+                yield where, resource, scope, record
 
 
 def instant(nanos: int, field_name: str) -> datetime:

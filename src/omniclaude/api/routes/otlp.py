@@ -41,7 +41,7 @@ from omniclaude.otel.receive import (
     export_response,
 )
 from omniclaude.otel.spans import SpanMapper
-from omniclaude.otel.values import Mapped, Refused
+from omniclaude.otel.values import METRICS, Mapped, Refused, records
 
 __all__ = ["RETRY_AFTER_S", "router"]
 
@@ -104,12 +104,10 @@ def _mappers(state: ApiState, signal: Signal) -> Any:
 def _metrics_refused(request: Any) -> list[Refused]:
     """Every data point of a metrics request, refused: no metrics storage is installed."""
     points = 0
-    for resource_metrics in request.resource_metrics:
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                kind = metric.WhichOneof("data")
-                if kind is not None:
-                    points += len(getattr(metric, kind).data_points)
+    for _, _, _, metric in records(request, METRICS):
+        kind = metric.WhichOneof("data")
+        if kind is not None:
+            points += len(getattr(metric, kind).data_points)
     reason = "metrics storage not available in this OmniClaude (data points not stored)"
     return [Refused("resourceMetrics", reason)] * points
 
