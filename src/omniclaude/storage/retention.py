@@ -32,6 +32,7 @@ indexes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -218,6 +219,8 @@ class Dropped:
     """Its size with its indexes and TOAST."""
     finalized: bool = False
     """An interrupted run had left it detach pending (or detached but not dropped)."""
+    seconds: float = 0.0
+    """How long detaching and dropping it took (waiting for older queries included)."""
 
 
 @dataclass
@@ -295,7 +298,7 @@ def _report(item: Dropped, *, dry_run: bool) -> None:
         "would drop" if dry_run else "dropped", item.name, item.table, span, item.rows,
         item.bytes, " (finalizing an interrupted run)" if item.finalized else "",
         extra={"table": item.table, "partition": item.name, "rows": item.rows,
-               "bytes": item.bytes, "dry_run": dry_run},
+               "bytes": item.bytes, "dry_run": dry_run, "seconds": round(item.seconds, 3)},
     )  # fmt: skip
 
 
@@ -317,11 +320,13 @@ async def _partitions(
             await finalize_detach(conn, table, part.name)
     for part in chosen:
         rows, size = await _size(conn, table, part.name, part)
-        item = Dropped(
-            table, part.name, part.start, part.end, rows, size, finalized=part.detach_pending
-        )
+        started = time.perf_counter()
         if not report.dry_run:
             await _drop_partition(conn, table, part)
+        item = Dropped(
+            table, part.name, part.start, part.end, rows, size, finalized=part.detach_pending,
+            seconds=time.perf_counter() - started,
+        )  # fmt: skip
         report.partitions.append(item)
         _report(item, dry_run=report.dry_run)
         if on_dropped is not None and not report.dry_run:
