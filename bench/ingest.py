@@ -41,6 +41,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -56,38 +57,56 @@ TABLE = "agent_actions"
 TOOLS = ("Bash", "Read", "Edit", "Grep", "Glob", "Write")
 
 
+def tool_action(
+    rng: random.Random,
+    i: int,
+    *,
+    correlation_id: uuid.UUID,
+    session: str,
+    agent: str = "agent-polymorphic",
+    project: str = "omniclaude",
+    timestamp: datetime | None = None,
+    duration_ms: float | None = None,
+) -> AgentAction:
+    """One tool-call action shaped like Claude Code's (a command, a few lines of output;
+    about 1 KiB of JSON). Shared by the benches that load actions."""
+    tool = TOOLS[i % len(TOOLS)]
+    output = "\n".join(f"{n:4d}  " + "x" * rng.randint(10, 70) for n in range(rng.randint(2, 8)))
+    path = f"/home/dev/projects/{project}"
+    return AgentAction(
+        correlation_id=correlation_id,
+        agent_name=agent,
+        action_type="tool_call",
+        action_name=tool,
+        action_details={
+            "tool_input": {"command": f"pytest -q tests/test_mod_{i % 97}.py -k case_{i}"},
+            "tool_response": {"stdout": output, "exit_code": i % 3 == 0},
+            "truncated": False,
+        },
+        duration_ms=round(rng.uniform(1, 900), 2) if duration_ms is None else duration_ms,
+        session_id=session,
+        prompt_id=f"{session}:{i // 20}",
+        tool_use_id=f"toolu_{rng.getrandbits(64):016x}",
+        project_path=path,
+        project_name=project,
+        working_directory=f"{path}/src",
+        **({"timestamp": timestamp} if timestamp is not None else {}),
+    )
+
+
 def realistic_actions(count: int, seed: int = 11) -> list[AgentAction]:
     """Tool-call actions shaped like Claude Code's (sizes vary; about 1 KiB of JSON each)."""
     rng = random.Random(seed)
     sessions = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(50)]
-    out: list[AgentAction] = []
-    for i in range(count):
-        session = sessions[i % len(sessions)]
-        tool = TOOLS[i % len(TOOLS)]
-        output = "\n".join(
-            f"{n:4d}  " + "x" * rng.randint(10, 70) for n in range(rng.randint(2, 8))
+    return [
+        tool_action(
+            rng,
+            i,
+            correlation_id=uuid.UUID(int=rng.getrandbits(128)),
+            session=sessions[i % len(sessions)],
         )
-        out.append(
-            AgentAction(
-                correlation_id=uuid.UUID(int=rng.getrandbits(128)),
-                agent_name="agent-polymorphic",
-                action_type="tool_call",
-                action_name=tool,
-                action_details={
-                    "tool_input": {"command": f"pytest -q tests/test_mod_{i % 97}.py -k case_{i}"},
-                    "tool_response": {"stdout": output, "exit_code": i % 3 == 0},
-                    "truncated": False,
-                },
-                duration_ms=round(rng.uniform(1, 900), 2),
-                session_id=session,
-                prompt_id=f"{session}:{i // 20}",
-                tool_use_id=f"toolu_{rng.getrandbits(64):016x}",
-                project_path="/home/dev/projects/omniclaude",
-                project_name="omniclaude",
-                working_directory="/home/dev/projects/omniclaude/src",
-            )
-        )
-    return out
+        for i in range(count)
+    ]
 
 
 @dataclass
@@ -104,8 +123,9 @@ def _with_database(url: str, name: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(server_url: str) -> AsyncIterator[str]:
-    """Create a fresh database on ``server_url``'s server, migrate it, drop it afterwards."""
+async def scratch_database(server_url: str, *, keep: bool = False) -> AsyncIterator[str]:
+    """Create a fresh database on ``server_url``'s server, migrate it, drop it afterwards
+    (unless ``keep``)."""
     name = f"omniclaude_bench_{secrets.token_hex(4)}"
     admin = await connect(server_url)
     try:
@@ -117,28 +137,32 @@ async def scratch_database(server_url: str) -> AsyncIterator[str]:
         await asyncio.to_thread(upgrade, url)
         yield url
     finally:
-        admin = await connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        if not keep:
+            admin = await connect(server_url)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
 
 
 @contextlib.contextmanager
-def embedded_services(workdir: Path) -> Iterator[tuple[str, str]]:
-    """Start an embedded PostgreSQL and a Tansu broker for the run."""
+def embedded_services(workdir: Path, *, broker: bool = True) -> Iterator[tuple[str, str]]:
+    """Start an embedded PostgreSQL and (unless ``broker`` is False) a Tansu broker."""
     from omniclaude.stack.postgres import EmbeddedPostgres
     from omniclaude.stack.tansu import TansuBroker
 
     postgres = EmbeddedPostgres(workdir / "pg", die_with_parent=True)
-    broker = TansuBroker(log_path=workdir / "tansu.log", die_with_parent=True)
     postgres.start(timeout_s=120)
     try:
-        broker.start(timeout_s=60)
+        if not broker:
+            yield postgres.url, ""
+            return
+        tansu = TansuBroker(log_path=workdir / "tansu.log", die_with_parent=True)
+        tansu.start(timeout_s=60)
         try:
-            yield postgres.url, broker.bootstrap
+            yield postgres.url, tansu.bootstrap
         finally:
-            broker.stop()
+            tansu.stop()
     finally:
         postgres.stop()
 
@@ -301,22 +325,36 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 async def with_services(
-    body: Callable[[argparse.Namespace, Services], Awaitable[None]], args: argparse.Namespace
+    body: Callable[[argparse.Namespace, Services], Awaitable[None]],
+    args: argparse.Namespace,
+    *,
+    broker: bool = True,
+    keep: bool = False,
 ) -> None:
     """Run ``body`` on the environment's services, or on embedded ones started for the run
-    (a scratch database either way). Shared by the benches."""
+    (a scratch database either way). Shared by the benches.
+
+    Args:
+        broker: the bench needs a broker (else only a database is asked for or started).
+        keep: leave the scratch database in place afterwards (needs the environment's
+            server: an embedded one goes with the run).
+    """
     database_url = os.environ.get("OMNICLAUDE_DATABASE_URL")
-    bootstrap = os.environ.get("OMNICLAUDE_KAFKA_BOOTSTRAP")
-    if database_url and bootstrap:
-        async with scratch_database(database_url) as url:
-            await body(args, Services(url, bootstrap, f"from the environment ({bootstrap})"))
+    bootstrap = os.environ.get("OMNICLAUDE_KAFKA_BOOTSTRAP", "")
+    if database_url and (bootstrap or not broker):
+        async with scratch_database(database_url, keep=keep) as url:
+            where = f"({bootstrap})" if bootstrap else "(database only)"
+            await body(args, Services(url, bootstrap, f"from the environment {where}"))
         return
+    if keep:
+        raise SystemExit("keeping the database needs OMNICLAUDE_DATABASE_URL (your server)")
     with (
         tempfile.TemporaryDirectory(prefix="omniclaude-bench-") as workdir,
-        embedded_services(Path(workdir)) as (server_url, broker),
+        embedded_services(Path(workdir), broker=broker) as (server_url, started_broker),
     ):
         async with scratch_database(server_url) as url:
-            await body(args, Services(url, broker, "embedded PostgreSQL + Tansu"))
+            what = "embedded PostgreSQL" + (" + Tansu" if broker else "")
+            await body(args, Services(url, started_broker, what))
 
 
 def main(argv: list[str] | None = None) -> int:

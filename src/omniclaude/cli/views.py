@@ -191,7 +191,9 @@ def executions(
 
 
 AGENT_WIDTH = 20
-_FIXED_WIDTH = 14 + 8 + AGENT_WIDTH + 11 + 8 + 2 * 5
+DURATION_WIDTH = 10
+"""``59 min 59 s``'s width but for one digit: minutes show whole, the prompt takes the rest."""
+_FIXED_WIDTH = 14 + 8 + AGENT_WIDTH + 11 + DURATION_WIDTH + 2 * 5
 """started, id, agent, status, duration and the gaps between the six columns."""
 
 
@@ -215,7 +217,7 @@ def executions_table(items: list[Any], *, wide: bool = False, width: int = 100) 
         "agent", no_wrap=not wide, max_width=None if wide else AGENT_WIDTH, overflow=overflow
     )
     table.add_column("status", no_wrap=True, min_width=11)
-    table.add_column("duration", no_wrap=True, justify="right", min_width=8)
+    table.add_column("duration", no_wrap=True, justify="right", min_width=DURATION_WIDTH)
     costed = any(getattr(row, "llm_calls", 0) for row in items)
     if costed:  # only where LLM calls were recorded (Claude Code sessions)
         table.add_column("cost", no_wrap=True, justify="right", min_width=8)

@@ -63,3 +63,25 @@ def test_the_executions_table_fits_100_columns_with_children_under_parents() -> 
     wide = Console(width=220, record=True)
     wide.print(executions_table(items, wide=True))
     assert str(parent) in wide.export_text()
+
+
+def test_the_executions_table_shows_minutes_whole_beside_costs_in_100_columns() -> None:
+    """Executions of minutes with priced LLM calls (the cost column shown): the duration
+    (``12 min 34 s``) and the cost are whole, the row one line of at most 100 columns."""
+    from omniclaude.cli.views import executions_table
+    from omniclaude.storage.queries import ExecutionListItem
+
+    cid = uuid.uuid4()
+    row = execution_row(cid, agent="agent-api-architect", status="in_progress",
+                        prompt="Fix pagination " * 20, end_ms=754_000)  # fmt: skip
+    item = ExecutionListItem.model_validate(
+        {**row.model_dump(), "llm_calls": 3, "total_tokens": 9_000, "cost_usd": 12.3456,
+         "cost_exactness": "estimate"}  # fmt: skip
+    )
+    console = Console(width=100, record=True)
+    console.print(executions_table([item]))
+    lines = [line for line in console.export_text().splitlines() if line.strip()]
+    assert len(lines) == 2, f"a row wrapped onto two lines: {lines}"
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    for whole in ("12 min 34 s", "$12.3456*", "in_progress", str(cid)[:8], "agent-api-architect"):
+        assert whole in lines[1], f"{whole!r} cut in {lines[1]!r}"

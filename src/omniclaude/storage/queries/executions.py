@@ -24,6 +24,7 @@ from omniclaude.storage.queries.filters import (
     encode_cursor,
     escape_like,
     hex_prefix,
+    trace_window,
     uuid_range,
 )
 from omniclaude.storage.queries.rows import ExecutionRow, ExecutionSummary
@@ -192,7 +193,8 @@ async def list_executions(
 
 async def _with_usage(db: Reader, rows: list[ExecutionListItem]) -> list[ExecutionListItem]:
     """The page's rows with their LLM usage (one more statement for the whole page)."""
-    usage = await execution_usage(db, [r.correlation_id for r in rows])
+    window = trace_window((r.created_at, r.last_event_at, r.status == "in_progress") for r in rows)
+    usage = await execution_usage(db, [r.correlation_id for r in rows], window=window)
     out = []
     for row in rows:
         found = usage.get(row.correlation_id)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -20,16 +21,19 @@ from typing import Final, TypeVar
 from omniclaude.errors import OmniClaudeError
 from omniclaude.events import utc_now
 from omniclaude.events.executions import ExecutionStatus
-from omniclaude.events.limits import instant_problem
+from omniclaude.events.limits import TIMESTAMP_MAX, TIMESTAMP_MIN, instant_problem
 
 __all__ = [
     "DEFAULT_RANGE",
+    "EVERYWHEN",
     "RANGES",
+    "TRACE_SLACK",
     "Cursor",
     "ExecutionFilter",
     "InvalidCursorError",
     "InvalidFilterError",
     "TimeRange",
+    "Window",
     "choice",
     "decode_cursor",
     "encode_cursor",
@@ -37,6 +41,7 @@ __all__ = [
     "hex_prefix",
     "resolve_window",
     "text_or_none",
+    "trace_window",
     "uuid_range",
 ]
 
@@ -176,6 +181,32 @@ def resolve_window(
     if start >= end:
         raise InvalidFilterError("since", "must be earlier than until")
     return start, end
+
+
+TRACE_SLACK: Final = timedelta(days=1)
+"""How far outside its executions' lifecycle (first event to last, or now while one runs) a
+row of a trace may be stamped and still be read with it (:func:`trace_window`)."""
+Window = tuple[datetime, datetime]
+EVERYWHEN: Final[Window] = (TIMESTAMP_MIN, TIMESTAMP_MAX)
+"""The window of a trace whose executions are not known (only its events): every day."""
+
+
+def trace_window(
+    executions: Iterable[tuple[datetime, datetime | None, bool]], *, now: datetime | None = None
+) -> Window:
+    """The ``[since, until)`` a trace's rows are read in, from its executions' ``(created_at,
+    last_event_at, running)``: from the first event to the last (to now while one runs),
+    widened by :data:`TRACE_SLACK` either side. Every event table is partitioned by day on
+    ``created_at``, so a trace read visits those days' partitions only, not every partition
+    of the retention period. No execution known: :data:`EVERYWHEN`."""
+    spans = list(executions)
+    if not spans:
+        return EVERYWHEN
+    first = min(created for created, _, _ in spans)
+    last = max((ended or created) for created, ended, _ in spans)
+    if any(running for _, _, running in spans):
+        last = max(last, now or utc_now())
+    return max(first - TRACE_SLACK, TIMESTAMP_MIN), min(last + TRACE_SLACK, TIMESTAMP_MAX)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from omniclaude.storage.queries._base import Reader, column_list, rows_as
-from omniclaude.storage.queries.filters import Cursor, encode_cursor
+from omniclaude.storage.queries.filters import (
+    EVERYWHEN,
+    Cursor,
+    Window,
+    encode_cursor,
+    trace_window,
+)
 from omniclaude.storage.queries.rows import (
     ActionRow,
     ExecutionRow,
@@ -50,6 +56,7 @@ MAX_TRACE_DEPTH = 8
 MAX_TRACE_EXECUTIONS = 500
 """How many executions one trace holds at most (``TraceTree.truncated`` says when cut)."""
 
+
 _TREE = (
     "WITH RECURSIVE tree(correlation_id, depth) AS ("  # noqa: S608 - constants only
     " SELECT $1::uuid, 0"
@@ -68,10 +75,13 @@ _TREE_IDS = (
     " SELECT l.correlation_id, t.depth + 1"
     "   FROM agent_execution_logs l JOIN tree t ON l.parent_correlation_id = t.correlation_id"
     "  WHERE t.depth < $2) "
-    "SELECT t.correlation_id, l.status FROM tree t "
+    "SELECT t.correlation_id, l.status, l.created_at, l.last_event_at FROM tree t "
     "LEFT JOIN agent_execution_logs l ON l.correlation_id = t.correlation_id LIMIT $3"
 )
-_ORDER = " WHERE correlation_id = ANY($1::uuid[]) ORDER BY started_at, created_at, event_id"
+_BOUNDED = " WHERE correlation_id = ANY($1::uuid[]) AND created_at >= $2 AND created_at < $3"
+"""A trace's rows: its correlation ids, within its window (:func:`trace_window`: only those
+days' partitions are visited)."""
+_ORDER = _BOUNDED + " ORDER BY started_at, created_at, event_id"
 _LIFECYCLE_COLUMNS = (
     "event_id, correlation_id, event_type, agent_name, status, payload, "
     "created_at AS started_at, created_at"
@@ -80,8 +90,9 @@ _SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
     "lifecycle": (
         LifecycleRow,
         (
-            f"SELECT {_LIFECYCLE_COLUMNS} FROM agent_execution_events "  # noqa: S608
-            "WHERE correlation_id = ANY($1::uuid[]) ORDER BY created_at, event_id"
+            f"SELECT {_LIFECYCLE_COLUMNS} FROM agent_execution_events"  # noqa: S608
+            + _BOUNDED
+            + " ORDER BY created_at, event_id"
         ),
     ),
     "routing": (
@@ -109,8 +120,7 @@ _SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
 """Per table: the row model and the statement reading a trace's rows, in the order they began."""
 _TIMELINE = (
     f"SELECT correlation_id, {column_list(TimelineEntry)} "  # noqa: S608 - constants
-    "FROM agent_trace_events WHERE correlation_id = ANY($1::uuid[]) "
-    "ORDER BY started_at, created_at, source, event_id"
+    "FROM agent_trace_events" + _BOUNDED + " ORDER BY started_at, created_at, source, event_id"
 )
 
 
@@ -173,12 +183,15 @@ async def fetch_trace_tree(
     tree = TraceTree(root=correlation_id, truncated=len(executions) > MAX_TRACE_EXECUTIONS)
     tree.executions = executions[:MAX_TRACE_EXECUTIONS]
     ids = list(dict.fromkeys([correlation_id, *(e.correlation_id for e in tree.executions)]))
+    since, until = trace_window(
+        (e.created_at, e.last_event_at, e.status == "in_progress") for e in tree.executions
+    )
     for name, (model, statement) in _SECTIONS.items():
-        setattr(tree, name, rows_as(model, await db.fetch(statement, ids)))
+        setattr(tree, name, rows_as(model, await db.fetch(statement, ids, since, until)))
     if timeline:
         tree.timeline = [
             (r["correlation_id"], TimelineEntry.model_validate(dict(r)))
-            for r in await db.fetch(_TIMELINE, ids)
+            for r in await db.fetch(_TIMELINE, ids, since, until)
         ]
     return tree
 
@@ -291,7 +304,8 @@ async def fetch_record(db: Reader, source: str, record_id: uuid.UUID) -> BaseMod
 
 async def fetch_lifecycle(db: Reader, correlation_id: uuid.UUID) -> list[LifecycleRow]:
     """The lifecycle events of one execution, oldest first."""
-    return rows_as(LifecycleRow, await db.fetch(_SECTIONS["lifecycle"][1], [correlation_id]))
+    statement = _SECTIONS["lifecycle"][1]
+    return rows_as(LifecycleRow, await db.fetch(statement, [correlation_id], *EVERYWHEN))
 
 
 # ------------------------------------------------------------------ live
@@ -334,7 +348,7 @@ _ACTIVITY = (
         f"{started} AS started_at, "
         f"created_at FROM {table} "
         "WHERE correlation_id = ANY($1::uuid[]) AND (ingested_at, event_id) > ($2, $3) "
-        "ORDER BY ingested_at, event_id LIMIT $4)"
+        "AND created_at >= $5 AND created_at < $6 ORDER BY ingested_at, event_id LIMIT $4)"
         for source, table, kind, agent, details, started in _ACTIVITY_TABLES
     )
     + ") AS a ORDER BY ingested_at, event_id LIMIT $4"
@@ -345,23 +359,28 @@ _LATEST = (
     "SELECT ingested_at, event_id FROM ("  # noqa: S608 - constants only
     + " UNION ALL ".join(
         f"(SELECT ingested_at, event_id FROM {table} WHERE correlation_id = ANY($1::uuid[]) "  # noqa: S608
-        "ORDER BY ingested_at DESC, event_id DESC LIMIT 1)"
+        "AND created_at >= $2 AND created_at < $3 ORDER BY ingested_at DESC, event_id DESC LIMIT 1)"
         for _, table, *_rest in _ACTIVITY_TABLES
     )
     + ") AS a ORDER BY ingested_at DESC, event_id DESC LIMIT 1"
 )
 
 
-async def _tree_ids(db: Reader, correlation_id: uuid.UUID) -> tuple[list[uuid.UUID], bool]:
+async def _tree_ids(db: Reader, correlation_id: uuid.UUID) -> tuple[list[uuid.UUID], bool, Window]:
+    """The trace's correlation ids, whether it runs, and its window."""
     tree = await db.fetch(_TREE_IDS, correlation_id, MAX_TRACE_DEPTH, MAX_TRACE_EXECUTIONS)
     ids = list(dict.fromkeys([correlation_id, *(r["correlation_id"] for r in tree)]))
-    return ids, any(r["status"] == "in_progress" for r in tree)
+    known = [r for r in tree if r["status"] is not None]
+    window = trace_window(
+        (r["created_at"], r["last_event_at"], r["status"] == "in_progress") for r in known
+    )
+    return ids, any(r["status"] == "in_progress" for r in known), window
 
 
 async def latest_activity(db: Reader, correlation_id: uuid.UUID) -> Cursor | None:
     """The position of the last row stored for a trace (where a live view starts), or None."""
-    ids, _ = await _tree_ids(db, correlation_id)
-    row = await db.fetchrow(_LATEST, ids)
+    ids, _, window = await _tree_ids(db, correlation_id)
+    row = await db.fetchrow(_LATEST, ids, *window)
     return None if row is None else (row["ingested_at"], row["event_id"])
 
 
@@ -374,9 +393,9 @@ async def trace_activity(
     A writer's transaction can commit after a later one; a live view should ask again from
     a little before its cursor and drop the ids it has (the viewer does).
     """
-    ids, running = await _tree_ids(db, correlation_id)
+    ids, running, window = await _tree_ids(db, correlation_id)
     since, since_id = after or (_EPOCH, uuid.UUID(int=0))
-    rows = await db.fetch(_ACTIVITY, ids, since, since_id, limit)
+    rows = await db.fetch(_ACTIVITY, ids, since, since_id, limit, *window)
     items = rows_as(ActivityItem, rows)
     cursor = encode_cursor(rows[-1]["ingested_at"], rows[-1]["event_id"]) if rows else None
     if cursor is None and after is not None:

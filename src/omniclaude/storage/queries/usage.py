@@ -22,7 +22,13 @@ from typing import Final
 from pydantic import BaseModel, Field
 
 from omniclaude.storage.queries._base import Reader, Row
-from omniclaude.storage.queries.filters import choice, resolve_window, text_or_none
+from omniclaude.storage.queries.filters import (
+    EVERYWHEN,
+    Window,
+    choice,
+    resolve_window,
+    text_or_none,
+)
 from omniclaude.storage.queries.rows import LlmCallRow
 
 __all__ = [
@@ -268,33 +274,51 @@ class ExecutionUsage:
 
 
 _MAX_DEPTH: Final = 8
+_MAX_CHILDREN: Final = 500
 _EXECUTION_USAGE = (
     "WITH RECURSIVE tree(root, cid, depth) AS ("
     " SELECT id, id, 0 FROM unnest($1::uuid[]) AS id"
     " UNION ALL"
-    " SELECT t.root, l.correlation_id, t.depth + 1"
-    "   FROM agent_execution_logs l JOIN tree t ON l.parent_correlation_id = t.cid"
-    "  WHERE t.depth < $2 AND l.correlation_id <> t.root) "
-    "SELECT t.root, (t.depth = 0) AS own, count(*) AS calls, "
-    "sum(c.input_tokens) AS input_tokens, sum(c.output_tokens) AS output_tokens, "
-    "sum(c.cache_creation_input_tokens) AS cache_creation_input_tokens, "
-    "sum(c.cache_read_input_tokens) AS cache_read_input_tokens, "
+    " SELECT t.root, k.correlation_id, t.depth + 1 FROM tree t CROSS JOIN LATERAL ("
+    "   SELECT l.correlation_id FROM agent_execution_logs l"
+    "    WHERE l.parent_correlation_id = t.cid AND l.correlation_id <> t.root LIMIT $3) k"
+    "  WHERE t.depth < $2) "
+    "SELECT t.root, (t.depth = 0) AS own, sum(c.calls)::bigint AS calls, "
+    "sum(c.input_tokens)::bigint AS input_tokens, sum(c.output_tokens)::bigint AS output_tokens, "
+    "sum(c.cache_creation_input_tokens)::bigint AS cache_creation_input_tokens, "
+    "sum(c.cache_read_input_tokens)::bigint AS cache_read_input_tokens, "
     "coalesce(sum(c.cost_usd), 0)::float8 AS cost_usd, "
-    "count(*) FILTER (WHERE c.cost_source = 'unpriced') AS unpriced_calls, "
-    "count(*) FILTER (WHERE c.cost_source = 'estimate') AS estimated_calls, "
-    "count(*) FILTER (WHERE c.cost_source = 'exact') AS exact_calls, "
-    "array_agg(DISTINCT c.model) AS models "
-    "FROM tree t JOIN agent_llm_calls c ON c.correlation_id = t.cid "
+    "sum(c.unpriced_calls)::bigint AS unpriced_calls, "
+    "sum(c.estimated_calls)::bigint AS estimated_calls, "
+    "sum(c.exact_calls)::bigint AS exact_calls, array_agg(DISTINCT c.model) AS models "
+    "FROM tree t CROSS JOIN LATERAL ("
+    " SELECT model, count(*) AS calls, sum(input_tokens) AS input_tokens,"
+    " sum(output_tokens) AS output_tokens,"
+    " sum(cache_creation_input_tokens) AS cache_creation_input_tokens,"
+    " sum(cache_read_input_tokens) AS cache_read_input_tokens, sum(cost_usd) AS cost_usd,"
+    " count(*) FILTER (WHERE cost_source = 'unpriced') AS unpriced_calls,"
+    " count(*) FILTER (WHERE cost_source = 'estimate') AS estimated_calls,"
+    " count(*) FILTER (WHERE cost_source = 'exact') AS exact_calls"
+    " FROM agent_llm_calls WHERE correlation_id = t.cid AND created_at >= $4 AND created_at < $5"
+    " GROUP BY model) c "
     "GROUP BY GROUPING SETS ((t.root), (t.root, (t.depth = 0)))"
 )
 """Each execution's calls (``own``) and with its descendants' (``own`` NULL): a call belongs
-to one execution, so every ancestor's total counts it once."""
+to one execution, so every ancestor's total counts it once. Both joins are lateral, one index
+probe per execution (its children by the parent index, its calls by the primary key within
+the window's partitions), never a scan of the calls: a page costs what its trees hold."""
 
 
 async def execution_usage(
-    db: Reader, correlation_ids: list[uuid.UUID]
+    db: Reader, correlation_ids: list[uuid.UUID], *, window: Window = EVERYWHEN
 ) -> dict[uuid.UUID, ExecutionUsage]:
     """Tokens and cost of each execution: its own LLM calls, and with all under it.
+
+    Args:
+        db: a connection or pool.
+        correlation_ids: the executions.
+        window: where their calls are (``created_at``; :func:`~.filters.trace_window` of
+            the executions): only those days' partitions are read.
 
     Returns:
         Per correlation id with any call (others are absent: no usage).
@@ -302,7 +326,8 @@ async def execution_usage(
     out: dict[uuid.UUID, ExecutionUsage] = {}
     if not correlation_ids:
         return out
-    for row in await db.fetch(_EXECUTION_USAGE, list(correlation_ids), _MAX_DEPTH):
+    args = (list(correlation_ids), _MAX_DEPTH, _MAX_CHILDREN, *window)
+    for row in await db.fetch(_EXECUTION_USAGE, *args):
         values = dict(row)
         root, own = values.pop("root"), values.pop("own")
         values["models"] = sorted(values["models"] or [])
