@@ -325,3 +325,45 @@ async def test_the_read_functions_answer_from_the_rollups(
     as_of = await queries.data_as_of(conn, now=now)
     assert as_of is not None
     assert as_of <= utc_now()
+
+
+async def test_the_tools_histograms_add_up_as_the_migrations_aggregate(
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """Histograms of many rollup rows (hours, agents, projects), summed bucket by bucket by
+    the overview's statement, equal ``omniclaude_histogram_sum`` of the same rows, and the
+    counts of the raw durations per bucket."""
+    from omniclaude.storage.queries import rollups
+
+    conn = postgres_connection
+    rng = random.Random(7)
+    now = utc_now()
+    events: list[EventBase] = [
+        AgentAction(correlation_id=uuid.uuid4(), agent_name=rng.choice("abc"),
+                    project_name=rng.choice(("p", "q")), action_type="tool_call",
+                    action_name=rng.choice(("Bash", "Read")),
+                    duration_ms=rng.choice((None, rng.lognormvariate(4, 2))),
+                    timestamp=now - timedelta(hours=rng.randint(0, 30), minutes=rng.randint(0, 59)))
+        for _ in range(600)
+    ]  # fmt: skip
+    await write_events(conn, events)
+    since, until = now - timedelta(hours=40), now + timedelta(hours=1)
+    rows = await conn.fetch(rollups._TOOLS, since, until)
+    summed = {r["action_name"]: list(r["hist"]) for r in rows}
+    reference = await conn.fetch(
+        "SELECT action_name, omniclaude_histogram_sum(duration_hist) AS hist"
+        " FROM rollup_actions_hour WHERE bucket >= $1 AND bucket < $2"
+        " AND action_type = 'tool_call' GROUP BY 1",
+        since,
+        until,
+    )
+    assert summed == {r["action_name"]: list(r["hist"]) for r in reference}
+    bounds = rollups.DURATION_BOUNDS_MS
+    for name, hist in summed.items():
+        durations = [e.duration_ms for e in events
+                     if isinstance(e, AgentAction) and e.action_name == name
+                     and e.duration_ms is not None]  # fmt: skip
+        expected = [0] * (len(bounds) + 1)
+        for ms in durations:
+            expected[sum(ms >= b for b in bounds)] += 1
+        assert hist == expected, name
