@@ -24,7 +24,7 @@ database and leaves it in place; else ``OMNICLAUDE_DATABASE_URL``'s server or an
 PostgreSQL gets a scratch database, dropped afterwards (as bench/ingest.py).
 
 Usage:
-    python bench/reads.py [--actions 10000000] [--workers 2] [--requests 200]
+    python bench/reads.py [--actions 10000000] [--workers 2] [--requests 200] [--budget 30]
     python bench/reads.py --actions 300000            # a quick run
     python bench/reads.py --database-url URL          # load into URL and keep it
     python bench/reads.py --reads-only --database-url URL
@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import multiprocessing
 import os
 import random
@@ -669,8 +670,11 @@ def _percentile(values: list[float], quantile: float) -> float:
     return ordered[min(len(ordered) - 1, round(quantile * (len(ordered) - 1)))]
 
 
-def measure(base: str, key: str, plan: list[Read], requests: int, warmup: int) -> list[str]:
-    """Time each read ``requests`` times (after ``warmup``); return the report's lines."""
+def measure(
+    base: str, key: str, plan: list[Read], *, requests: int, warmup: int, budget_s: float
+) -> list[str]:
+    """Time each read ``requests`` times (after ``warmup``), or for ``budget_s`` seconds if
+    that ends first (at least 20 times); return the report's lines."""
     lines = [
         f"{'read':<46} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'target':>7}  verdict",
     ]
@@ -679,7 +683,10 @@ def measure(base: str, key: str, plan: list[Read], requests: int, warmup: int) -
     with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
         for read in plan:
             took: list[float] = []
+            ends = time.monotonic() + budget_s
             for index in range(warmup + requests):
+                if len(took) >= 20 and time.monotonic() > ends:
+                    break
                 path = read.paths[index % len(read.paths)]
                 started = time.perf_counter()
                 answer = client.get(path)
@@ -713,7 +720,12 @@ async def measure_reads(url: str, args: argparse.Namespace) -> None:
             first = (await client.get("/executions")).json()
         plan = reads(samples, first.get("next_cursor"))
         print(f"API at {base} (uvicorn, one process); load average before: {_load_average()}")
-        await asyncio.to_thread(measure, base, samples["key"], plan, args.requests, args.warmup)
+        await asyncio.to_thread(
+            functools.partial(
+                measure, base, samples["key"], plan, requests=args.requests,
+                warmup=args.warmup, budget_s=args.budget,
+            )
+        )  # fmt: skip
         print(f"load average after: {_load_average()} ({os.cpu_count()} cores)")
 
 
@@ -752,6 +764,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--requests", type=int, default=200, help="timed requests per read")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests per read first")
+    parser.add_argument(
+        "--budget", type=float, default=30.0, help="seconds per read at most (20 requests at least)"
+    )
     parser.add_argument(
         "--database-url", help="load into (or read) this database and leave it in place"
     )

@@ -74,10 +74,9 @@ def test_the_executions_table_shows_minutes_whole_beside_costs_in_100_columns() 
     cid = uuid.uuid4()
     row = execution_row(cid, agent="agent-api-architect", status="in_progress",
                         prompt="Fix pagination " * 20, end_ms=754_000)  # fmt: skip
-    item = ExecutionListItem.model_validate(
-        {**row.model_dump(), "llm_calls": 3, "total_tokens": 9_000, "cost_usd": 12.3456,
-         "cost_exactness": "estimate"}  # fmt: skip
-    )
+    usage = {"llm_calls": 3, "total_tokens": 9_000, "cost_usd": 12.3456,
+             "cost_exactness": "estimate"}  # fmt: skip
+    item = ExecutionListItem.model_validate({**row.model_dump(), **usage})
     console = Console(width=100, record=True)
     console.print(executions_table([item]))
     lines = [line for line in console.export_text().splitlines() if line.strip()]
