@@ -273,3 +273,20 @@ async def test_the_served_viewer_shows_a_trace_redacted(
     assert (await client.get("/viewer/overview")).status_code == 200
     await client.post("/viewer/logout")
     assert (await client.get("/viewer/overview")).status_code == 401
+
+
+async def test_the_agent_choices_are_the_agents_that_ran_in_the_window(
+    postgres_connection: Any,
+) -> None:
+    """Each agent that ran in the last 30 days once, in order; one that ran only before, and
+    one whose only run is older still, are not offered."""
+    now = utc_now()
+    runs = [("zeta", 1), ("alpha", 2), ("alpha", 3), ("mid", 29), ("old", 45), ("zeta", 40)]
+    await write_events(postgres_connection, [
+        ExecutionStarted(correlation_id=uuid.uuid4(), agent_name=agent,
+                         timestamp=now - timedelta(days=days))
+        for agent, days in runs
+    ])  # fmt: skip
+    assert await queries.list_agents(postgres_connection) == ["alpha", "mid", "zeta"]
+    recent = await queries.list_agents(postgres_connection, window=timedelta(days=2))
+    assert recent == ["zeta"]
