@@ -13,20 +13,24 @@ import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 
 from omniclaude.stack.ports import unused_port
 from tests.chaos.traffic import Traffic, chaos_seconds, kafka_sink
 from tests.fixtures.kafka import KafkaService
 from tests.fixtures.waiting import wait_for
-from tests.load.procs import BIN, ServiceProcess, http_ok, service_env
+from tests.load.procs import (
+    BIN,
+    ServiceProcess,
+    consumer_assigned,
+    http_ok,
+    metric_total,
+    service_env,
+)
 from tests.load.report import record_chaos
 from tests.load.verify import EVENT_TABLES, assert_exactly_once
 
 pytestmark = pytest.mark.covers("topic:agent-actions", "table:agent_actions")
-
-_WRITTEN = "omniclaude_ingest_events_written_total{"
 
 
 def _consumer(
@@ -36,24 +40,6 @@ def _consumer(
             "--health-port", str(port), "--batch-max-ms", str(batch_ms),
             "--batch-max-events", "5000"]  # fmt: skip
     return ServiceProcess(name, argv, env, tmp / f"{name}.log")
-
-
-async def _written(port: int) -> int:
-    """Events in committed transactions, from the consumer's /metrics."""
-    async with httpx.AsyncClient(timeout=5) as client:
-        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(_WRITTEN)))  # fmt: skip
-
-
-async def _assigned(port: int) -> bool:
-    """The consumer answers /ready and holds partitions (it joined its group)."""
-    try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            response = await client.get(f"http://127.0.0.1:{port}/ready")
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200 and response.json().get("assigned_partitions", 0) > 0
 
 
 async def _stored(db: asyncpg.Connection) -> int:
@@ -84,7 +70,7 @@ async def test_consumer_killed_mid_batch_then_replaced(
     await sink.start()
     traffic = Traffic(sink)
     try:
-        await first.start(lambda: _assigned(first_port), timeout_s=90)
+        await first.start(lambda: consumer_assigned(first_port), timeout_s=90)
         traffic.start()
 
         async def consuming() -> bool:
@@ -105,7 +91,7 @@ async def test_consumer_killed_mid_batch_then_replaced(
 
         async def second_joined() -> bool:
             assert second.running, f"consumer-2 exited: {second.log_tail()}"
-            return await _assigned(second_port)
+            return await consumer_assigned(second_port)
 
         await wait_for(second_joined, what="consumer-2 to join the group", timeout_s=90)
         assert not traffic.refused, f"the SDK refused events: {traffic.refused[:3]}"
@@ -114,7 +100,9 @@ async def test_consumer_killed_mid_batch_then_replaced(
         await assert_exactly_once(db, traffic.accepted, what="after the consumer was killed")
         caught_up_s = time.monotonic() - restarted
         assert await http_ok(f"http://127.0.0.1:{second_port}/ready"), "consumer-2 not ready"
-        rewritten = await _written(second_port) - (len(traffic.accepted) - stored_at_kill)
+        rewritten = int(
+            await metric_total(second_port, "omniclaude_ingest_events_written_total")
+        ) - (len(traffic.accepted) - stored_at_kill)
         record_chaos(
             "consumer_sigkill_mid_batch",
             accepted=len(traffic.accepted),

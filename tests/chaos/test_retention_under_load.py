@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from omniclaude.events import AgentAction, EventBase, decode_mapping, utc_now
@@ -34,7 +33,7 @@ from omniclaude.storage.writers import copy_events, enable_copy, write_events
 from tests.chaos.traffic import Traffic, chaos_seconds, kafka_sink
 from tests.fixtures.kafka import KafkaService
 from tests.fixtures.waiting import wait_for
-from tests.load.procs import BIN, ServiceProcess, service_env
+from tests.load.procs import BIN, ServiceProcess, consumer_assigned, metric_total, service_env
 from tests.load.report import record_chaos
 from tests.load.verify import assert_exactly_once
 from tests.load.workload import EVENT_TYPES, event_payload, realistic_text
@@ -86,22 +85,6 @@ def _old_events(text: Any, days: tuple[int, ...], rng: random.Random) -> list[Ev
     return out
 
 
-async def _metric(port: int, name: str) -> float:
-    async with httpx.AsyncClient(timeout=5) as client:
-        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name) and not line.startswith("#"))  # fmt: skip
-
-
-async def _assigned(port: int) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=2) as client:
-            response = await client.get(f"http://127.0.0.1:{port}/ready")
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200 and response.json().get("assigned_partitions", 0) > 0
-
-
 async def test_retention_under_full_speed_ingest(
     kafka_service: KafkaService,
     database_url: str,
@@ -142,19 +125,19 @@ async def test_retention_under_full_speed_ingest(
     traffic = FullSpeed(sink, per_tick=200, tick_s=0.0)
     retention = await connect(database_url)
     try:
-        await consumer.start(lambda: _assigned(port), timeout_s=90)
+        await consumer.start(lambda: consumer_assigned(port), timeout_s=90)
         traffic.start()
 
         async def ingesting() -> bool:
-            return await _metric(port, "omniclaude_ingest_events_written_total") > 0
+            return await metric_total(port, "omniclaude_ingest_events_written_total") > 0
 
         await wait_for(ingesting, what="the consumer to write events", timeout_s=60)
         await traffic.run_for(seconds * 0.3)
-        before = await _metric(port, "omniclaude_ingest_events_written_total")
+        before = await metric_total(port, "omniclaude_ingest_events_written_total")
         started = time.monotonic()
         report = await apply_retention(retention, RetentionPolicy(keep=KEEP))
         drop_s = time.monotonic() - started
-        during = await _metric(port, "omniclaude_ingest_events_written_total") - before
+        during = await metric_total(port, "omniclaude_ingest_events_written_total") - before
         await traffic.run_for(seconds * 0.3)
         await traffic.stop()
         assert not traffic.refused, f"the SDK refused events: {traffic.refused[:3]}"
@@ -171,9 +154,9 @@ async def test_retention_under_full_speed_ingest(
         }
         expected = {**traffic.accepted, **{e.event_id: str(e.event_type) for e in kept}}  # type: ignore[attr-defined]
         await assert_exactly_once(db, expected, what="retention under full-speed ingest")
-        assert await _metric(port, "omniclaude_ingest_dead_letters_total") == 0
-        assert await _metric(port, "omniclaude_ingest_store_retries_total") == 0
-        assert await _metric(port, "omniclaude_ingest_event_id_conflicts_total") == 0
+        assert await metric_total(port, "omniclaude_ingest_dead_letters_total") == 0
+        assert await metric_total(port, "omniclaude_ingest_store_retries_total") == 0
+        assert await metric_total(port, "omniclaude_ingest_event_id_conflicts_total") == 0
         records = [json.loads(line) for line in consumer.log_path.read_text().splitlines()
                    if line.startswith("{")]  # fmt: skip
         errors = [r for r in records if r.get("level") in {"error", "critical"}]

@@ -21,7 +21,7 @@ import httpx
 
 from tests.fixtures.waiting import wait_for
 
-__all__ = ["BIN", "ServiceProcess", "http_ok", "service_env"]
+__all__ = ["BIN", "ServiceProcess", "consumer_assigned", "http_ok", "metric_total", "service_env"]
 
 BIN = Path(sys.executable).parent
 """The virtual environment's ``bin`` (the ``omniclaude`` console script lives there)."""
@@ -52,6 +52,24 @@ async def http_ok(url: str, *, headers: Mapping[str, str] | None = None) -> bool
     except httpx.HTTPError:
         return False
     return response.status_code == 200
+
+
+async def consumer_assigned(port: int) -> bool:
+    """The consumer on ``port`` answers /ready and holds partitions (it joined its group)."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            response = await client.get(f"http://127.0.0.1:{port}/ready")
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and response.json().get("assigned_partitions", 0) > 0
+
+
+async def metric_total(port: int, name: str) -> float:
+    """The sum over labels of the metric ``name`` (``…_total``) from ``/metrics`` on ``port``."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.split("{", 1)[0].split(" ", 1)[0] == name)  # fmt: skip
 
 
 class ServiceProcess:
