@@ -363,6 +363,14 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8080, ge=0, le=_MAX_PORT)
     viewer_session_ttl_s: float = Field(default=12 * 3600, ge=60, le=30 * 86400)
     """How long a viewer session (traded for a read key at login) lasts."""
+    exports_at_once: int = Field(default=2, ge=1, le=64)
+    """How many ``GET /export`` read the database at once (each holds a connection; more
+    are answered 429)."""
+    export_idle_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """How long an export waits for its client to take a chunk before it ends (a client
+    that stops reading gives its database connection back after this)."""
+    export_statement_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    """The longest one statement of an HTTP export may run (a day's rows sorted, a fetch)."""
 
 
 class HookSettings(BaseModel):

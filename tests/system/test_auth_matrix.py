@@ -31,6 +31,7 @@ ROUTES: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {
     ("GET", "/overview"): ("read", {}),
     ("GET", "/usage"): ("read", {}),
     ("GET", "/agents"): ("read", {}),
+    ("GET", "/export"): ("read", {"path": "/export?table=agent_actions&range=15m"}),
     ("GET", "/keys"): ("admin", {}),
     ("POST", "/keys"): ("admin", {"json": {"name": "from-matrix", "scopes": ["read"]}}),
     ("DELETE", "/keys/{key_id}"): ("admin", {"path": f"/keys/{_ID}"}),

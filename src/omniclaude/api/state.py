@@ -58,3 +58,9 @@ class ApiState:
     extras: dict[str, Any] = field(default_factory=dict)
     live_readers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
     """Bounds the live views' reads running at once (more: 429)."""
+    exports: asyncio.Semaphore | None = None
+    """Bounds the exports reading at once (``api.exports_at_once``; more: 429)."""
+
+    def __post_init__(self) -> None:
+        if self.exports is None:
+            self.exports = asyncio.Semaphore(self.settings.api.exports_at_once)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -43,15 +44,17 @@ async def export_table(
     encoder = make_encoder(fmt, table, await export_columns(conn, table))
     write(encoder.begin())
     total = 0
-    async for chunk in stream_rows(
+    chunks = stream_rows(
         conn, table, since, until, shape=encoder.shape, chunk_rows=encoder.chunk_rows,
         statement_timeout_ms=statement_timeout_ms,
-    ):  # fmt: skip
-        data = encoder.encode(chunk)
-        if data:
-            write(data)
-        total += len(chunk)
-        if advance is not None:
-            advance(len(chunk))
+    )  # fmt: skip
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            data = encoder.encode(chunk)
+            if data:
+                write(data)
+            total += len(chunk)
+            if advance is not None:
+                advance(len(chunk))
     write(encoder.end())
     return total

@@ -8,8 +8,7 @@ import asyncio
 import csv
 import io
 import json
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,25 +17,19 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner, Result
 
-from omniclaude.cli import _register_all, app
-from omniclaude.events import (
-    AgentAction,
-    AgentTransformation,
-    EventBase,
-    ExecutionCompleted,
-    ExecutionFailed,
-    ExecutionProgress,
-    ExecutionStarted,
-    LlmCall,
-    ManifestInjection,
-    RoutingDecision,
-    llm_call_id,
-)
 from omniclaude.storage.pool import connect
 from omniclaude.storage.queries.export import EXPORT_TABLES, SUMMARY_TABLE, export_order
-from omniclaude.storage.writers import write_events
+from tests.integration.export.data import (
+    ACTIONS,
+    SINCE,
+    TRICKY,
+    UNTIL,
+    cli,
+    run_cli,
+    seed,
+    window,
+)
 
 pytestmark = pytest.mark.covers(
     "table:agent_actions",
@@ -47,82 +40,6 @@ pytestmark = pytest.mark.covers(
     "table:agent_llm_calls",
     "table:agent_execution_logs",
 )
-
-SINCE = datetime(2026, 11, 28, tzinfo=UTC)
-UNTIL = datetime(2026, 12, 1, tzinfo=UTC)
-ACTIONS = 5000
-TRICKY = ('comma, "quoted" and\nnewline', "naïve café — ☃ 日本", "", "tab\there", "back\\slash")
-"""Text the CSV must carry intact (an empty string is not NULL)."""
-
-
-def _execution(index: int, at: datetime) -> list[EventBase]:
-    """Every event type of one execution at ``at`` (three of four finish; one fails)."""
-    cid = uuid.UUID(int=index + 1)
-    end = at + timedelta(seconds=40)
-    events: list[EventBase] = [
-        ExecutionStarted(correlation_id=cid, agent_name=f"agent-{index % 3}", timestamp=at,
-                         user_prompt=TRICKY[index % len(TRICKY)] + f" #{index}",
-                         session_id=f"s-{index % 4}", metadata={"n": index}),
-        ExecutionProgress(correlation_id=cid, stage="working", percent=50,
-                          timestamp=at + timedelta(seconds=1)),
-        RoutingDecision(correlation_id=cid, user_request=f"do {index}, \"now\"",
-                        selected_agent="agent-1", confidence_score=Decimal("0.8125"),
-                        routing_strategy="enhanced", routing_time_ms=1.5,
-                        alternatives=[{"agent_name": "agent-2", "confidence": 0.25}],
-                        matched_triggers=["do", 'say "hi"'], timestamp=at),
-        ManifestInjection(correlation_id=cid, agent_name="agent-1",
-                          sections=[{"name": "agent_definition", "size_bytes": 120,
-                                     "source": "registry", "query_time_ms": 0.5}],
-                          total_query_time_ms=0.5, timestamp=at + timedelta(seconds=2)),
-        AgentTransformation(correlation_id=cid, source_agent="polymorphic-agent",
-                            target_agent="agent-1", transformation_reason="specialise",
-                            confidence=Decimal("0.75"), timestamp=at + timedelta(seconds=3)),
-        LlmCall(event_id=llm_call_id(request_id=f"req_{index}", message_id=f"msg_{index}"),
-                correlation_id=cid, model="claude-sonnet-4-5", provider="anthropic",
-                input_tokens=12, output_tokens=345 + index, cache_read_input_tokens=20000,
-                request_id=f"req_{index}", message_id=f"msg_{index}",
-                tool_use_ids=["toolu_1", "toolu,2"], duration_ms=2500.0,
-                cost_usd=0.0123456789, cost_source="estimate", source="transcript",
-                timestamp=at + timedelta(seconds=5), started_at=at + timedelta(seconds=2.5)),
-    ]  # fmt: skip
-    if index % 4 == 3:
-        events.append(ExecutionFailed(correlation_id=cid, timestamp=end, error_type="Boom",
-                                      error_message="disk, \"full\"\n"))  # fmt: skip
-    else:
-        events.append(ExecutionCompleted(correlation_id=cid, timestamp=end,
-                                         result={"files": index}))  # fmt: skip
-    return events
-
-
-def _dataset() -> list[EventBase]:
-    """5000 actions and 40 executions over three days (three partitions), tricky text, one
-    action exactly at ``SINCE`` and one exactly at ``UNTIL`` (outside the window)."""
-    events: list[EventBase] = []
-    span = (UNTIL - SINCE).total_seconds()
-    for i in range(40):
-        events += _execution(i, SINCE + timedelta(seconds=span * i / 40 + 5))
-    for i in range(ACTIONS):
-        at = SINCE + timedelta(seconds=span * i / ACTIONS)
-        events.append(AgentAction(
-            correlation_id=uuid.UUID(int=(i % 40) + 1), agent_name=None if i % 7 == 0 else "a",
-            action_type="tool_call", action_name=TRICKY[i % len(TRICKY)] or "x",
-            action_details={"command": TRICKY[i % len(TRICKY)], "i": i, "ok": i % 2 == 0},
-            duration_ms=None if i % 5 == 0 else i / 8, session_id=TRICKY[i % len(TRICKY)],
-            tool_use_id=f"toolu_{i}", timestamp=at,
-        ))  # fmt: skip
-    events.append(AgentAction(correlation_id=uuid.UUID(int=1), action_type="decision",
-                              action_name="at-until", timestamp=UNTIL))  # fmt: skip
-    return events
-
-
-async def _seed(url: str) -> None:
-    conn = await connect(url)
-    try:
-        events = _dataset()
-        for start in range(0, len(events), 1000):
-            await write_events(conn, events[start : start + 1000])
-    finally:
-        await conn.close()
 
 
 async def _contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -145,38 +62,21 @@ async def _contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
         await conn.close()
 
 
-def _cli(url: str, *args: str) -> Result:
-    """Run the CLI (call it in a thread of its own: it runs its own event loop)."""
-    _register_all()
-    env = {"OMNICLAUDE_DATABASE_URL": url, "COLUMNS": "200"}
-    return CliRunner().invoke(app, list(args), env=env)
-
-
-async def _run_cli(url: str, *args: str) -> Result:
-    result = await asyncio.to_thread(_cli, url, *args)
-    assert result.exit_code == 0, f"omniclaude {' '.join(args)}: {result.output}"
-    return result
-
-
-def _window() -> tuple[str, ...]:
-    return ("--since", SINCE.isoformat(), "--until", UNTIL.isoformat())
-
-
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 async def test_an_export_reimports_to_the_same_rows_and_twice_adds_nothing(
     database_url: str, second_database_url: str, tmp_path: Path, fmt: str
 ) -> None:
     """Every table exported (one file each) and imported into an empty database gives the
     same counts and the same content; importing the same files again adds no row."""
-    await _seed(database_url)
+    await seed(database_url)
     out = tmp_path / "export"
-    await _run_cli(database_url, "export", *_window(), "--format", fmt, "--output", str(out))
+    await run_cli(database_url, "export", *window(), "--format", fmt, "--output", str(out))
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.{fmt}" for t in EXPORT_TABLES)
     source = await _contents(database_url)
     assert len(source["agent_actions"]) == ACTIONS, "the action at `until` is outside"
     assert all(source.values()), f"a table without rows: {[t for t, r in source.items() if not r]}"
 
-    first = await _run_cli(second_database_url, "import", str(out))
+    first = await run_cli(second_database_url, "import", str(out))
     assert f"agent_actions: {ACTIONS:,} rows read, {ACTIONS:,} added" in first.output
     assert f"{SUMMARY_TABLE}: 40 rows not written (rebuilt from" in first.output
     copied = await _contents(second_database_url)
@@ -184,7 +84,7 @@ async def test_an_export_reimports_to_the_same_rows_and_twice_adds_nothing(
         assert len(copied[table]) == len(rows), f"{table}: {len(copied[table])} of {len(rows)}"
         assert copied[table] == rows, f"{table}: a row differs after the round trip"
 
-    again = await _run_cli(second_database_url, "import", str(out))
+    again = await run_cli(second_database_url, "import", str(out))
     assert f"{ACTIONS:,} rows read, 0 added ({ACTIONS:,} already stored)" in again.output
     assert await _contents(second_database_url) == source, "a second import changed rows"
 
@@ -195,10 +95,10 @@ async def test_csv_quotes_commas_quotes_newlines_and_keeps_null_apart_from_empty
     """The CSV has the exported columns as header; text with commas, quotes, newlines and
     non-ASCII comes back intact; NULL is an unquoted empty field, "" a quoted one; JSON
     columns and arrays are JSON text."""
-    await _seed(database_url)
+    await seed(database_url)
     path = tmp_path / "actions.csv"
-    await _run_cli(
-        database_url, "export", *_window(), "--format", "csv", "--table", "agent_actions",
+    await run_cli(
+        database_url, "export", *window(), "--format", "csv", "--table", "agent_actions",
         "--output", str(path),
     )  # fmt: skip
     raw = path.read_bytes().decode("utf-8")
@@ -222,8 +122,8 @@ async def test_csv_quotes_commas_quotes_newlines_and_keeps_null_apart_from_empty
         assert typed["session_id"][i] == TRICKY[i % len(TRICKY)], f"row {i}: '' read as NULL"
 
     routing = tmp_path / "routing.csv"
-    await _run_cli(
-        database_url, "export", *_window(), "--format", "csv",
+    await run_cli(
+        database_url, "export", *window(), "--format", "csv",
         "--table", "agent_routing_decisions", "--output", str(routing),
     )  # fmt: skip
     first = next(csv.DictReader(io.StringIO(routing.read_text("utf-8"), newline="")))
@@ -234,8 +134,8 @@ async def test_csv_quotes_commas_quotes_newlines_and_keeps_null_apart_from_empty
 async def test_parquet_has_the_declared_schema(database_url: str, tmp_path: Path) -> None:
     """pyarrow reads the Parquet file: times are timestamp[us, UTC], ids and JSON strings,
     arrays list<string>, numeric exact decimals; row groups of at most 10,000 rows."""
-    await _seed(database_url)
-    await _run_cli(database_url, "export", *_window(), "--format", "parquet", "-o", str(tmp_path))
+    await seed(database_url)
+    await run_cli(database_url, "export", *window(), "--format", "parquet", "-o", str(tmp_path))
     llm = pq.ParquetFile(tmp_path / "agent_llm_calls.parquet")
     schema = llm.schema_arrow
     assert schema.names == list(EXPORT_TABLES["agent_llm_calls"])
@@ -265,9 +165,9 @@ async def test_the_window_is_since_inclusive_until_exclusive(
 ) -> None:
     """An action at exactly ``since`` is exported, one at exactly ``until`` is not; standard
     output takes one table."""
-    await _seed(database_url)
-    result = await _run_cli(
-        database_url, "export", *_window(), "--table", "agent_actions", "--output", "-"
+    await seed(database_url)
+    result = await run_cli(
+        database_url, "export", *window(), "--table", "agent_actions", "--output", "-"
     )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == ACTIONS
@@ -292,7 +192,7 @@ async def test_bad_options_are_refused_naming_them(
     database_url: str, args: tuple[str, ...], message: str
 ) -> None:
     """Each bad option exits 2 with one line naming it, before anything is read."""
-    result = await asyncio.to_thread(_cli, database_url, "export", *args)
+    result = await asyncio.to_thread(cli, database_url, "export", *args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()), result.output
 
@@ -302,13 +202,13 @@ async def test_import_refuses_what_is_not_an_export(database_url: str, tmp_path:
     refused with the file and line named; nothing of a bad batch is written."""
     bad = tmp_path / "agent_actions.jsonl"
     bad.write_text('{"event_id": "x"}\n')
-    result = await asyncio.to_thread(_cli, database_url, "import", str(bad))
+    result = await asyncio.to_thread(cli, database_url, "import", str(bad))
     assert result.exit_code == 2
     assert "line 1: unknown column" in result.output or "line 1: no " in result.output
     for name, message in (("other.jsonl", "table 'other' is not one of"),
                           ("agent_actions.csv", "CSV is not read back")):  # fmt: skip
         path = tmp_path / name
         path.write_text("a\n")
-        result = await asyncio.to_thread(_cli, database_url, "import", str(path))
+        result = await asyncio.to_thread(cli, database_url, "import", str(path))
         assert result.exit_code == 2, result.output
         assert message in " ".join(result.output.split()), result.output

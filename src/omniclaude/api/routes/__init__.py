@@ -4,6 +4,7 @@ from omniclaude.api.routes import (
     agents,
     events,
     executions,
+    export,
     health,
     keys,
     otlp,
@@ -20,6 +21,7 @@ ROUTERS = (
     traces.router,
     overview.router,
     agents.router,
+    export.router,
     keys.router,
     otlp.router,
 )

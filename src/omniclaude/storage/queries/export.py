@@ -20,7 +20,7 @@ columns as JSON text, arrays as Python lists) for CSV and Parquet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -34,6 +34,7 @@ __all__ = [
     "EXPORT_TABLES",
     "SUMMARY_TABLE",
     "Column",
+    "ExportTable",
     "Shape",
     "count_rows",
     "export_columns",
@@ -54,10 +55,20 @@ _SUMMARY_COLUMNS: Final = (
 )  # fmt: skip
 _COMPUTED: Final = {"agent_llm_calls": ("total_tokens",)}
 
-_EVENT_TABLES: Final = (
-    "agent_actions", "agent_routing_decisions", "agent_manifest_injections",
-    "agent_execution_events", "agent_transformation_events", "agent_llm_calls",
-)  # fmt: skip
+
+class ExportTable(StrEnum):
+    """The tables an export reads (``table=``)."""
+
+    ACTIONS = "agent_actions"
+    ROUTING = "agent_routing_decisions"
+    MANIFESTS = "agent_manifest_injections"
+    LIFECYCLE = "agent_execution_events"
+    TRANSFORMATIONS = "agent_transformation_events"
+    LLM_CALLS = "agent_llm_calls"
+    EXECUTIONS = SUMMARY_TABLE
+
+
+_EVENT_TABLES: Final = tuple(t.value for t in ExportTable if t is not ExportTable.EXECUTIONS)
 
 EXPORT_TABLES: Final[dict[str, tuple[str, ...]]] = {
     **{table: WRITERS[table].columns + _COMPUTED.get(table, ()) for table in _EVENT_TABLES},
@@ -184,7 +195,7 @@ async def stream_rows(
     shape: Shape,
     chunk_rows: int = 1000,
     statement_timeout_ms: int = 60_000,
-) -> AsyncIterator[list[Any]]:
+) -> AsyncGenerator[list[Any], None]:
     """Yield the window's rows of ``table`` in chunks of at most ``chunk_rows`` records.
 
     Each partition is read by its own server-side cursor in its own read-only transaction
