@@ -201,32 +201,43 @@ async def test_malformed_bodies_get_the_otlp_error_answer(otlp_api: OtlpApi) -> 
     assert "gzip-decoded" in status_pb2.Status.FromString(big.content).message
 
 
-async def test_a_bad_span_is_refused_whole_and_the_others_stored(otlp_api: OtlpApi) -> None:
-    """One span with a bad token count in a valid request: refused (counted, named), none of
-    its events stored; the other spans of the request are stored."""
+async def test_bad_spans_are_refused_whole_and_the_others_stored(otlp_api: OtlpApi) -> None:
+    """In a valid request, a span with a bad token count (refused by the mapping) and a span
+    too large once encoded (refused by the Kafka sink's check): both counted and named, none
+    of their events stored; the other spans of the request are stored."""
     spans = toy_agent_spans()
     request: ExportTraceServiceRequest = span_request(spans)
-    chat = next(
-        s for s in request.resource_spans[0].scope_spans[0].spans if s.name.startswith("chat")
-    )
+    own = request.resource_spans[0].scope_spans[0].spans
+    chat = next(s for s in own if s.name.startswith("chat"))
     for pair in chat.attributes:
         if pair.key == "gen_ai.usage.output_tokens":
             pair.value.int_value = -5
+    tool = next(s for s in own if s.name.startswith("execute_tool"))
+    tool.attributes.add(key="blob").value.string_value = "x" * 1_100_000
     response = await _post(otlp_api, "/v1/traces", request.SerializeToString(), PROTOBUF)
     assert response.status_code == 200, response.text
     answer = ExportTraceServiceResponse.FromString(response.content)
-    assert answer.partial_success.rejected_spans == 1, answer
-    assert "attributes.gen_ai.usage.output_tokens" in answer.partial_success.error_message
+    assert answer.partial_success.rejected_spans == 2, answer
+    message = answer.partial_success.error_message
+    assert "attributes.gen_ai.usage.output_tokens" in message, message
+    assert "bytes once encoded" in message, message
     root = _root(spans)
 
-    async def stored() -> list[dict[str, Any]] | None:
+    async def stored() -> dict[str, Any] | None:
+        # Everything accepted: the planner's execution and the researcher's whole subtree
+        # (its LLM call and actions on the same topics as the refused spans' events).
         rows = await otlp_api.stack.rows("agent_execution_events", root)
-        return rows if len(rows) == 2 else None
+        if len(rows) != 2:
+            return None
+        trace = await otlp_api.trace(root)
+        child = trace["children"][0] if trace["children"] else None
+        done = child and len(child["llm_calls"]) == 1 and len(child["actions"]) == 2
+        return trace if done else None
 
-    await wait_for(stored, what=f"the planner execution of {root}")
-    trace = await otlp_api.trace(root)
-    # The refused chat span was the planner's own (the researcher's chat is a child's).
+    trace = await wait_for(stored, what=f"the accepted spans of {root}")
+    # The refused chat and tool spans were the planner's own (the researcher's are a child's).
     assert trace["llm_calls"] == [], f"a refused span was stored: {trace['llm_calls']}"
+    assert trace["actions"] == [], f"a refused span was stored: {trace['actions']}"
 
 
 @pytest.mark.covers("endpoint:POST /v1/logs")

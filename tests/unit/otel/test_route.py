@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from omniclaude.api import create_app
 from omniclaude.errors import DeliveryError
 from omniclaude.events import EventBase
-from omniclaude.publishing.sinks.base import Refusals
+from omniclaude.publishing.sinks.base import EventSink
 from omniclaude.settings import Settings
 from omniclaude.testing import InMemorySink
 from tests.fixtures.otel import otlp_json, span_request, toy_agent_spans
@@ -31,18 +32,29 @@ PROTOBUF = {"Content-Type": "application/x-protobuf", "Authorization": "Bearer k
 
 
 class _DownSink(InMemorySink):
-    """A sink whose destination is away: every durable send fails, retriably."""
+    """A sink whose destination is away: every delivery fails, retriably."""
 
-    async def send_durably(self, events: Iterable[EventBase]) -> Refusals:
+    async def _deliver(self, events: list[EventBase]) -> None:
         del events
         raise DeliveryError("broker and outbox unavailable")
 
 
-async def _client(tmp_path: Path, sink: InMemorySink) -> AsyncIterator[httpx.AsyncClient]:
+class _PerEventSink:
+    """An EventSink that is no BaseSink (the route then sends event by event): forwards
+    everything to an in-memory sink."""
+
+    def __init__(self, inner: InMemorySink) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def _client(tmp_path: Path, sink: Any) -> AsyncIterator[httpx.AsyncClient]:
     await sink.start()
     app = create_app(
         Settings(data_dir=tmp_path / "data"),
-        sink=sink,
+        sink=cast("EventSink", sink),
         key_store=MemoryKeys(),
         workspace=write_sample_project(tmp_path / "ws"),
     )
@@ -169,3 +181,22 @@ async def test_errors_are_answered_as_status_in_the_requests_encoding(
     json_headers = {**PROTOBUF, "Content-Type": "application/json"}
     bad_json = await client.post("/v1/traces", content=b"{", headers=json_headers)
     assert (bad_json.status_code, bad_json.json()["code"]) == (400, 3)
+
+
+async def test_a_sink_that_is_no_base_sink_is_sent_event_by_event(tmp_path: Path) -> None:
+    """Through a plain EventSink, a record with an event it refuses is reported refused."""
+    inner = InMemorySink()
+    async for client in _client(tmp_path, _PerEventSink(inner)):
+        request = span_request(toy_agent_spans())
+        tool = next(
+            s
+            for s in request.resource_spans[0].scope_spans[0].spans
+            if s.name.startswith("execute")
+        )
+        tool.attributes.add(key="huge").value.string_value = "x" * 1_100_000
+        response = await client.post(
+            "/v1/traces", content=request.SerializeToString(), headers=PROTOBUF
+        )
+        answer = ExportTraceServiceResponse.FromString(response.content)
+        assert answer.partial_success.rejected_spans == 1, answer
+        assert len(inner.events) == 8, [e.event_type for e in inner.events]

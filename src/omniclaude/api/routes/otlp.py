@@ -8,11 +8,12 @@ Point any OpenTelemetry SDK or collector at the API (``OTEL_EXPORTER_OTLP_ENDPOI
    large: 413, each with a ``google.rpc.Status`` body in the request's encoding;
 2. is mapped record by record into events (:mod:`omniclaude.otel.spans`,
    :mod:`omniclaude.otel.logs`); a record that cannot be mapped is refused, named;
-3. each record's events are checked as the sink will send them (redacted, encoded, within the
-   contract's limits); a record with one bad event is refused whole, so nothing is half stored;
-4. the accepted events go through the same durable sink as ``POST /events`` (Kafka's local
-   outbox, or PostgreSQL) before the answer: 200 means durable;
-5. the answer is the signal's ``Export*ServiceResponse``, with ``partial_success`` counting the
+3. each record's events go, all or none, through the same durable sink as ``POST /events``
+   (:meth:`~omniclaude.publishing.sinks.base.BaseSink.send_durably_grouped`: redacted, checked
+   against the contract's limits, then Kafka's local outbox or PostgreSQL) before the answer,
+   so 200 means durable, and a record with one event the sink refuses is refused whole:
+   nothing is half stored;
+4. the answer is the signal's ``Export*ServiceResponse``, with ``partial_success`` counting the
    refused records and naming what was wrong; 503 with ``Retry-After`` when the sink cannot
    take the events now (the exporter retries; the ids are the same, so nothing doubles).
 """
@@ -28,8 +29,7 @@ from fastapi import APIRouter, Request, Response
 from omniclaude.api.deps import IngestKey, State
 from omniclaude.api.errors import ERROR_RESPONSES
 from omniclaude.api.state import ApiState
-from omniclaude.errors import EventValidationError, OmniClaudeError
-from omniclaude.events import EventBase
+from omniclaude.errors import OmniClaudeError
 from omniclaude.otel.logs import LogMapper
 from omniclaude.otel.receive import (
     Encoding,
@@ -42,6 +42,7 @@ from omniclaude.otel.receive import (
 )
 from omniclaude.otel.spans import SpanMapper
 from omniclaude.otel.values import METRICS, Mapped, Refused, records
+from omniclaude.publishing.sinks.base import BaseSink
 
 __all__ = ["RETRY_AFTER_S", "router"]
 
@@ -124,21 +125,29 @@ def _decode_and_map(
     return encoding, mapped, refused
 
 
-def _checked(state: ApiState, mapped: list[Mapped], refused: list[Refused]) -> list[Mapped]:
-    """The records whose every event the sink will take; the others join ``refused``."""
-    prepare = getattr(state.sink, "prepare", None)
-    if not callable(prepare):
-        return mapped
-    kept: list[Mapped] = []
-    for record in mapped:
-        try:
-            for event in record.events:
-                prepare(event)
-        except EventValidationError as exc:
-            refused.append(Refused(record.where, str(exc)))
-        else:
-            kept.append(record)
-    return kept
+async def _send(state: ApiState, mapped: list[Mapped]) -> tuple[int, list[Refused]]:
+    """Send every record's events durably, all or none per record; return how many events
+    were sent and the records refused (with the sink's reason)."""
+    sink = state.sink
+    groups = [record.events for record in mapped if record.events]
+    owners = [record for record in mapped if record.events]
+    if not groups:
+        return 0, []
+    if isinstance(sink, BaseSink):
+        refusals = await sink.send_durably_grouped(groups)
+        refused = [Refused(owners[index].where, str(why)) for index, why in refusals]
+        taken = {index for index, _ in refusals}
+        return sum(len(g) for i, g in enumerate(groups) if i not in taken), refused
+    # Another EventSink: events one by one (it decides per event; a record is reported
+    # refused when any of its events was).
+    events = [event for group in groups for event in group]
+    position = [index for index, group in enumerate(groups) for _ in group]
+    failed: dict[int, str] = {}
+    per_event = await sink.send_durably(events)
+    for index, why in per_event:
+        failed.setdefault(position[index], str(why))
+    refused = [Refused(owners[index].where, reason) for index, reason in failed.items()]
+    return len(events) - len(per_event), refused
 
 
 async def _receive(signal: Signal, request: Request, state: ApiState) -> Response:
@@ -154,32 +163,18 @@ async def _receive(signal: Signal, request: Request, state: ApiState) -> Respons
             )
     except OtlpRequestError as exc:
         return _error(exc, content_type)
-    mapped = _checked(state, mapped, refused)
-    events: list[EventBase] = []
-    owners: list[int] = []
-    for position, record in enumerate(mapped):
-        events += record.events
-        owners += [position] * len(record.events)
-    if events:
-        try:
-            refused_by_sink = await state.sink.send_durably(events)
-        except (OmniClaudeError, OSError) as exc:
-            if isinstance(exc, OmniClaudeError) and not exc.retriable:
-                raise
-            log.warning("OTLP %s: the sink cannot take events now: %s", signal.value, exc)
-            message = f"sink: unavailable ({type(exc).__name__}); retry later"
-            return _answer(
-                503, encode_status(_GRPC_UNAVAILABLE, message, encoding), encoding,
-                {"Retry-After": str(RETRY_AFTER_S)},
-            )  # fmt: skip
-        failed: dict[int, str] = {}
-        for index, problem in refused_by_sink:
-            failed.setdefault(owners[index], str(problem))
-        for position, reason in failed.items():
-            refused.append(Refused(mapped[position].where, reason))
-        stored = len(events) - len(refused_by_sink)
-    else:
-        stored = 0
+    try:
+        stored, refused_by_sink = await _send(state, mapped)
+    except (OmniClaudeError, OSError) as exc:
+        if isinstance(exc, OmniClaudeError) and not exc.retriable:
+            raise
+        log.warning("OTLP %s: the sink cannot take events now: %s", signal.value, exc)
+        message = f"sink: unavailable ({type(exc).__name__}); retry later"
+        return _answer(
+            503, encode_status(_GRPC_UNAVAILABLE, message, encoding), encoding,
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )  # fmt: skip
+    refused += refused_by_sink
     state.metrics.events.labels("accepted").inc(stored)
     state.metrics.events.labels("rejected").inc(len(refused))
     shown = "; ".join(str(r) for r in refused[:_SHOWN_PROBLEMS])

@@ -9,7 +9,7 @@ can be stored, what it refuses raises :class:`~omniclaude.errors.EventValidation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol, Self, TypeAlias, TypeVar, runtime_checkable
 
@@ -158,6 +158,24 @@ class BaseSink(AsyncStartStop):
                 refused.append((index, exc))
         return done, refused
 
+    @staticmethod
+    def each_group(
+        groups: Sequence[Sequence[EventBase]], step: Callable[[EventBase], T]
+    ) -> tuple[list[T], Refusals]:
+        """Apply ``step`` to every event of each group, all or none: the results of the groups
+        whose every event it accepted, and the refused groups by index (with the first
+        reason)."""
+        done: list[T] = []
+        refused: Refusals = []
+        for index, group in enumerate(groups):
+            try:
+                results = [step(event) for event in group]
+            except EventValidationError as exc:
+                refused.append((index, exc))
+            else:
+                done.extend(results)
+        return done, refused
+
     async def send(self, event: EventBase) -> None:
         """Redact and check ``event``, then deliver it.
 
@@ -183,6 +201,19 @@ class BaseSink(AsyncStartStop):
         The default delivers and flushes; a sink with a faster durable path overrides it.
         """
         prepared, refused = self.each(events, self.prepare)
+        if prepared:
+            await self._deliver(prepared)
+            await self.flush()
+        return refused
+
+    async def send_durably_grouped(self, groups: Sequence[Sequence[EventBase]]) -> Refusals:
+        """:meth:`send_durably` all or none per group: a group with one event that cannot be
+        stored is refused whole (returned by its index) and none of its events is sent. For
+        records that become several events (an OTLP span: an execution's start and end).
+
+        The default delivers and flushes; a sink with a faster durable path overrides it.
+        """
+        prepared, refused = self.each_group(groups, self.prepare)
         if prepared:
             await self._deliver(prepared)
             await self.flush()

@@ -310,6 +310,20 @@ class KafkaSink(BaseSink):
             self._pump.poke()
         return refused
 
+    async def send_durably_grouped(self, groups: Sequence[Sequence[EventBase]]) -> Refusals:
+        """:meth:`send_durably`, all or none per group (see
+        :meth:`BaseSink.send_durably_grouped`): one outbox write for every accepted group.
+
+        Raises:
+            DeliveryError: the sink is not started, or already stopped.
+        """
+        self._check_open()
+        records, refused = self.each_group(groups, self._encode)
+        if records:
+            await asyncio.to_thread(self.outbox.append, records)
+            self._pump.poke()
+        return refused
+
     # ------------------------------------------------------- flush / stop
     def _progressed(self) -> None:
         self._progress.set()
