@@ -12,7 +12,10 @@
 
 Prints the consumer's rate and two baselines measured in the same run: COPY of already-built
 records (the target: consumer ≥ 0.8x of it) and COPY including building the records from the
-events (the writer's row serialisation).
+events (the writer's row serialisation). With local services it also prints the CPU time each
+process spent per event (the consumer process, PostgreSQL, the broker) in the consumer's
+sustained window and per row in the COPY baseline, and the load average: on a shared machine
+the ratio moves with the load, the CPU per event much less, and it says what bounds the rate.
 
 Services: ``OMNICLAUDE_DATABASE_URL`` / ``OMNICLAUDE_KAFKA_BOOTSTRAP`` when set (a scratch
 database is created on that server and dropped afterwards), else an embedded PostgreSQL and
@@ -21,6 +24,7 @@ a Tansu broker started for the run.
 The consumer runs as ``omniclaude consume`` does (garbage collector tuned by ``tune_gc``).
 
 Usage: python bench/ingest.py [--events 200000] [--batch-events 2000] [--batch-ms 200]
+                             [--profile N]
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import psutil
 
 from omniclaude.consuming import IngestService
 from omniclaude.consuming.service import tune_gc
@@ -185,15 +191,101 @@ async def publish(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
         await producer.stop()
 
 
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds (user + system) of this process and of the local services' processes
+    (None: the service runs elsewhere, its CPU is not seen)."""
+
+    own: float
+    postgres: float | None = None
+    broker: float | None = None
+
+    @classmethod
+    def now(cls) -> Cpu:
+        """CPU used so far. A PostgreSQL backend that has exited is counted in the
+        postmaster's ``children_*`` times, so connections closed in between are not lost."""
+        me = psutil.Process()
+        own = me.cpu_times()
+        totals: dict[str, float] = {}
+        for child in me.children(recursive=True):
+            try:
+                name, times = child.name(), child.cpu_times()
+            except psutil.Error:
+                continue  # exited meanwhile
+            kind = "broker" if "tansu" in name else "postgres" if "postgres" in name else ""
+            if kind:
+                used = times.user + times.system
+                if kind == "postgres":
+                    used += times.children_user + times.children_system
+                totals[kind] = totals.get(kind, 0.0) + used
+        return cls(own.user + own.system, totals.get("postgres"), totals.get("broker"))
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        def minus(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else a - b
+
+        return Cpu(
+            self.own - other.own,
+            minus(self.postgres, other.postgres),
+            minus(self.broker, other.broker),
+        )
+
+    def __add__(self, other: Cpu) -> Cpu:
+        def plus(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else a + b
+
+        own = self.own + other.own
+        return Cpu(own, plus(self.postgres, other.postgres), plus(self.broker, other.broker))
+
+    def per(self, count: int, own: str) -> str:
+        """Microseconds per item, by process."""
+        parts = [f"{own} {self.own / count * 1e6:.1f} µs"]
+        if self.postgres is not None:
+            parts.append(f"PostgreSQL {self.postgres / count * 1e6:.1f} µs")
+        if self.broker is not None:
+            parts.append(f"broker {self.broker / count * 1e6:.1f} µs")
+        return ", ".join(parts)
+
+
+def cpu_bound(consumer: Cpu, events: int, copy: Cpu, rows: int) -> str:
+    """What the CPU per item implies, whatever the load: each of the pipelined processes
+    (client, PostgreSQL, broker) has one thread, so a stage needing ``t`` µs caps the rate at
+    ``1e6 / t`` per second when it has a core of its own; the slowest stage sets the pace.
+    """
+
+    def stages(cpu: Cpu, count: int) -> list[float]:
+        found = [cpu.own, cpu.postgres, cpu.broker]
+        return [value / count * 1e6 for value in found if value is not None]
+
+    consumer_us, copy_us = max(stages(consumer, events)), max(stages(copy, rows))
+    own_us = consumer.own / events * 1e6
+    return (
+        f"bound by CPU (each process on a core of its own): consumer ≤ {1e6 / consumer_us:,.0f}"
+        f" events/s, COPY ≤ {1e6 / copy_us:,.0f} rows/s, ratio ≤ {copy_us / consumer_us:.2f}x;"
+        f" 0.8x needs ≤ {copy_us / 0.8:.1f} µs per event in the consumer process"
+        f" (now {own_us:.1f})"
+    )
+
+
+@dataclass(frozen=True)
+class ConsumerRun:
+    """What :func:`measure_consumer` saw."""
+
+    sustained: float
+    """Events/s from the first commit to the last row."""
+    wall: float
+    """Seconds from ``start()`` to the last row (group join included)."""
+    batches: int
+    events: int
+    """Events written in the sustained window."""
+    cpu: Cpu
+    """CPU spent in the sustained window."""
+
+
 async def measure_consumer(
     services: Services, prefix: str, total: int, consumer: ConsumerSettings
-) -> tuple[float, float, int]:
-    """Run the service until ``total`` rows are written.
-
-    Returns:
-        (sustained events/s from the first commit to the last row, seconds from start() to
-        the last row, batches written).
-    """
+) -> ConsumerRun:
+    """Run the service until ``total`` rows are written; measure its sustained window."""
     service = IngestService(
         bootstrap_servers=services.bootstrap.split(","),
         database_url=services.database_url,
@@ -205,29 +297,31 @@ async def measure_consumer(
     tune_gc()  # as `omniclaude consume` (IngestService.run) does
     first_time: float | None = None
     first_count = 0
+    first_cpu = Cpu(0.0)
     try:
         while True:
             written = sum(service.events_written.values())
             now = time.perf_counter()
             if written and first_time is None:
-                first_time, first_count = now, written
+                first_time, first_count, first_cpu = now, written, Cpu.now()
             if written >= total:
                 break
             if not service.health()[0]:
                 raise RuntimeError("the consume loop died")
             await asyncio.sleep(0.005)
         end = time.perf_counter()
+        cpu = Cpu.now() - first_cpu
         batches = service.stats.batches
     finally:
         await service.stop()
     assert first_time is not None
     sustained = (total - first_count) / max(end - first_time, 1e-9)
-    return sustained, end - started, batches
+    return ConsumerRun(sustained, end - started, batches, total - first_count, cpu)
 
 
 async def measure_copy(
     database_url: str, events: list[AgentAction], runs: int, *, build_rows: bool = False
-) -> list[float]:
+) -> tuple[list[float], Cpu]:
     """COPY the rows of ``events`` into an empty copy of the table ``runs`` times.
 
     Args:
@@ -235,32 +329,37 @@ async def measure_copy(
             serialisation) in the timed part; else the rows are built beforehand.
 
     Returns:
-        The rate of each run, in rows/s (the machine's load varies: several runs, median).
+        The rate of each run, in rows/s (the machine's load varies: several runs, median),
+        and the CPU spent in the timed parts of all runs.
     """
     writer = WRITERS[TABLE]
     rows = [writer.row(event) for event in events]
     conn = await connect(database_url)
     rates: list[float] = []
+    cpu = Cpu(0.0, 0.0, 0.0)
     try:
         await enable_copy(conn)
         for _ in range(runs):
             await conn.execute(f"CREATE TABLE bench_copy (LIKE {TABLE} INCLUDING ALL)")
+            before = Cpu.now()
             started = time.perf_counter()
             if build_rows:
                 rows = [writer.row(event) for event in events]
             async with conn.transaction():
                 await conn.copy_records_to_table("bench_copy", records=rows, columns=writer.columns)
             rates.append(len(rows) / (time.perf_counter() - started))
+            cpu = cpu + (Cpu.now() - before)
             count = await conn.fetchval("SELECT count(*) FROM bench_copy")
             assert count == len(rows), f"COPY stored {count} of {len(rows)} rows"
             await conn.execute("DROP TABLE bench_copy")
-        return rates
+        return rates, cpu
     finally:
         await conn.close()
 
 
 async def run(args: argparse.Namespace, services: Services) -> None:
     """Load, consume, COPY, print."""
+    load_before = os.getloadavg()[0]
     print(f"services: {services.description}")
     events = realistic_actions(args.events)
     payloads = [encode(event) for event in events]
@@ -288,7 +387,7 @@ async def run(args: argparse.Namespace, services: Services) -> None:
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
         profiler.enable()
-    sustained, wall, batches = await measure_consumer(services, prefix, len(events), consumer)
+    run = await measure_consumer(services, prefix, len(events), consumer)
     if profiler is not None:
         profiler.disable()
         out = io.StringIO()
@@ -301,22 +400,28 @@ async def run(args: argparse.Namespace, services: Services) -> None:
         await conn.close()
     assert stored == len(events), f"consumer stored {stored} of {len(events)} rows"
     print(
-        f"consumer: {sustained:,.0f} events/s sustained ({batches} batches of up to "
-        f"{args.batch_events}; {wall:.1f}s from start() incl. group join)"
+        f"consumer: {run.sustained:,.0f} events/s sustained ({run.batches} batches of up to "
+        f"{args.batch_events}; {run.wall:.1f}s from start() incl. group join)"
     )
-    rates = await measure_copy(services.database_url, events, args.copy_runs)
+    rates, copy_cpu = await measure_copy(services.database_url, events, args.copy_runs)
     copy_rate = statistics.median(rates)
     print(
         f"raw COPY of built records: {copy_rate:,.0f} rows/s median of {len(rates)} runs "
         f"({', '.join(f'{r:,.0f}' for r in rates)}; one connection, one transaction, same indexes)"
     )
-    built = await measure_copy(services.database_url, events, args.copy_runs, build_rows=True)
+    built, _ = await measure_copy(services.database_url, events, args.copy_runs, build_rows=True)
     built_rate = statistics.median(built)
     print(f"raw COPY incl. building the records: {built_rate:,.0f} rows/s median of {len(built)}")
-    ratio = sustained / copy_rate
+    ratio = run.sustained / copy_rate
     verdict = "meets" if ratio >= 0.8 else "BELOW"
     print(f"ratio consumer / COPY of built records: {ratio:.2f}x ({verdict} the 0.8x target)")
-    print(f"ratio consumer / COPY incl. building: {sustained / built_rate:.2f}x")
+    print(f"ratio consumer / COPY incl. building: {run.sustained / built_rate:.2f}x")
+    per_event = run.cpu.per(run.events, "consumer process")
+    print(f"CPU per event, consumer's sustained window: {per_event}")
+    per_row = copy_cpu.per(len(rates) * len(events), "bench process")
+    print(f"CPU per row, COPY of built records: {per_row}")
+    print(cpu_bound(run.cpu, run.events, copy_cpu, len(rates) * len(events)))
+    print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
 async def main_async(args: argparse.Namespace) -> None:

@@ -69,17 +69,7 @@ def consume(
     from omniclaude.logs import configure_service_logging
 
     configure_service_logging(settings, service="consumer")
-    service = IngestService(
-        bootstrap_servers=settings.bootstrap_servers,
-        database_url=settings.database_dsn(),
-        topic_prefix=settings.topic_prefix,
-        topics=settings.topics,
-        consumer=settings.consumer,
-        serve_health=health,
-        security=settings.kafka,
-        partitions=settings.partitions,
-        retention=settings.retention,
-    )
+    service = IngestService.from_settings(settings, serve_health=health)
     try:
         asyncio.run(service.run())
     except OmniClaudeError as exc:

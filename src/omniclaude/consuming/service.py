@@ -172,8 +172,13 @@ class IngestService(AsyncStartStop):
         self._started = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> IngestService:
-        """Build the service from :class:`~omniclaude.settings.Settings`.
+    def from_settings(cls, settings: Settings, *, serve_health: bool = True) -> IngestService:
+        """Build the service from :class:`~omniclaude.settings.Settings`, as ``omniclaude
+        consume`` does.
+
+        Args:
+            settings: the process's settings.
+            serve_health: serve ``/health``, ``/ready`` and ``/metrics``.
 
         Raises:
             ConfigurationError: the Kafka bootstrap or the database URL is not set.
@@ -186,7 +191,7 @@ class IngestService(AsyncStartStop):
             topic_prefix=settings.topic_prefix,
             topics=settings.topics,
             consumer=settings.consumer,
-            serve_health=True,
+            serve_health=serve_health,
             security=settings.kafka,
             partitions=settings.partitions,
             retention=settings.retention,
