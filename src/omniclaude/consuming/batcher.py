@@ -109,6 +109,8 @@ class Batch:
     """Per ``TopicPartition``: the offset to commit (one past the last record)."""
     consumed: Counter[str] = field(default_factory=Counter)
     """Records per topic."""
+    decoded: Counter[str] = field(default_factory=Counter)
+    """Items (records decoded into events) per topic."""
     size: int = 0
     started: float | None = None
     """``time.monotonic()`` at the first record."""
@@ -133,6 +135,7 @@ class Batch:
         """
         route = routes[partition.topic]
         items = self.items
+        before = len(items)
         count = 0
         last = None
         for record in records:
@@ -150,6 +153,7 @@ class Batch:
             self.started = time.monotonic()
         self.size += count
         self.consumed[route.name] += count
+        self.decoded[route.name] += len(items) - before
         self.offsets[partition] = last.offset + 1
 
     def merge(self, other: Batch) -> None:
@@ -160,6 +164,7 @@ class Batch:
         self.dead_letters.extend(other.dead_letters)
         self.offsets.update(other.offsets)
         self.consumed.update(other.consumed)
+        self.decoded.update(other.decoded)
         self.size += other.size
         if self.started is None:
             self.started = other.started
@@ -173,6 +178,6 @@ class Batch:
 
     def written_per_topic(self, refused: Iterable[Item] = ()) -> Counter[str]:
         """Count the events written per topic, leaving out ``refused`` items."""
-        counts = Counter(item.route.name for item in self.items)
+        counts = Counter(self.decoded)
         counts.subtract(item.route.name for item in refused)
         return +counts

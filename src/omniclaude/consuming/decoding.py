@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol, cast
 
@@ -32,7 +33,7 @@ import pydantic_core
 from pydantic import ValidationError
 
 from omniclaude.errors import EventValidationError
-from omniclaude.events import CATALOG, Event, EventBase, TimedEvent, decode_mapping
+from omniclaude.events import CATALOG, Event, TimedEvent, decode_mapping
 from omniclaude.events.base import NUL_FREE_JSON
 from omniclaude.events.limits import instant_problem
 
@@ -41,7 +42,11 @@ __all__ = ["EVENT_ID_NAMESPACE", "RecordLike", "decode_record", "decode_value", 
 EVENT_ID_NAMESPACE: Final = uuid.UUID("0b6a3f5e-8c1d-5a7e-9f42-6d1e2c3b4a59")
 """UUIDv5 namespace of the ids derived for records that carry none (never change it)."""
 
-_MODELS: Final[dict[str, type[EventBase]]] = {kind.event_type: kind.model for kind in CATALOG}
+_VALIDATE_JSON: Final[dict[str, Callable[..., Any]]] = {
+    kind.event_type: kind.model.__pydantic_validator__.validate_json for kind in CATALOG
+}
+"""``Model.model_validate_json`` of each event type without its Python wrapper (a frame per
+event on the consumer's hot path)."""
 _MISSING: Final = object()
 
 
@@ -113,11 +118,11 @@ def decode_value(value: bytes | None, *, default_type: str | None) -> Event:
     """
     if value is None or not value:
         raise EventValidationError("(payload): empty message; a tombstone is not an event")
-    model = _MODELS.get(default_type) if default_type is not None else None
-    if model is not None:
+    validate_json = _VALIDATE_JSON.get(default_type) if default_type is not None else None
+    if validate_json is not None:
         context = None if b"\\u0000" in value else NUL_FREE_JSON
         try:
-            return cast(Event, model.model_validate_json(value, context=context))
+            return cast(Event, validate_json(value, context=context))
         except ValidationError:
             pass  # another type, or invalid: the general path says which and why
     return _decode_generic(value, default_type)
