@@ -1,20 +1,28 @@
-"""Benchmark the SDK's publish path: what a ``log_tool_call`` costs the caller.
+"""Benchmark the SDK's publish path: what a ``log_*`` call costs the caller.
 
-Measures, per call, in one process (so every figure sees the same machine load):
+Measures, per call, in one process, **interleaved** in rounds (every figure of a table sees
+the same machine load; this machine is shared):
 
-1. baseline: a bare ``dict`` copy of the same event's fields (and a ``copy.deepcopy``);
-2. ``ActionLogger.log_tool_call`` into an :class:`~omniclaude.testing.InMemorySink`
-   (event construction + validation + redaction, no I/O);
-3. ``log_tool_call`` into a :class:`~omniclaude.publishing.KafkaSink` whose broker is
-   UNREACHABLE (nothing listens on the port): the call must not wait on the network; the
-   background pump spools the events to the SQLite outbox;
-4. ``log_tool_call`` into a KafkaSink on a live Tansu broker (started for the run unless
-   ``OMNICLAUDE_KAFKA_BOOTSTRAP`` is set), plus the time until the broker acknowledged all.
+1. baselines: a bare ``dict`` copy of the event's fields, a ``copy.deepcopy`` of them, the
+   construction of a **bare pydantic model** with the same fields and types and no validator
+   of ours (what any pydantic event costs), and ``AgentAction.model_validate`` of the same
+   dict (the contract's model alone: limits, redaction-free);
+2. ``log_tool_call``, ``log_decision`` and ``log_success`` into a
+   :class:`~omniclaude.publishing.KafkaSink` whose broker is UNREACHABLE (nothing listens on
+   the port): the call must not wait on the network; the sink's sender loop spools the events
+   to the SQLite outbox. Afterwards the outbox file is opened again and every event must be
+   in it (exit status 1 otherwise); the time until nothing lived in memory only
+   (``wait_durable``) is the durability window a crash could lose;
+3. ``log_tool_call`` into an :class:`~omniclaude.testing.InMemorySink`;
+4. unless ``--no-live``: ``log_tool_call`` into a KafkaSink on a live Tansu broker (started
+   for the run unless ``OMNICLAUDE_KAFKA_BOOTSTRAP`` is set), plus the time until the broker
+   acknowledged all.
 
-Prints median and p99 (microseconds) and the ratio of each to the dict-copy baseline.
-Target: the unreachable-broker call well under 1 ms.
+Prints median and p99 (microseconds), each median's ratio to the bare pydantic model's
+median of the same rounds, and the load average. Target: ``log_*`` median ≤ 15 µs with the
+broker down.
 
-Usage: python bench/publish.py [--calls 20000]
+Usage: python bench/publish.py [--calls 20000] [--no-live]
 """
 
 from __future__ import annotations
@@ -24,13 +32,20 @@ import asyncio
 import copy
 import logging
 import os
+import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from omniclaude.events import ActionType, AgentAction, ProducerInfo, utc_now
 from omniclaude.publishing import ActionLogger, KafkaSink
 from omniclaude.settings import ProducerSettings
 from omniclaude.stack.ports import unused_port
@@ -43,6 +58,37 @@ PARAMS = {
     "env": {"PYTHONPATH": "src", "CI": "1"},
 }
 RESULT = {"exit_code": 0, "stdout": "." * 200 + "\n120 passed in 3.2s\n", "stderr": ""}
+ROUND = 250
+"""Calls of each candidate per round (rounds alternate between the candidates)."""
+
+Sample = Callable[[], object]
+AsyncSample = Callable[[], Awaitable[object]]
+
+
+class BareAction(BaseModel):
+    """The baseline: AgentAction's fields and types, no validator or limit of ours."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    correlation_id: uuid.UUID
+    timestamp: datetime = Field(default_factory=utc_now)
+    producer: ProducerInfo | None = Field(default_factory=ProducerInfo.current)
+    schema_version: int = 1
+    started_at: datetime | None = None
+    event_type: Literal["agent_action"] = "agent_action"
+    action_type: ActionType
+    action_name: str
+    action_details: dict[str, Any] = Field(default_factory=dict)
+    agent_name: str | None = None
+    duration_ms: float | None = None
+    debug_mode: bool = False
+    session_id: str | None = None
+    prompt_id: str | None = None
+    tool_use_id: str | None = None
+    project_path: str | None = None
+    project_name: str | None = None
+    working_directory: str | None = None
 
 
 def _stats(samples_ns: list[int]) -> tuple[float, float]:
@@ -52,44 +98,112 @@ def _stats(samples_ns: list[int]) -> tuple[float, float]:
     return median, p99
 
 
-def _baseline(calls: int) -> tuple[tuple[float, float], tuple[float, float]]:
-    event = {
-        "event_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4()),
-        "action_type": "tool_call", "action_name": "Bash",
+def _fields(cid: uuid.UUID) -> dict[str, Any]:
+    return {
+        "correlation_id": cid, "action_type": ActionType.TOOL_CALL, "action_name": "Bash",
         "action_details": {"params": PARAMS, "result": RESULT}, "agent_name": "bench",
     }  # fmt: skip
-    shallow, deep = [], []
-    for _ in range(calls):
-        t0 = time.perf_counter_ns()
-        dict(event)
-        t1 = time.perf_counter_ns()
-        copy.deepcopy(event)
-        t2 = time.perf_counter_ns()
-        shallow.append(t1 - t0)
-        deep.append(t2 - t1)
-    return _stats(shallow), _stats(deep)
 
 
-async def _time_calls(call: Callable[[], Awaitable[object]], calls: int) -> list[int]:
-    samples = []
-    for i in range(calls):
-        t0 = time.perf_counter_ns()
-        await call()
-        samples.append(time.perf_counter_ns() - t0)
-        if i % 500 == 0:
-            await asyncio.sleep(0)  # let the pump run, as a real agent's awaits would
+def _baselines(cid: uuid.UUID) -> dict[str, Sample]:
+    fields = _fields(cid)
+    return {
+        "baseline: dict(fields) copy": lambda: dict(fields),
+        "baseline: copy.deepcopy(fields)": lambda: copy.deepcopy(fields),
+        "baseline: bare pydantic model (same fields)": lambda: BareAction(**fields),
+        "baseline: AgentAction.model_validate(fields)": lambda: AgentAction.model_validate(fields),
+    }
+
+
+async def _rounds(
+    calls: int, sync: dict[str, Sample], calls_async: dict[str, AsyncSample]
+) -> dict[str, list[int]]:
+    """Time every candidate ``calls`` times, alternating in rounds of :data:`ROUND`."""
+    samples: dict[str, list[int]] = {name: [] for name in [*sync, *calls_async]}
+    clock = time.perf_counter_ns
+    for _ in range(max(1, calls // ROUND)):
+        for name, call in sync.items():
+            out = samples[name]
+            for _ in range(ROUND):
+                t0 = clock()
+                call()
+                out.append(clock() - t0)
+        for name, acall in calls_async.items():
+            out = samples[name]
+            for _ in range(ROUND):
+                t0 = clock()
+                await acall()
+                out.append(clock() - t0)
+            await asyncio.sleep(0)  # let the sender loop run, as a real agent's awaits would
     return samples
 
 
-async def _in_memory(calls: int) -> list[int]:
+def _table(title: str, samples: dict[str, list[int]], base_name: str) -> dict[str, float]:
+    base = _stats(samples[base_name])[0]
+    load = os.getloadavg()
+    print(f"\n{title}\n  (ratio = median / median of the bare pydantic model, same rounds; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")  # fmt: skip
+    medians = {}
+    for name, values in samples.items():
+        median, p99 = _stats(values)
+        medians[name] = median
+        print(f"  {name:<48} median {median:8.2f} us   p99 {p99:9.2f} us   x{median / base:6.2f}")
+    return medians
+
+
+def _outbox_rows(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+
+async def _broker_down(calls: int, spool: Path) -> tuple[dict[str, list[int]], float, int]:
+    sink = KafkaSink(
+        bootstrap_servers=[f"127.0.0.1:{unused_port()}"], spool_dir=spool,
+        producer=ProducerSettings(flush_timeout_s=1.0), request_timeout_ms=3000,
+    )  # fmt: skip
+    logger = ActionLogger(sink=sink, agent_name="bench")
+    cid = uuid.uuid4()
+    async with sink:
+        samples = await _rounds(
+            calls,
+            _baselines(cid),
+            {
+                "log_tool_call (broker down)": lambda: logger.log_tool_call(
+                    cid, "Bash", PARAMS, RESULT
+                ),
+                "log_decision (broker down)": lambda: logger.log_decision(
+                    cid, "patch the parser", {"files": ["src/app.py"], "confidence": 0.8}
+                ),
+                "log_success (broker down)": lambda: logger.log_success(
+                    cid, "tests pass", {"passed": 120}
+                ),
+            },
+        )
+        t0 = time.perf_counter()
+        durable = await sink.wait_durable(30)
+        window_s = time.perf_counter() - t0
+        if not durable:
+            print("  !! events still in memory only after 30 s")
+    sent = sum(len(v) for k, v in samples.items() if "broker down" in k)
+    return samples, window_s, sent
+
+
+async def _in_memory(calls: int) -> dict[str, list[int]]:
     logger = ActionLogger(sink=InMemorySink(), agent_name="bench")
     cid = uuid.uuid4()
-    return await _time_calls(lambda: logger.log_tool_call(cid, "Bash", PARAMS, RESULT), calls)
+    fields = _fields(cid)
+    return await _rounds(
+        calls,
+        {"baseline: bare pydantic model (same fields)": lambda: BareAction(**fields)},
+        {
+            "log_tool_call -> InMemorySink": lambda: logger.log_tool_call(
+                cid, "Bash", PARAMS, RESULT
+            )
+        },
+    )
 
 
-async def _kafka(
-    calls: int, bootstrap: str, spool: Path, flush_s: float
-) -> tuple[list[int], float, dict[str, object]]:
+async def _live(calls: int, bootstrap: str, spool: Path) -> tuple[list[int], float, int]:
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     sink = KafkaSink(
         bootstrap_servers=[bootstrap], spool_dir=spool, topic_prefix=prefix,
@@ -98,62 +212,63 @@ async def _kafka(
     logger = ActionLogger(sink=sink, agent_name="bench")
     cid = uuid.uuid4()
     async with sink:
-        samples = await _time_calls(
-            lambda: logger.log_tool_call(cid, "Bash", PARAMS, RESULT), calls
+        samples = await _rounds(
+            calls, {}, {"live": lambda: logger.log_tool_call(cid, "Bash", PARAMS, RESULT)}
         )
         t0 = time.perf_counter()
-        await sink.flush(flush_s)
+        await sink.flush(120)
         drain_s = time.perf_counter() - t0
-        stats = sink.stats()
-    return samples, drain_s, stats
-
-
-def _row(name: str, figures: tuple[float, float], base: float) -> None:
-    median, p99 = figures
-    print(f"  {name:<44} median {median:9.2f} us   p99 {p99:9.2f} us   x{median / base:8.1f}")
+        delivered = sink.delivered
+    return samples["live"], drain_s, delivered
 
 
 def main() -> None:
-    """Run the benchmark and print the figures."""
+    """Run the benchmark and print the figures; exit 1 if an event is missing."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--no-live", action="store_true", help="skip the live-broker run")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-
-    shallow, deep = _baseline(args.calls)
-    base = shallow[0]
-    print(f"publish path, {args.calls} calls each (ratio = median / median of dict copy)")
-    _row("baseline: dict(event) copy", shallow, base)
-    _row("baseline: copy.deepcopy(event)", deep, base)
-    _row("log_tool_call -> InMemorySink", _stats(asyncio.run(_in_memory(args.calls))), base)
+    base = "baseline: bare pydantic model (same fields)"
+    print(f"publish path, {args.calls} calls per candidate, interleaved in rounds of {ROUND}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        dead = f"127.0.0.1:{unused_port()}"
-        samples, drain_s, stats = asyncio.run(_kafka(args.calls, dead, Path(tmp) / "down", 3))
-        _row("log_tool_call -> KafkaSink, broker UNREACHABLE", _stats(samples), base)
-        print(f"    spooled to the outbox: {stats['outbox']} events (flush gave up after "
-              f"{drain_s:.1f}s, as bounded)")  # fmt: skip
+        spool = Path(tmp) / "down"
+        samples, window_s, sent = asyncio.run(_broker_down(args.calls, spool))
+        medians = _table("KafkaSink, broker UNREACHABLE", samples, base)
+        rows = _outbox_rows(spool / "outbox.sqlite3")
+        print(f"    outbox after stop: {rows} of {sent} events"
+              f" ({'all there' if rows == sent else 'MISSING EVENTS'}); in memory only for"
+              f" {window_s * 1000:.1f} ms after the last call (wait_durable)")  # fmt: skip
+        worst = max(v for k, v in medians.items() if "broker down" in k)
+        print(f"    slowest log_* median {worst:.2f} us (target 15 us)")
 
-        bootstrap = os.environ.get("OMNICLAUDE_KAFKA_BOOTSTRAP")
-        broker = None
-        if not bootstrap:
-            from omniclaude.stack.tansu import TansuBroker
+        _table("InMemorySink", asyncio.run(_in_memory(args.calls)), base)
 
-            broker = TansuBroker(log_path=Path(tmp) / "tansu.log")
-            broker.start(timeout_s=60)
-            bootstrap = broker.bootstrap
-        try:
-            samples, drain_s, stats = asyncio.run(
-                _kafka(args.calls, bootstrap, Path(tmp) / "up", 120)
-            )
-        finally:
-            if broker is not None:
-                broker.stop()
-        _row("log_tool_call -> KafkaSink, broker up", _stats(samples), base)
-        rate = args.calls / (sum(samples) / 1e9 + drain_s)
-        print(f"    acknowledged {stats['delivered']} events; calls + final flush = "
-              f"{rate:,.0f} events/s end to end")  # fmt: skip
+        if not args.no_live:
+            bootstrap = os.environ.get("OMNICLAUDE_KAFKA_BOOTSTRAP")
+            broker = None
+            if not bootstrap:
+                from omniclaude.stack.tansu import TansuBroker
+
+                broker = TansuBroker(log_path=Path(tmp) / "tansu.log")
+                broker.start(timeout_s=60)
+                bootstrap = broker.bootstrap
+            try:
+                live, drain_s, delivered = asyncio.run(
+                    _live(args.calls, bootstrap, Path(tmp) / "up")
+                )
+            finally:
+                if broker is not None:
+                    broker.stop()
+            median, p99 = _stats(live)
+            rate = len(live) / (sum(live) / 1e9 + drain_s)
+            print(f"\nKafkaSink, broker up\n  log_tool_call median {median:.2f} us, p99 {p99:.2f} "
+                  f"us; acknowledged {delivered} of {len(live)}; calls + final flush = "
+                  f"{rate:,.0f} events/s end to end")  # fmt: skip
+    if rows != sent:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

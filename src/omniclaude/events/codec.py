@@ -29,6 +29,7 @@ __all__ = [
     "infer_execution_type",
     "invalid_event",
     "loads",
+    "sized",
 ]
 
 _PHASES = {phase.value for phase in TransformationPhase}
@@ -70,6 +71,15 @@ def encode_checked(event: EventBase) -> bytes:
         except ValidationError as invalid:
             raise invalid_event(type(event).__name__, invalid) from exc
         raise EventValidationError(f"(event): cannot be encoded: {exc}") from exc
+    return sized(data)
+
+
+def sized(data: bytes) -> bytes:
+    """Return an encoded event's ``data`` if it is within the contract's size.
+
+    Raises:
+        EventValidationError: larger than :data:`~omniclaude.events.limits.MAX_EVENT_BYTES`.
+    """
     if len(data) > MAX_EVENT_BYTES:
         raise EventValidationError(
             f"(event): {len(data):,} bytes once encoded; an event may have at most "
@@ -90,12 +100,16 @@ def infer_execution_type(data: Mapping[str, Any]) -> str:
     return "execution_started"
 
 
-def invalid_event(name: str, exc: ValidationError) -> EventValidationError:
+def invalid_event(
+    name: str, exc: ValidationError, *, arguments: Mapping[str, str] | None = None
+) -> EventValidationError:
     """Turn a model's validation error into the SDK's error, naming every field at fault.
 
     Args:
         name: what was being validated (an event type or a model name), for the message.
         exc: pydantic's error.
+        arguments: the caller's name for a field (``{"action_name": "tool_name"}``): the
+            error then names the argument the caller passed rather than the model's field.
 
     Returns:
         An :class:`EventValidationError` whose ``field`` is the dotted path of the first
@@ -103,10 +117,15 @@ def invalid_event(name: str, exc: ValidationError) -> EventValidationError:
     """
     errors = exc.errors(include_url=False)
     problems = []
+    paths = []
     for error in errors:
-        field = ".".join(str(part) for part in error["loc"]) or "(event)"
+        loc = [str(part) for part in error["loc"]]
+        if loc and arguments and loc[0] in arguments:
+            loc[0] = arguments[loc[0]]
+        field = ".".join(loc) or "(event)"
+        paths.append(".".join(loc))
         problems.append(f"{field}: {error['msg']}")
-    first = ".".join(str(part) for part in errors[0]["loc"]) if errors else ""
+    first = paths[0] if paths else ""
     return EventValidationError(f"invalid {name}: " + "; ".join(problems), field=first or None)
 
 

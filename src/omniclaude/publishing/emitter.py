@@ -3,16 +3,25 @@
 A logger is built with ``db=`` (a direct :class:`PostgresSink` on that connection or pool),
 ``sink=`` (any :class:`EventSink`), or neither, in which case the process-wide default sink set
 by :func:`set_default_sink` is used at emit time.
+
+One validation per event (:meth:`Emitter.emit_fields`): the JSON fields are converted once
+(:func:`~omniclaude.events.base.to_json_native`), the field values are redacted by the
+logger's own redactor if it has one, and the event is built from them: the model is the only
+validator. The sink then encodes it once and screens those bytes for anything to redact
+(:meth:`BaseSink.prepare_encoded`); only an event with a secret in it is built again, from
+its redacted values.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
 from omniclaude.errors import ConfigurationError
 from omniclaude.events import EventBase
+from omniclaude.events.base import JSON_NATIVE, json_fields, to_json_native
 from omniclaude.events.codec import invalid_event
 from omniclaude.publishing.capture import _CAPTURES, notify_captures
 from omniclaude.publishing.redaction import Redactor
@@ -51,6 +60,14 @@ def build_event(model: type[E], **fields: Any) -> E:
         return model(**fields)
     except ValidationError as exc:
         raise invalid_event(model.__name__, exc) from exc
+
+
+def _validate(model: type[E], fields: dict[str, Any], arguments: Mapping[str, str] | None) -> E:
+    """Build ``model`` from fields whose JSON fields are JSON-native already (one validation)."""
+    try:
+        return cast(E, model.__pydantic_validator__.validate_python(fields, context=JSON_NATIVE))
+    except ValidationError as exc:
+        raise invalid_event(model.__name__, exc, arguments=arguments) from exc
 
 
 class Emitter:
@@ -94,8 +111,51 @@ class Emitter:
             )
         return sink
 
+    async def emit_fields(
+        self,
+        model: type[E],
+        fields: dict[str, Any],
+        *,
+        arguments: Mapping[str, str] | None = None,
+    ) -> E:
+        """Build one event of ``model`` from ``fields`` and send it (the loggers' path).
+
+        The JSON fields are converted once, the values redacted by this emitter's redactor
+        (if any) and the event validated once; the sink redacts what leaves (the event
+        returned keeps the caller's values).
+
+        Args:
+            model: the event type.
+            fields: its constructor fields (consumed: the dict may be changed).
+            arguments: the caller's names for fields, for errors (``{"action_name":
+                "tool_name"}``).
+
+        Returns:
+            The event (redacted by this emitter's own redactor, if it has one).
+
+        Raises:
+            EventValidationError: a field is invalid; ``.field`` names the argument.
+        """
+        for name in json_fields(model):
+            value = fields.get(name)
+            if value is not None:
+                fields[name] = to_json_native(value)
+        own = self._redactor
+        if own is not None:
+            fields = own.redact_fields(fields)
+        event = _validate(model, fields, arguments)
+        if _CAPTURES.get():
+            notify_captures(event)
+            if self._sink is None and _default_sink is None:
+                return event  # inside capture_events() with no sink: capturing is enough
+        await self.sink.send(event)
+        return event
+
     async def emit(self, event: E) -> E:
         """Redact (if this emitter has its own redactor), record for captures, and send.
+
+        For an event built elsewhere (``EventPublisher.publish``); the loggers build theirs
+        with :meth:`emit_fields`.
 
         Returns:
             The event as handed to the sink.

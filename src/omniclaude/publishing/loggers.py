@@ -12,18 +12,17 @@ Example:
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 from omniclaude.errors import EventValidationError
 from omniclaude.events import ActionType, AgentAction, utc_now
-from omniclaude.events.limits import MAX_ACTION_NAME_CHARS, NOT_BLANK
+from omniclaude.events.limits import MAX_ACTION_NAME_CHARS
 from omniclaude.publishing.context import resolve_correlation_id
-from omniclaude.publishing.emitter import Emitter, build_event
+from omniclaude.publishing.emitter import Emitter
 from omniclaude.publishing.execution_logger import AgentExecutionLogger, describe_error
 from omniclaude.publishing.redaction import Redactor
 from omniclaude.publishing.sinks.base import EventSink
@@ -31,24 +30,33 @@ from omniclaude.publishing.sinks.base import EventSink
 __all__ = ["ActionLogger", "AgentExecutionLogger", "ToolCall"]
 
 _log = logging.getLogger(__name__)
-_MAX_NAME = MAX_ACTION_NAME_CHARS
-_NOT_BLANK = re.compile(NOT_BLANK)  # the contract's own rule: the SDK refuses what it refuses
+_MAX_NAME: Final = MAX_ACTION_NAME_CHARS
+
+# The model refuses an empty or blank name (and names its field ``action_name``): errors name
+# the argument the caller passed instead.
+_TOOL: Final = {"action_name": "tool_name"}
+_DECISION: Final = {"action_name": "decision"}
+_SUCCESS: Final = {"action_name": "message"}
+_ACTION: Final[dict[str, str]] = {}
 
 
-def _name(text: str, field: str) -> str:
-    if not isinstance(text, str) or _NOT_BLANK.search(text) is None:
-        raise EventValidationError(f"{field}: must be a non-empty string", field=field)
-    return text if len(text) <= _MAX_NAME else text[: _MAX_NAME - 1] + "…"
+def _fit(name: Any) -> Any:
+    """Truncate a long name to the contract's length (the one place names are cut); the
+    model refuses anything else that is wrong with it."""
+    if type(name) is str and len(name) > _MAX_NAME:
+        return name[: _MAX_NAME - 1] + "…"
+    return name
 
 
-def _details(details: Mapping[str, Any] | None, field: str = "details") -> dict[str, Any]:
+def _mapping(details: Mapping[str, Any] | None, field: str) -> Mapping[str, Any]:
+    """``details`` itself (not copied: the event's JSON conversion is the one copy)."""
     if details is None:
         return {}
     if not isinstance(details, Mapping):
         raise EventValidationError(
             f"{field}: expected a mapping, got {type(details).__name__}", field=field
         )
-    return dict(details)
+    return details
 
 
 class ToolCall:
@@ -120,25 +128,13 @@ class ActionLogger(Emitter):
             EventValidationError: an argument is invalid; the message names it.
             NoCorrelationIdError: ``correlation_id`` is None outside any scope.
         """
-        cid = resolve_correlation_id(correlation_id)
-        try:
-            kind = ActionType(action_type)
-        except ValueError:
-            known = ", ".join(t.value for t in ActionType)
-            raise EventValidationError(
-                f"action_type: {action_type!r} is not one of {known}", field="action_type"
-            ) from None
         fields.setdefault("agent_name", self.agent_name)
-        event = build_event(
-            AgentAction,
-            correlation_id=cid,
-            action_type=kind,
-            action_name=_name(kind.value if action_name is None else action_name, "action_name"),
-            action_details=_details(details),
-            duration_ms=duration_ms,
-            **fields,
-        )
-        return await self.emit(event)
+        fields["correlation_id"] = resolve_correlation_id(correlation_id)
+        fields["action_type"] = action_type
+        fields["action_name"] = _fit(action_type if action_name is None else action_name)
+        fields["action_details"] = _mapping(details, "details")
+        fields["duration_ms"] = duration_ms
+        return await self.emit_fields(AgentAction, fields, arguments=_ACTION)
 
     async def log_tool_call(
         self,
@@ -154,17 +150,16 @@ class ActionLogger(Emitter):
         Raises:
             EventValidationError: ``tool_name`` is empty or ``params`` is not a mapping.
         """
-        details: dict[str, Any] = {"params": _details(params, "params")}
+        details: dict[str, Any] = {"params": _mapping(params, "params")}
         if result is not None:
             details["result"] = result
-        return await self.log_action(
-            correlation_id,
-            ActionType.TOOL_CALL,
-            details,
-            action_name=_name(tool_name, "tool_name"),
-            duration_ms=duration_ms,
-            **fields,
-        )
+        fields.setdefault("agent_name", self.agent_name)
+        fields["correlation_id"] = resolve_correlation_id(correlation_id)
+        fields["action_type"] = ActionType.TOOL_CALL
+        fields["action_name"] = _fit(tool_name)
+        fields["action_details"] = details
+        fields["duration_ms"] = duration_ms
+        return await self.emit_fields(AgentAction, fields, arguments=_TOOL)
 
     async def log_decision(
         self,
@@ -178,14 +173,12 @@ class ActionLogger(Emitter):
         Raises:
             EventValidationError: ``decision`` is empty.
         """
-        payload = {**_details(details), "decision": decision}
-        return await self.log_action(
-            correlation_id,
-            ActionType.DECISION,
-            payload,
-            action_name=_name(decision, "decision"),
-            **fields,
-        )
+        fields.setdefault("agent_name", self.agent_name)
+        fields["correlation_id"] = resolve_correlation_id(correlation_id)
+        fields["action_type"] = ActionType.DECISION
+        fields["action_name"] = _fit(decision)
+        fields["action_details"] = {**_mapping(details, "details"), "decision": decision}
+        return await self.emit_fields(AgentAction, fields, arguments=_DECISION)
 
     async def log_error(
         self,
@@ -207,11 +200,12 @@ class ActionLogger(Emitter):
                 f"error: expected str or exception, got {type(error).__name__}", field="error"
             )
         info = describe_error(error)
-        payload = {**_details(details), **info}
-        name = info["error_type"] if isinstance(error, BaseException) else "error"
-        return await self.log_action(
-            correlation_id, ActionType.ERROR, payload, action_name=name, **fields
-        )
+        fields.setdefault("agent_name", self.agent_name)
+        fields["correlation_id"] = resolve_correlation_id(correlation_id)
+        fields["action_type"] = ActionType.ERROR
+        fields["action_name"] = info["error_type"] if isinstance(error, BaseException) else "error"
+        fields["action_details"] = {**_mapping(details, "details"), **info}
+        return await self.emit_fields(AgentAction, fields, arguments=_ACTION)
 
     async def log_success(
         self,
@@ -225,14 +219,12 @@ class ActionLogger(Emitter):
         Raises:
             EventValidationError: ``message`` is empty.
         """
-        payload = {**_details(details), "message": message}
-        return await self.log_action(
-            correlation_id,
-            ActionType.SUCCESS,
-            payload,
-            action_name=_name(message, "message"),
-            **fields,
-        )
+        fields.setdefault("agent_name", self.agent_name)
+        fields["correlation_id"] = resolve_correlation_id(correlation_id)
+        fields["action_type"] = ActionType.SUCCESS
+        fields["action_name"] = _fit(message)
+        fields["action_details"] = {**_mapping(details, "details"), "message": message}
+        return await self.emit_fields(AgentAction, fields, arguments=_SUCCESS)
 
     @asynccontextmanager
     async def tool_call(
@@ -253,7 +245,7 @@ class ActionLogger(Emitter):
             EventValidationError: ``tool_name`` is empty or ``params`` is not a mapping.
         """
         cid = resolve_correlation_id(correlation_id)
-        call = ToolCall(_name(tool_name, "tool_name"), _details(params, "params"), cid)
+        call = ToolCall(_fit(tool_name), _mapping(params, "params"), cid)
         # The one meaning of time: the action starts when the block starts and its
         # timestamp is when the block ended (see omniclaude.events.TimedEvent).
         started_at = utc_now()

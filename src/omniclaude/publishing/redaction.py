@@ -10,8 +10,17 @@ Two mechanisms, both recursive through dicts, lists and tuples:
   are replaced by the marker.
 
 Rules are configurable with :class:`RedactionRules` (extra keys, extra patterns, allow-lists).
-Speed: the patterns are compiled once; strings shorter than the shortest possible secret are
-skipped, and one combined pattern detects whether a string needs any substitution at all.
+
+Speed: the common case is a payload with nothing to redact. :meth:`Redactor.redact_fields`
+(the loggers redact an event's field values before the event is built) and
+:meth:`Redactor.redact_event` first serialise the payload once (C) and run one precompiled
+screen over that JSON text (RE2, linear time): a pattern that matches the JSON text of every
+value a rule could change (a sensitive key ending a key, each value pattern without its
+look-arounds, long digit runs, the four non-ASCII letters Python's case-insensitive matching
+treats as ASCII). Only when the screen matches is the payload walked (the exact rules below;
+strings shorter than the shortest possible secret are skipped, and cheap substring hints pick
+the patterns worth running). With user ``extra_patterns`` (Python regexes the screen cannot
+stand in for) every payload is walked.
 """
 
 from __future__ import annotations
@@ -22,7 +31,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, TypeVar
 
+import pydantic_core
+import re2
 from pydantic import BaseModel
+
+from omniclaude.events.base import EventBase
 
 __all__ = [
     "DEFAULT_PATTERNS",
@@ -129,6 +142,38 @@ _STRUCTURAL_FIELDS: Final = frozenset(
 )  # fmt: skip
 """Envelope and linkage fields: never redacted (ids, times, enums), so traces stay joinable."""
 
+_NOT_REDACTED_TYPES: Final = (bool, int, float, type(None))
+"""Top-level field values the walk leaves alone (numbers are redacted only inside JSON)."""
+
+# The screen: for each default value pattern, an RE2 pattern matching the JSON text of every
+# string in which the Python pattern matches. Look-arounds and \b are dropped (RE2 has no
+# look-arounds, and JSON escapes can stand next to a match), whitespace may be written as an
+# escape (a backslash) or be any non-ASCII space, digits are Unicode digits like Python's \d.
+_SCREENS: Final[dict[str, str]] = {
+    "private_key": r"PRIVATE KEY-----",
+    "bearer": r"(?i:bearer|basic|token)(?:[ \\]|[^\x00-\x7f])",
+    "jwt": r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
+    "openai_key": r"sk-[A-Za-z0-9_\-]{16}",
+    "omniclaude_key": r"oc_[A-Za-z0-9_\-]{12}",
+    "github_token": r"gh[pousr]_[A-Za-z0-9]{20}|github_pat_[A-Za-z0-9_]{20}",
+    "slack_token": r"xox[abposr]-[A-Za-z0-9-]{10}",
+    "google_api_key": r"AIza[0-9A-Za-z_\-]{30}",
+    "aws_access_key_id": r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}",
+    "aws_secret": r"(?i:aws_?secret_?access_?key)",
+    "url_password": r"://[^/\s:@]+:[^/\s@]+@",
+    "email": r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2}",
+    # A card (Unicode digits, single spaces or dashes between) not glued to a letter, digit
+    # or dash on its left (the char before it, an escape such as \n, or a quote), or an
+    # integer in card range (after ':', ',' or '[', maybe negative).
+    "card_number": (r"(?:[^\w-]|\\[btnfr]|\\u[0-9a-fA-F]{4}|[:,\[]-)\p{Nd}(?:[ -]?\p{Nd}){12}"),
+}
+"""Per default pattern: the RE2 screen over JSON text (see :meth:`Redactor.screen`)."""
+
+_CASE_FOLDING_TRAPS: Final = r"[\x{130}\x{131}\x{17f}\x{212a}]"
+"""U+0130, U+0131, U+017F and U+212A (dotted I, dotless i, long s, the Kelvin sign):
+``str.lower()`` or Python's case-insensitive matching turn
+them into ASCII letters (``"to\\u212aen".lower() == "token"``); text holding one is walked."""
+
 
 def luhn_valid(digits: str) -> bool:
     """Return whether ``digits`` (spaces and dashes allowed) passes the Luhn check, 13-19 long."""
@@ -227,6 +272,46 @@ class Redactor:
         ]
         self._min_len = _MIN_SECRET_LEN if not self.rules.extra_patterns else 1
         self._key_cache: dict[str, bool] = {}
+        self._screen = self._build_screen()
+
+    def _build_screen(self) -> _Screen | None:
+        """The one RE2 pattern over a payload's JSON text (None: always walk)."""
+        if self.rules.extra_patterns:
+            return None  # a user's Python regex has no RE2 stand-in: walk every payload
+        words = sorted(self._keys | {suffix.lstrip("_") for suffix in self._suffixes})
+        if not all(
+            word.isascii() and word.isprintable() and not {'"', "\\"} & set(word) for word in words
+        ):
+            return None  # JSON escapes or Unicode case rules could hide such a key from a screen
+        # A key K (normalised) ends a raw key whose separators are -, _, space or a case
+        # change, right before the key's closing quote and colon in compact JSON.
+        keys = "|".join(
+            "[-_ ]?".join(re2.escape(part) for part in word.split("_")) for word in words
+        )
+        parts = [_CASE_FOLDING_TRAPS]
+        if keys:
+            parts.append(f'(?i:{keys})":')
+        if self.rules.use_default_patterns:
+            parts.extend(_SCREENS.values())
+        return _Screen("|".join(f"(?:{part})" for part in parts).encode())
+
+    def screen(self, text: bytes) -> bool:
+        """Whether the JSON text of a payload may hold something to redact.
+
+        False means no rule can change the value that serialised to ``text`` (every rule's
+        match shows in the JSON text, see ``_SCREENS``), so the value needs no walk.
+        """
+        return self._screen is None or self._screen.found(text)
+
+    def _payload_clean(self, payload: dict[str, Any]) -> bool:
+        """Whether nothing in ``payload`` (field name -> value) needs redacting, by the screen."""
+        if self._screen is None:
+            return False
+        try:
+            text = pydantic_core.to_json(payload, fallback=repr)
+        except pydantic_core.PydanticSerializationError:
+            return False  # an unpaired surrogate: the walk (and then the model) decides
+        return not self._screen.found(text)
 
     # ----------------------------------------------------------------- keys
     def is_sensitive_key(self, key: str) -> bool:
@@ -282,27 +367,76 @@ class Redactor:
         """
         return self._walk(data)  # type: ignore[no-any-return]
 
-    def redact_event(self, event: E) -> E:
-        """Return ``event`` with every payload field redacted (the same object if clean).
-
-        Identity and linkage fields (ids, timestamps, enums, the producer) are left alone;
-        strings, JSON objects, lists, nested models and unknown extra fields are redacted.
-        """
+    def _redact_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The changed values of ``payload`` (field name -> value), walked exactly."""
         changes: dict[str, Any] = {}
-        for name, value in event:
-            if name in _STRUCTURAL_FIELDS or value is None or isinstance(value, bool | int | float):
-                continue
+        for name, value in payload.items():
             if self.is_sensitive_key(name) and not isinstance(value, BaseModel):
                 new = self._redact_whole(value)
             else:
                 new = self._walk(value)
             if new is not value:
                 changes[name] = new
+        return changes
+
+    @staticmethod
+    def _payload(values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in values
+            if name not in _STRUCTURAL_FIELDS and type(value) not in _NOT_REDACTED_TYPES
+        }
+
+    def redact_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Return the constructor fields of an event with every payload value redacted.
+
+        What the loggers do before they build an event (so it is built, and validated, once):
+        identity and linkage fields are left alone, the rest as in :meth:`redact_event`. JSON
+        fields should be JSON-native already (:func:`~omniclaude.events.base.to_json_native`)
+        so that what is redacted is what will be stored.
+
+        Returns:
+            ``fields`` itself when nothing needed redacting, else a new dict.
+        """
+        payload = self._payload(fields.items())
+        if not payload or self._payload_clean(payload):
+            return fields
+        changes = self._redact_payload(payload)
+        return {**fields, **changes} if changes else fields
+
+    def redact_event(self, event: E) -> E:
+        """Return ``event`` with every payload field redacted (the same object if clean).
+
+        Identity and linkage fields (ids, timestamps, enums, the producer) are left alone;
+        strings, JSON objects, lists, nested models and unknown extra fields are redacted.
+        An event with something to redact is built again from its (redacted) field values.
+        """
+        values = dict(event.__dict__)
+        if event.__pydantic_extra__:
+            values.update(event.__pydantic_extra__)
+        payload = self._payload(values.items())
+        if not payload or self._payload_clean(payload):
+            return event
+        changes = self._redact_payload(payload)
         if not changes:
             return event
-        data = event.model_dump()
-        data.update(changes)
-        return type(event).model_validate(data)
+        values.update(changes)
+        return type(event).model_validate(values)
+
+    def needs_walk(self, event: EventBase, data: bytes) -> bool:
+        """Whether ``event``, encoded as ``data`` (:func:`~omniclaude.events.encode`), may
+        hold something to redact: the screen over its payload's part of the bytes.
+
+        The codec writes fields in the model's order and unknown fields last; the part
+        screened starts at the first payload field's key (a key's quotes are never escaped,
+        so its first occurrence is at or before the field itself): ids, times and the
+        producer before it are not redacted and would only make the screen match in vain.
+        """
+        if self._screen is None:
+            return True
+        key = _first_payload_key(type(event))
+        start = data.find(key) if key else 0
+        return self._screen.found(data[start:] if start > 0 else data)
 
     def _walk(self, value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
         if isinstance(value, str):
@@ -348,6 +482,45 @@ class Redactor:
         if isinstance(item, str) and item in self.rules.allow_values:
             return item
         return self.rules.replacement
+
+
+class _Screen:
+    """One RE2 pattern (linear time), asked only whether it occurs in some bytes.
+
+    ``re2``'s ``search`` builds a match object through a Python-level wrapper; a yes/no only
+    needs the compiled ``RE2`` object's ``Match`` (a third of the cost on a 500-byte payload).
+    Without it (another ``google-re2`` layout) ``search`` is used.
+    """
+
+    __slots__ = ("_anchor", "_compiled", "_regexp", "pattern")
+
+    def __init__(self, pattern: bytes) -> None:
+        self.pattern = pattern
+        self._compiled = re2.compile(pattern)
+        self._regexp = getattr(self._compiled, "_regexp", None)
+        self._anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+        if self._regexp is None or self._anchor is None or not hasattr(self._regexp, "Match"):
+            self._regexp = None
+
+    def found(self, text: bytes) -> bool:
+        """Whether the pattern occurs in ``text``."""
+        if self._regexp is None:
+            return self._compiled.search(text) is not None
+        spans: list[tuple[int, int]] = self._regexp.Match(self._anchor, text, 0, len(text))
+        return spans[0][0] >= 0
+
+
+_PAYLOAD_KEYS: Final[dict[type[BaseModel], bytes]] = {}
+
+
+def _first_payload_key(model: type[BaseModel]) -> bytes:
+    """``b'"name":'`` of the first field of ``model`` that is redacted (b"" if none)."""
+    key = _PAYLOAD_KEYS.get(model)
+    if key is None:
+        first = next((n for n in model.model_fields if n not in _STRUCTURAL_FIELDS), None)
+        key = b"" if first is None else b'"' + first.encode() + b'":'
+        _PAYLOAD_KEYS[model] = key
+    return key
 
 
 _DIGIT_GROUP: Final = re.compile(r"\d+")

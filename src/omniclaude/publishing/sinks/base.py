@@ -14,11 +14,12 @@ from types import TracebackType
 from typing import Protocol, Self, TypeAlias, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.errors import EventValidationError
 from omniclaude.events import EventBase
-from omniclaude.events.codec import encode_checked, invalid_event
+from omniclaude.events.codec import encode, encode_checked, invalid_event, sized
 from omniclaude.publishing.redaction import Redactor, default_redactor
 
 __all__ = ["BaseSink", "EventSink", "Refusals"]
@@ -132,6 +133,29 @@ class BaseSink(AsyncStartStop):
         except ValidationError as exc:
             raise invalid_event(type(event).__name__, exc) from exc
 
+    def prepare_encoded(self, event: EventBase) -> tuple[EventBase, bytes]:
+        """Return ``event`` as it will leave the process (redacted) and its encoding.
+
+        The event is encoded once and those bytes screened for anything to redact
+        (:meth:`Redactor.needs_walk`); only then is it walked, and built again from its
+        redacted values if a rule changed one. Checked against the contract as it leaves.
+
+        Raises:
+            EventValidationError: larger than the contract allows once encoded (after
+                redaction), or holding a value that cannot be stored (an event built without
+                validation, or a value redaction made invalid).
+        """
+        try:
+            data = encode(event)
+        except PydanticSerializationError:
+            redacted = self.redact(event)
+            return redacted, encode_checked(redacted)  # names the field, or encodes it now
+        if self.redactor.needs_walk(event, data):
+            redacted = self.redact(event)
+            if redacted is not event:
+                return redacted, encode_checked(redacted)
+        return event, sized(data)
+
     def prepare(self, event: EventBase) -> EventBase:
         """Redact ``event`` and check it against the contract as it will leave.
 
@@ -139,9 +163,7 @@ class BaseSink(AsyncStartStop):
             EventValidationError: larger than the contract allows once encoded, or holding a
                 value that cannot be stored (an event built without validation).
         """
-        redacted = self.redact(event)
-        encode_checked(redacted)
-        return redacted
+        return self.prepare_encoded(event)[0]
 
     @staticmethod
     def each(

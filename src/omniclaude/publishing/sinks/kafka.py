@@ -30,13 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omniclaude.errors import ConfigurationError, DeliveryError, UnknownEventTypeError
 from omniclaude.events import CATALOG, EventBase
-from omniclaude.events.codec import encode_checked
 from omniclaude.kafka import all_topics, topic_routes
 from omniclaude.publishing.outbox import Outbox, OutboxFullPolicy, OutboxRecord
 from omniclaude.publishing.producer import BrokerProducer, Idempotence
@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 __all__ = ["KafkaSink", "sink_from_settings"]
 
 log = logging.getLogger(__name__)
+
+_KEY_CACHE = 4096
+"""How many traces' record keys the sink keeps encoded (a trace logs many events)."""
 
 
 class KafkaSink(BaseSink):
@@ -121,6 +124,8 @@ class KafkaSink(BaseSink):
         )  # fmt: skip
         self._pump_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
+        self._keys: dict[uuid.UUID, bytes] = {}
+        """Record keys (a trace's correlation id, encoded) of the traces being logged."""
 
     @classmethod
     def from_settings(
@@ -245,18 +250,23 @@ class KafkaSink(BaseSink):
             EventValidationError: it cannot be stored, or exceeds the contract's size (which
                 the producer's ``max_request_size`` is derived from, so the broker takes it).
         """
-        event = self.redact(event)
+        event, data = self.prepare_encoded(event)
+        cid = event.correlation_id
+        key = self._keys.get(cid)
+        if key is None:
+            if len(self._keys) >= _KEY_CACHE:
+                self._keys.clear()
+            key = self._keys[cid] = str(cid).encode()
         return OutboxRecord(
             topic=self.topic_for(event),
-            key=str(event.correlation_id).encode(),
-            value=encode_checked(event),
+            key=key,
+            value=data,
             event_id=str(event.event_id),
         )
 
     def prepare(self, event: EventBase) -> EventBase:
         """Redact and check ``event`` as :meth:`send` will (see :meth:`BaseSink.prepare`)."""
-        redacted = self.redact(event)
-        encode_checked(redacted)
+        redacted = self.prepare_encoded(event)[0]
         self.topic_for(redacted)
         return redacted
 
