@@ -15,7 +15,7 @@ import types
 import typing
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Annotated, Any, ClassVar, Final, Self
 
 from pydantic import (
@@ -74,6 +74,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+_now_utc: Final = partial(datetime.now, UTC)
+""":func:`utc_now` without a Python frame (the events' default timestamp)."""
+
+
 _V4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))
 _V4_SET: Final = (0x4000 << 64) | (0x8000 << 48)
 _ID_POOL: Final[list[int]] = []
@@ -98,8 +102,11 @@ def new_event_id() -> uuid.UUID:
         value = int.from_bytes(data[:16]) & _V4_CLEAR | _V4_SET
     made = object.__new__(uuid.UUID)
     object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+    object.__setattr__(made, "is_safe", _UNKNOWN_SAFETY)
     return made
+
+
+_UNKNOWN_SAFETY: Final = uuid.SafeUUID.unknown
 
 
 os.register_at_fork(after_in_child=_ID_POOL.clear)
@@ -383,7 +390,7 @@ class EventBase(StorableModel):
         description="Id of the execution (trace) this event belongs to.",
     )
     timestamp: Timestamp = Field(
-        default_factory=utc_now,
+        default_factory=_now_utc,
         description="When it happened; for a timed event (one with started_at), when it ended. "
         f"Timezone-aware (naive is read as UTC), from {TIMESTAMP_MIN:%Y-%m-%d} up to (not "
         f"including) {TIMESTAMP_MAX:%Y-%m-%d}, UTC.",

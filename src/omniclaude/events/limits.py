@@ -228,7 +228,7 @@ def _key_problem(key: Any) -> str | None:
     return None if problem is None else f"key {key!a} {problem}"
 
 
-def _clean(values: Iterable[Any], depth: int, texts: bool, surrogates: bool) -> bool:  # noqa: PLR0911 - one branch per JSON type, inlined: this runs for every event
+def _clean(values: Iterable[Any], depth: int, texts: bool, surrogates: bool) -> bool:  # noqa: PLR0911, PLR0912 - one branch per JSON type, inlined: this runs for every event
     """True when every value in ``values`` (the items of a container at ``depth``) can be
     stored: the fast path, which keeps no paths (:func:`_locate` finds them after).
 
@@ -248,8 +248,12 @@ def _clean(values: Iterable[Any], depth: int, texts: bool, surrogates: bool) -> 
             ):
                 return False
         elif kind is dict:
-            if texts and not _keys_clean(item, surrogates):
-                return False
+            if texts:  # _keys_clean, inlined (one call less per object)
+                keys = "\x01".join(item)
+                if "\x00" in keys or (
+                    surrogates and not keys.isascii() and _SURROGATE.search(keys) is not None
+                ):
+                    return False
             if not _clean(item.values(), depth + 1, texts, surrogates):
                 return False
         elif kind is list:

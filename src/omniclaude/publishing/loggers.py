@@ -38,6 +38,12 @@ _TOOL: Final = {"action_name": "tool_name"}
 _DECISION: Final = {"action_name": "decision"}
 _SUCCESS: Final = {"action_name": "message"}
 _ACTION: Final[dict[str, str]] = {}
+_TOOL_CALL, _DECISION_TYPE, _ERROR, _SUCCESS_TYPE = (
+    ActionType.TOOL_CALL,
+    ActionType.DECISION,
+    ActionType.ERROR,
+    ActionType.SUCCESS,
+)  # fmt: skip - enum members read once (a class attribute read costs a descriptor call)
 
 
 def _fit(name: Any) -> Any:
@@ -155,7 +161,7 @@ class ActionLogger(Emitter):
             details["result"] = result
         fields.setdefault("agent_name", self.agent_name)
         fields["correlation_id"] = resolve_correlation_id(correlation_id)
-        fields["action_type"] = ActionType.TOOL_CALL
+        fields["action_type"] = _TOOL_CALL
         fields["action_name"] = _fit(tool_name)
         fields["action_details"] = details
         fields["duration_ms"] = duration_ms
@@ -175,7 +181,7 @@ class ActionLogger(Emitter):
         """
         fields.setdefault("agent_name", self.agent_name)
         fields["correlation_id"] = resolve_correlation_id(correlation_id)
-        fields["action_type"] = ActionType.DECISION
+        fields["action_type"] = _DECISION_TYPE
         fields["action_name"] = _fit(decision)
         fields["action_details"] = {**_mapping(details, "details"), "decision": decision}
         return await self.emit_fields(AgentAction, fields, arguments=_DECISION)
@@ -202,7 +208,7 @@ class ActionLogger(Emitter):
         info = describe_error(error)
         fields.setdefault("agent_name", self.agent_name)
         fields["correlation_id"] = resolve_correlation_id(correlation_id)
-        fields["action_type"] = ActionType.ERROR
+        fields["action_type"] = _ERROR
         fields["action_name"] = info["error_type"] if isinstance(error, BaseException) else "error"
         fields["action_details"] = {**_mapping(details, "details"), **info}
         return await self.emit_fields(AgentAction, fields, arguments=_ACTION)
@@ -221,7 +227,7 @@ class ActionLogger(Emitter):
         """
         fields.setdefault("agent_name", self.agent_name)
         fields["correlation_id"] = resolve_correlation_id(correlation_id)
-        fields["action_type"] = ActionType.SUCCESS
+        fields["action_type"] = _SUCCESS_TYPE
         fields["action_name"] = _fit(message)
         fields["action_details"] = {**_mapping(details, "details"), "message": message}
         return await self.emit_fields(AgentAction, fields, arguments=_SUCCESS)

@@ -435,8 +435,7 @@ class Redactor:
         if self._screen is None:
             return True
         key = _first_payload_key(type(event))
-        start = data.find(key) if key else 0
-        return self._screen.found(data[start:] if start > 0 else data)
+        return self._screen.found(data, data.find(key) if key else 0)
 
     def _walk(self, value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
         if isinstance(value, str):
@@ -502,11 +501,12 @@ class _Screen:
         if self._regexp is None or self._anchor is None or not hasattr(self._regexp, "Match"):
             self._regexp = None
 
-    def found(self, text: bytes) -> bool:
-        """Whether the pattern occurs in ``text``."""
+    def found(self, text: bytes, start: int = 0) -> bool:
+        """Whether the pattern occurs in ``text`` (from ``start`` on; negative: from 0)."""
+        start = max(start, 0)
         if self._regexp is None:
-            return self._compiled.search(text) is not None
-        spans: list[tuple[int, int]] = self._regexp.Match(self._anchor, text, 0, len(text))
+            return self._compiled.search(text, start) is not None
+        spans: list[tuple[int, int]] = self._regexp.Match(self._anchor, text, start, len(text))
         return spans[0][0] >= 0
 
 

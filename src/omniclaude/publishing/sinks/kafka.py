@@ -121,6 +121,7 @@ class KafkaSink(BaseSink):
         self._pump = Pump(
             accumulator=self.accumulator, outbox=self.outbox, broker=broker,
             dead_letters=self.dead_letters, on_progress=self._progressed,
+            linger_s=producer.linger_ms / 1000,
         )  # fmt: skip
         self._pump_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()

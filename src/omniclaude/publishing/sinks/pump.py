@@ -19,7 +19,6 @@ with backoff (retriable). The loop survives anything; the outbox keeps the event
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +37,9 @@ log = logging.getLogger(__name__)
 OUTBOX_BATCH: Final = 2000
 BACKOFF_INITIAL_S: Final = 0.1
 BACKOFF_MAX_S: Final = 5.0
+SPOOL_MIN_LINGER_S: Final = 0.002
+"""While the broker is away, the shortest gap between two spools of the queue (a linger of
+0 would write one SQLite transaction per event)."""
 
 
 class Pump:
@@ -49,12 +51,15 @@ class Pump:
         broker: the broker stage.
         dead_letters: the dead-letter stage.
         on_progress: called whenever records were settled (the facade wakes its waiters).
+        linger_s: how long new events may gather before they are spooled while the broker
+            is away (the producer's ``linger_ms``).
     """
 
     def __init__(
         self, *, accumulator: Accumulator, outbox: Outbox, broker: BrokerProducer,
-        dead_letters: DeadLetterStage, on_progress: Callable[[], None],
+        dead_letters: DeadLetterStage, on_progress: Callable[[], None], linger_s: float = 0.005,
     ) -> None:  # fmt: skip
+        self.linger_s = linger_s
         self.accumulator = accumulator
         self.outbox = outbox
         self.broker = broker
@@ -117,9 +122,35 @@ class Pump:
         self.backoff.reset()
 
     async def _pause(self) -> None:
-        """Back off before the next attempt; a halt cuts the wait short."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.halt.wait(), self.backoff.next_delay())
+        """Back off before the next attempt; a halt cuts the wait short.
+
+        Meanwhile new events do not wait the whole backoff in memory only: what is queued is
+        spooled to the outbox at most one linger after it arrived (one SQLite write per
+        batch), so with the broker away an event is durable within about ``linger_ms``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.backoff.next_delay()
+        linger = max(self.linger_s, SPOOL_MIN_LINGER_S)
+        while not self.halt.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            if self.accumulator.queue:
+                await self._spool_queue()
+                await self._wait((self.halt,), min(linger, remaining))
+                continue
+            self.wake.clear()
+            await self._wait((self.wake, self.halt), remaining)
+
+    @staticmethod
+    async def _wait(events: tuple[asyncio.Event, ...], timeout_s: float) -> None:
+        """Wait until one of ``events`` is set, at most ``timeout_s``."""
+        waiters = [asyncio.ensure_future(event.wait()) for event in events]
+        try:
+            await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     # ------------------------------------------------------------- steps
     async def _spool_queue(self) -> None:
