@@ -51,7 +51,7 @@ def loads(data: bytes | str) -> Any:
 
 def encode(event: EventBase) -> bytes:
     """Serialize one event to its wire form (JSON bytes, ``event_type`` included)."""
-    return pydantic_core.to_json(event, fallback=repr)
+    return event.__pydantic_serializer__.to_json(event, fallback=repr)
 
 
 def encode_checked(event: EventBase) -> bytes:

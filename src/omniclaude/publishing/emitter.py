@@ -15,7 +15,7 @@ its redacted values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -60,14 +60,6 @@ def build_event(model: type[E], **fields: Any) -> E:
         return model(**fields)
     except ValidationError as exc:
         raise invalid_event(model.__name__, exc) from exc
-
-
-def _validate(model: type[E], fields: dict[str, Any], arguments: Mapping[str, str] | None) -> E:
-    """Build ``model`` from fields whose JSON fields are JSON-native already (one validation)."""
-    try:
-        return cast(E, model.__pydantic_validator__.validate_python(fields, context=JSON_NATIVE))
-    except ValidationError as exc:
-        raise invalid_event(model.__name__, exc, arguments=arguments) from exc
 
 
 class Emitter:
@@ -140,15 +132,17 @@ class Emitter:
             value = fields.get(name)
             if value is not None:
                 fields[name] = to_json_native(value)
-        own = self._redactor
-        if own is not None:
-            fields = own.redact_fields(fields)
-        event = _validate(model, fields, arguments)
+        if self._redactor is not None:
+            fields = self._redactor.redact_fields(fields)
+        try:
+            event: E = model.__pydantic_validator__.validate_python(fields, context=JSON_NATIVE)
+        except ValidationError as exc:
+            raise invalid_event(model.__name__, exc, arguments=arguments) from exc
         if _CAPTURES.get():
             notify_captures(event)
             if self._sink is None and _default_sink is None:
                 return event  # inside capture_events() with no sink: capturing is enough
-        await self.sink.send(event)
+        await (self._sink if self._sink is not None else self.sink).send(event)
         return event
 
     async def emit(self, event: E) -> E:

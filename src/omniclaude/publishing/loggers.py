@@ -156,11 +156,17 @@ class ActionLogger(Emitter):
         Raises:
             EventValidationError: ``tool_name`` is empty or ``params`` is not a mapping.
         """
-        details: dict[str, Any] = {"params": _mapping(params, "params")}
+        details: dict[str, Any] = {
+            "params": params if type(params) is dict else _mapping(params, "params")
+        }
         if result is not None:
             details["result"] = result
         fields.setdefault("agent_name", self.agent_name)
-        fields["correlation_id"] = resolve_correlation_id(correlation_id)
+        fields["correlation_id"] = (
+            correlation_id
+            if type(correlation_id) is uuid.UUID
+            else resolve_correlation_id(correlation_id)
+        )
         fields["action_type"] = _TOOL_CALL
         fields["action_name"] = _fit(tool_name)
         fields["action_details"] = details

@@ -35,7 +35,7 @@ import pydantic_core
 import re2
 from pydantic import BaseModel
 
-from omniclaude.events.base import EventBase
+from omniclaude.events.base import JSON_NATIVE, EventBase
 
 __all__ = [
     "DEFAULT_PATTERNS",
@@ -421,7 +421,8 @@ class Redactor:
         if not changes:
             return event
         values.update(changes)
-        return type(event).model_validate(values)
+        # The event's JSON fields are JSON-native, and so is what the walk made of them.
+        return type(event).model_validate(values, context=JSON_NATIVE)
 
     def needs_walk(self, event: EventBase, data: bytes) -> bool:
         """Whether ``event``, encoded as ``data`` (:func:`~omniclaude.events.encode`), may
@@ -432,10 +433,13 @@ class Redactor:
         so its first occurrence is at or before the field itself): ids, times and the
         producer before it are not redacted and would only make the screen match in vain.
         """
-        if self._screen is None:
+        screen = self._screen
+        if screen is None:
             return True
-        key = _first_payload_key(type(event))
-        return self._screen.found(data, data.find(key) if key else 0)
+        key = _PAYLOAD_KEYS.get(type(event))
+        if key is None:
+            key = _first_payload_key(type(event))
+        return screen.found(data, data.find(key) if key else 0)
 
     def _walk(self, value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
         if isinstance(value, str):
@@ -504,9 +508,10 @@ class _Screen:
     def found(self, text: bytes, start: int = 0) -> bool:
         """Whether the pattern occurs in ``text`` (from ``start`` on; negative: from 0)."""
         start = max(start, 0)
-        if self._regexp is None:
+        regexp = self._regexp
+        if regexp is None:
             return self._compiled.search(text, start) is not None
-        spans: list[tuple[int, int]] = self._regexp.Match(self._anchor, text, start, len(text))
+        spans: list[tuple[int, int]] = regexp.Match(self._anchor, text, start, len(text))
         return spans[0][0] >= 0
 
 

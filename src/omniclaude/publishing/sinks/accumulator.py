@@ -18,7 +18,7 @@ Everything here is synchronous and deterministic, so the unit tests drive it wit
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from omniclaude.publishing.outbox import OutboxRecord
@@ -40,7 +40,7 @@ class Accumulator:
     queue: deque[OutboxRecord] = field(default_factory=deque)
     in_flight: list[OutboxRecord] = field(default_factory=list)
 
-    def append(self, record: OutboxRecord) -> list[OutboxRecord]:
+    def append(self, record: OutboxRecord) -> Sequence[OutboxRecord]:
         """Queue ``record``; return what must spill to the outbox now (usually nothing).
 
         When the queue is full, the queue and ``record`` are returned together, oldest
@@ -51,7 +51,7 @@ class Accumulator:
             self.queue.clear()
             return spilled
         self.queue.append(record)
-        return []
+        return ()
 
     def extend(self, records: Iterable[OutboxRecord]) -> list[OutboxRecord]:
         """:meth:`append` each record; return everything that must spill, in order."""

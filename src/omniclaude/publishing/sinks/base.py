@@ -20,6 +20,7 @@ from omniclaude._lifecycle import AsyncStartStop
 from omniclaude.errors import EventValidationError
 from omniclaude.events import EventBase
 from omniclaude.events.codec import encode, encode_checked, invalid_event, sized
+from omniclaude.events.limits import MAX_EVENT_BYTES
 from omniclaude.publishing.redaction import Redactor, default_redactor
 
 __all__ = ["BaseSink", "EventSink", "Refusals"]
@@ -154,7 +155,9 @@ class BaseSink(AsyncStartStop):
             redacted = self.redact(event)
             if redacted is not event:
                 return redacted, encode_checked(redacted)
-        return event, sized(data)
+        if len(data) > MAX_EVENT_BYTES:
+            sized(data)  # raises, naming the size
+        return event, data
 
     def prepare(self, event: EventBase) -> EventBase:
         """Redact ``event`` and check it against the contract as it will leave.

@@ -292,7 +292,8 @@ class KafkaSink(BaseSink):
             EventValidationError: the event cannot be stored or is too large (nothing sent).
             UnknownEventTypeError: the event's type has no topic.
         """
-        self._check_open()
+        if self._stopped or not self._started:
+            self._check_open()
         self._enqueue(self._encode(event))
 
     async def send_many(self, events: Iterable[EventBase]) -> None:
