@@ -33,14 +33,15 @@ lint: venv ## ruff, and import-linter for the architecture's boundaries
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
 
-typecheck: venv ## mypy --strict on src/
+typecheck: venv ## mypy --strict on src/, and on the typing tests (tests/typing)
 	$(BIN)/mypy
+	$(BIN)/mypy tests/typing
 
 security: venv ## bandit on src/ (no high-severity finding allowed)
 	$(BIN)/bandit -q -c pyproject.toml -r src -lll
 
 test-unit: venv ## unit tests with the coverage gate
-	$(PYTEST) tests/unit -n 2 --cov --cov-branch --cov-fail-under=80
+	$(PYTEST) tests/unit tests/typing -n 2 --cov --cov-branch --cov-fail-under=80
 
 test-integration: venv ## integration tests against real PostgreSQL and a real broker
 	$(PYTEST) tests/integration

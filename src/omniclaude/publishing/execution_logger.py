@@ -95,6 +95,7 @@ class AgentExecutionLogger(Emitter):
 
     async def start(
         self,
+        /,
         agent_name: str,
         user_prompt: str | None = None,
         correlation_id: uuid.UUID | str | None = None,

@@ -107,6 +107,7 @@ class ActionLogger(Emitter):
 
     async def log_action(
         self,
+        /,
         correlation_id: uuid.UUID | str | None,
         action_type: ActionType | str,
         details: Mapping[str, Any] | None = None,
@@ -144,6 +145,7 @@ class ActionLogger(Emitter):
 
     async def log_tool_call(
         self,
+        /,
         correlation_id: uuid.UUID | str | None,
         tool_name: str,
         params: Mapping[str, Any] | None = None,
@@ -175,6 +177,7 @@ class ActionLogger(Emitter):
 
     async def log_decision(
         self,
+        /,
         correlation_id: uuid.UUID | str | None,
         decision: str,
         details: Mapping[str, Any] | None = None,
@@ -194,6 +197,7 @@ class ActionLogger(Emitter):
 
     async def log_error(
         self,
+        /,
         correlation_id: uuid.UUID | str | None,
         error: str | BaseException,
         details: Mapping[str, Any] | None = None,
@@ -221,6 +225,7 @@ class ActionLogger(Emitter):
 
     async def log_success(
         self,
+        /,
         correlation_id: uuid.UUID | str | None,
         message: str,
         details: Mapping[str, Any] | None = None,

@@ -49,6 +49,7 @@ class EventPublisher(Emitter):
 
     async def routing_decision(
         self,
+        /,
         correlation_id: uuid.UUID | str | None = None,
         *,
         user_request: str,
@@ -94,6 +95,7 @@ class EventPublisher(Emitter):
 
     async def manifest_injection(
         self,
+        /,
         correlation_id: uuid.UUID | str | None = None,
         *,
         agent_name: str,
@@ -127,6 +129,7 @@ class EventPublisher(Emitter):
 
     async def transformation(
         self,
+        /,
         correlation_id: uuid.UUID | str | None = None,
         *,
         target_agent: str,

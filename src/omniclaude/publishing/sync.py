@@ -21,19 +21,14 @@ import contextvars
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from omniclaude.errors import DeliveryError
 from omniclaude.events import (
-    AgentAction,
-    AgentTransformation,
     EventBase,
     ExecutionCompleted,
     ExecutionFailed,
-    ExecutionProgress,
-    ManifestInjection,
-    RoutingDecision,
 )
 from omniclaude.publishing.context import _CURRENT, resolve_correlation_id
 from omniclaude.publishing.execution_logger import AgentExecutionLogger
@@ -44,6 +39,8 @@ from omniclaude.publishing.sinks.base import EventSink
 __all__ = ["SyncActionLogger", "SyncClient", "SyncEventPublisher", "SyncExecutionLogger"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 E = TypeVar("E", bound=EventBase)
 
 
@@ -84,7 +81,7 @@ class SyncClient:
         atexit.register(self.close)
         return self
 
-    def call(self, function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    def call(self, function: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``function(*args, **kwargs)`` on the client's loop and return its result.
 
         Raises:
@@ -164,38 +161,55 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-class SyncActionLogger:
-    """:class:`ActionLogger` for synchronous code (same methods, blocking)."""
+class _Facade:
+    """A synchronous face of one async logger or publisher (``_target``), on a client."""
+
+    def __init__(self, client: SyncClient, target: Any) -> None:
+        self._client = client
+        self._target = target
+
+
+def _blocking(
+    method: Callable[Concatenate[Any, P], Awaitable[R]],
+) -> Callable[Concatenate[_Facade, P], R]:
+    """The blocking twin of an async method: the same parameters (``ParamSpec``), so a
+    synchronous caller's arguments are type-checked exactly like an async caller's."""
+    name = method.__name__
+
+    def call(self: _Facade, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        bound: Callable[P, Awaitable[R]] = getattr(self._target, name)
+        return self._client.call(bound, *args, **kwargs)
+
+    call.__name__ = name
+    call.__qualname__ = f"blocking {method.__qualname__}"
+    call.__doc__ = f"Blocking :meth:`~{method.__module__}.{method.__qualname__}` (same arguments)."
+    return call
+
+
+def _same_parameters(
+    method: Callable[Concatenate[Any, P], Awaitable[Any]],
+) -> Callable[[Callable[..., R]], Callable[Concatenate[Any, P], R]]:
+    """Give a hand-written wrapper the parameters of ``method`` (for type checkers)."""
+
+    def apply(wrapper: Callable[..., R]) -> Callable[Concatenate[Any, P], R]:
+        wrapper.__doc__ = wrapper.__doc__ or f"See :meth:`{method.__qualname__}`."
+        return wrapper
+
+    return apply
+
+
+class SyncActionLogger(_Facade):
+    """:class:`ActionLogger` for synchronous code: the same methods and parameters, blocking."""
 
     def __init__(self, client: SyncClient, logger: ActionLogger) -> None:
-        self._client = client
+        super().__init__(client, logger)
         self.logger = logger
 
-    def log_action(self, correlation_id: uuid.UUID | str | None, *a: Any, **kw: Any) -> AgentAction:
-        """See :meth:`ActionLogger.log_action`."""
-        return self._client.call(self.logger.log_action, correlation_id, *a, **kw)
-
-    def log_tool_call(
-        self, correlation_id: uuid.UUID | str | None, *a: Any, **kw: Any
-    ) -> AgentAction:
-        """See :meth:`ActionLogger.log_tool_call`."""
-        return self._client.call(self.logger.log_tool_call, correlation_id, *a, **kw)
-
-    def log_decision(
-        self, correlation_id: uuid.UUID | str | None, *a: Any, **kw: Any
-    ) -> AgentAction:
-        """See :meth:`ActionLogger.log_decision`."""
-        return self._client.call(self.logger.log_decision, correlation_id, *a, **kw)
-
-    def log_error(self, correlation_id: uuid.UUID | str | None, *a: Any, **kw: Any) -> AgentAction:
-        """See :meth:`ActionLogger.log_error`."""
-        return self._client.call(self.logger.log_error, correlation_id, *a, **kw)
-
-    def log_success(
-        self, correlation_id: uuid.UUID | str | None, *a: Any, **kw: Any
-    ) -> AgentAction:
-        """See :meth:`ActionLogger.log_success`."""
-        return self._client.call(self.logger.log_success, correlation_id, *a, **kw)
+    log_action = _blocking(ActionLogger.log_action)
+    log_tool_call = _blocking(ActionLogger.log_tool_call)
+    log_decision = _blocking(ActionLogger.log_decision)
+    log_error = _blocking(ActionLogger.log_error)
+    log_success = _blocking(ActionLogger.log_success)
 
     @contextmanager
     def tool_call(
@@ -238,23 +252,24 @@ class _SyncToolCall:
         self.result: Any = None
 
 
-class SyncExecutionLogger:
-    """:class:`AgentExecutionLogger` for synchronous code; ``start`` sets the caller's context."""
+class SyncExecutionLogger(_Facade):
+    """:class:`AgentExecutionLogger` for synchronous code; ``start`` sets the caller's context.
+
+    The same methods and parameters as the async logger, blocking."""
 
     def __init__(self, client: SyncClient, logger: AgentExecutionLogger) -> None:
-        self._client = client
+        super().__init__(client, logger)
         self.logger = logger
         self._token: contextvars.Token[uuid.UUID | None] | None = None
 
-    def start(self, agent_name: str, *a: Any, **kw: Any) -> uuid.UUID:
+    @_same_parameters(AgentExecutionLogger.start)
+    def start(self, *args: Any, **kwargs: Any) -> uuid.UUID:
         """See :meth:`AgentExecutionLogger.start`; the id becomes current in this thread."""
-        cid = self._client.call(self.logger.start, agent_name, *a, **kw)
+        cid = self._client.call(self.logger.start, *args, **kwargs)
         self._token = _CURRENT.set(cid)
         return cid
 
-    def progress(self, stage: str, percent: float) -> ExecutionProgress:
-        """See :meth:`AgentExecutionLogger.progress`."""
-        return self._client.call(self.logger.progress, stage, percent)
+    progress = _blocking(AgentExecutionLogger.progress)
 
     def _restore(self) -> None:
         token, self._token = self._token, None
@@ -264,24 +279,31 @@ class SyncExecutionLogger:
             except ValueError:
                 _CURRENT.set(None)
 
-    def complete(self, *a: Any, **kw: Any) -> ExecutionCompleted:
+    @_same_parameters(AgentExecutionLogger.complete)
+    def complete(self, *args: Any, **kwargs: Any) -> ExecutionCompleted:
         """See :meth:`AgentExecutionLogger.complete`."""
         try:
-            return self._client.call(self.logger.complete, *a, **kw)
+            return self._client.call(self.logger.complete, *args, **kwargs)
         finally:
             self._restore()
 
-    def fail(self, error: str | BaseException) -> ExecutionFailed:
+    @_same_parameters(AgentExecutionLogger.fail)
+    def fail(self, *args: Any, **kwargs: Any) -> ExecutionFailed:
         """See :meth:`AgentExecutionLogger.fail`."""
         try:
-            return self._client.call(self.logger.fail, error)
+            return self._client.call(self.logger.fail, *args, **kwargs)
         finally:
             self._restore()
 
+    @_same_parameters(AgentExecutionLogger.start)
+    def run(self, *args: Any, **kwargs: Any) -> AbstractContextManager[SyncExecutionLogger]:
+        """Start (the parameters of :meth:`start`); on exit complete, or fail on an exception
+        (re-raised)."""
+        return self._run(*args, **kwargs)
+
     @contextmanager
-    def run(self, agent_name: str, *a: Any, **kw: Any) -> Iterator[SyncExecutionLogger]:
-        """Start; on exit complete (or fail on an exception, re-raised)."""
-        self.start(agent_name, *a, **kw)
+    def _run(self, *args: Any, **kwargs: Any) -> Iterator[SyncExecutionLogger]:
+        self.start(*args, **kwargs)
         try:
             yield self
         except BaseException as exc:
@@ -292,11 +314,11 @@ class SyncExecutionLogger:
             self.complete()
 
 
-class SyncEventPublisher:
-    """:class:`EventPublisher` for synchronous code."""
+class SyncEventPublisher(_Facade):
+    """:class:`EventPublisher` for synchronous code: the same methods and parameters."""
 
     def __init__(self, client: SyncClient, publisher: EventPublisher) -> None:
-        self._client = client
+        super().__init__(client, publisher)
         self.publisher = publisher
 
     def publish(self, event: E) -> E:
@@ -304,14 +326,6 @@ class SyncEventPublisher:
         sent: E = self._client.call(self.publisher.publish, event)
         return sent
 
-    def routing_decision(self, *a: Any, **kw: Any) -> RoutingDecision:
-        """See :meth:`EventPublisher.routing_decision`."""
-        return self._client.call(self.publisher.routing_decision, *a, **kw)
-
-    def manifest_injection(self, *a: Any, **kw: Any) -> ManifestInjection:
-        """See :meth:`EventPublisher.manifest_injection`."""
-        return self._client.call(self.publisher.manifest_injection, *a, **kw)
-
-    def transformation(self, *a: Any, **kw: Any) -> AgentTransformation:
-        """See :meth:`EventPublisher.transformation`."""
-        return self._client.call(self.publisher.transformation, *a, **kw)
+    routing_decision = _blocking(EventPublisher.routing_decision)
+    manifest_injection = _blocking(EventPublisher.manifest_injection)
+    transformation = _blocking(EventPublisher.transformation)
