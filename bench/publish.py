@@ -39,13 +39,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from omniclaude.events import ActionType, AgentAction, ProducerInfo, utc_now
+from omniclaude.events import ActionType, AgentAction
 from omniclaude.publishing import ActionLogger, KafkaSink
 from omniclaude.settings import ProducerSettings
 from omniclaude.stack.ports import unused_port
@@ -65,30 +64,20 @@ Sample = Callable[[], object]
 AsyncSample = Callable[[], Awaitable[object]]
 
 
-class BareAction(BaseModel):
-    """The baseline: AgentAction's fields and types, no validator or limit of ours."""
+def _bare_model() -> type[BaseModel]:
+    """The baseline: AgentAction's fields, types and defaults, no validator or limit of ours
+    (what constructing any pydantic event of this shape costs)."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, Field(default=info.default, default_factory=info.default_factory))
+        if info.default_factory is not None
+        else (info.annotation, info.default if not info.is_required() else ...)
+        for name, info in AgentAction.model_fields.items()
+    }
+    config = ConfigDict(frozen=True, extra="allow")
+    return create_model("BareAction", __config__=config, **fields)
 
-    model_config = ConfigDict(frozen=True, extra="allow")
 
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    correlation_id: uuid.UUID
-    timestamp: datetime = Field(default_factory=utc_now)
-    producer: ProducerInfo | None = Field(default_factory=ProducerInfo.current)
-    schema_version: int = 1
-    started_at: datetime | None = None
-    event_type: Literal["agent_action"] = "agent_action"
-    action_type: ActionType
-    action_name: str
-    action_details: dict[str, Any] = Field(default_factory=dict)
-    agent_name: str | None = None
-    duration_ms: float | None = None
-    debug_mode: bool = False
-    session_id: str | None = None
-    prompt_id: str | None = None
-    tool_use_id: str | None = None
-    project_path: str | None = None
-    project_name: str | None = None
-    working_directory: str | None = None
+BareAction = _bare_model()
 
 
 def _stats(samples_ns: list[int]) -> tuple[float, float]:
@@ -156,11 +145,15 @@ def _outbox_rows(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
-async def _broker_down(calls: int, spool: Path) -> tuple[dict[str, list[int]], float, int]:
-    sink = KafkaSink(
-        bootstrap_servers=[f"127.0.0.1:{unused_port()}"], spool_dir=spool,
-        producer=ProducerSettings(flush_timeout_s=1.0), request_timeout_ms=3000,
+def _sink(bootstrap: str, spool: Path, flush_timeout_s: float) -> KafkaSink:
+    return KafkaSink(
+        bootstrap_servers=[bootstrap], spool_dir=spool, topic_prefix=f"b{uuid.uuid4().hex[:6]}.",
+        producer=ProducerSettings(flush_timeout_s=flush_timeout_s), request_timeout_ms=3000,
     )  # fmt: skip
+
+
+async def _broker_down(calls: int, spool: Path) -> tuple[dict[str, list[int]], float, int]:
+    sink = _sink(f"127.0.0.1:{unused_port()}", spool, 1.0)
     logger = ActionLogger(sink=sink, agent_name="bench")
     cid = uuid.uuid4()
     async with sink:
@@ -204,11 +197,7 @@ async def _in_memory(calls: int) -> dict[str, list[int]]:
 
 
 async def _live(calls: int, bootstrap: str, spool: Path) -> tuple[list[int], float, int]:
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    sink = KafkaSink(
-        bootstrap_servers=[bootstrap], spool_dir=spool, topic_prefix=prefix,
-        producer=ProducerSettings(flush_timeout_s=2.0), request_timeout_ms=3000,
-    )  # fmt: skip
+    sink = _sink(bootstrap, spool, 2.0)
     logger = ActionLogger(sink=sink, agent_name="bench")
     cid = uuid.uuid4()
     async with sink:

@@ -105,6 +105,26 @@ class ActionLogger(Emitter):
         super().__init__(db, sink=sink, redactor=redactor)
         self.agent_name = agent_name
 
+    def _fields(
+        self,
+        fields: dict[str, Any],
+        correlation_id: uuid.UUID | str | None,
+        action_type: ActionType | str,
+        name: Any,
+        details: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The :class:`AgentAction` fields of one call (``fields``: the caller's extras)."""
+        fields.setdefault("agent_name", self.agent_name)
+        fields["correlation_id"] = (
+            correlation_id
+            if type(correlation_id) is uuid.UUID
+            else resolve_correlation_id(correlation_id)
+        )
+        fields["action_type"] = action_type
+        fields["action_name"] = _fit(name)
+        fields["action_details"] = details
+        return fields
+
     async def log_action(
         self,
         /,
@@ -135,12 +155,10 @@ class ActionLogger(Emitter):
             EventValidationError: an argument is invalid; the message names it.
             NoCorrelationIdError: ``correlation_id`` is None outside any scope.
         """
-        fields.setdefault("agent_name", self.agent_name)
-        fields["correlation_id"] = resolve_correlation_id(correlation_id)
-        fields["action_type"] = action_type
-        fields["action_name"] = _fit(action_type if action_name is None else action_name)
-        fields["action_details"] = _mapping(details, "details")
         fields["duration_ms"] = duration_ms
+        name = action_type if action_name is None else action_name
+        details = _mapping(details, "details")
+        fields = self._fields(fields, correlation_id, action_type, name, details)
         return await self.emit_fields(AgentAction, fields, arguments=_ACTION)
 
     async def log_tool_call(
@@ -163,16 +181,8 @@ class ActionLogger(Emitter):
         }
         if result is not None:
             details["result"] = result
-        fields.setdefault("agent_name", self.agent_name)
-        fields["correlation_id"] = (
-            correlation_id
-            if type(correlation_id) is uuid.UUID
-            else resolve_correlation_id(correlation_id)
-        )
-        fields["action_type"] = _TOOL_CALL
-        fields["action_name"] = _fit(tool_name)
-        fields["action_details"] = details
         fields["duration_ms"] = duration_ms
+        fields = self._fields(fields, correlation_id, _TOOL_CALL, tool_name, details)
         return await self.emit_fields(AgentAction, fields, arguments=_TOOL)
 
     async def log_decision(
@@ -188,11 +198,8 @@ class ActionLogger(Emitter):
         Raises:
             EventValidationError: ``decision`` is empty.
         """
-        fields.setdefault("agent_name", self.agent_name)
-        fields["correlation_id"] = resolve_correlation_id(correlation_id)
-        fields["action_type"] = _DECISION_TYPE
-        fields["action_name"] = _fit(decision)
-        fields["action_details"] = {**_mapping(details, "details"), "decision": decision}
+        payload = {**_mapping(details, "details"), "decision": decision}
+        fields = self._fields(fields, correlation_id, _DECISION_TYPE, decision, payload)
         return await self.emit_fields(AgentAction, fields, arguments=_DECISION)
 
     async def log_error(
@@ -216,11 +223,9 @@ class ActionLogger(Emitter):
                 f"error: expected str or exception, got {type(error).__name__}", field="error"
             )
         info = describe_error(error)
-        fields.setdefault("agent_name", self.agent_name)
-        fields["correlation_id"] = resolve_correlation_id(correlation_id)
-        fields["action_type"] = _ERROR
-        fields["action_name"] = info["error_type"] if isinstance(error, BaseException) else "error"
-        fields["action_details"] = {**_mapping(details, "details"), **info}
+        name = info["error_type"] if isinstance(error, BaseException) else "error"
+        payload = {**_mapping(details, "details"), **info}
+        fields = self._fields(fields, correlation_id, _ERROR, name, payload)
         return await self.emit_fields(AgentAction, fields, arguments=_ACTION)
 
     async def log_success(
@@ -236,11 +241,8 @@ class ActionLogger(Emitter):
         Raises:
             EventValidationError: ``message`` is empty.
         """
-        fields.setdefault("agent_name", self.agent_name)
-        fields["correlation_id"] = resolve_correlation_id(correlation_id)
-        fields["action_type"] = _SUCCESS_TYPE
-        fields["action_name"] = _fit(message)
-        fields["action_details"] = {**_mapping(details, "details"), "message": message}
+        payload = {**_mapping(details, "details"), "message": message}
+        fields = self._fields(fields, correlation_id, _SUCCESS_TYPE, message, payload)
         return await self.emit_fields(AgentAction, fields, arguments=_SUCCESS)
 
     @asynccontextmanager
