@@ -109,7 +109,8 @@ def new_event_id() -> uuid.UUID:
 _UNKNOWN_SAFETY: Final = uuid.SafeUUID.unknown
 
 
-os.register_at_fork(after_in_child=_ID_POOL.clear)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to inherit a batch
+    os.register_at_fork(after_in_child=_ID_POOL.clear)
 
 
 def unstorable_error(
