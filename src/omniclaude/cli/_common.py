@@ -12,10 +12,29 @@ from rich.console import Console
 from omniclaude.errors import ConfigurationError
 from omniclaude.settings import Settings, load_settings
 
-__all__ = ["AppState", "console", "err_console", "fail", "settings_from"]
+__all__ = ["AppState", "console", "err_console", "fail", "rows_progress", "settings_from"]
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def rows_progress() -> Any:
+    """A Rich progress display of row counts on stderr (description, bar, done/total rows,
+    elapsed, remaining): use it as a context manager, one task per table."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn(),
+    )  # fmt: skip
+    return Progress(*columns, console=err_console)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

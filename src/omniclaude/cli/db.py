@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from omniclaude.cli._common import console, err_console, fail, settings_from
+from omniclaude.cli._common import console, fail, rows_progress, settings_from
 
 if TYPE_CHECKING:
     from omniclaude.storage.migrations.progress import Advance
@@ -22,23 +22,10 @@ class RichProgress:
     @contextlib.contextmanager
     def task(self, description: str, total: int) -> Iterator[Advance]:
         """A bar of ``total`` rows while the block runs (nothing for an empty table)."""
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         if total == 0:
             yield lambda _amount: None
             return
-        columns = (
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn(),
-        )  # fmt: skip
-        with Progress(*columns, console=err_console, transient=False) as progress:
+        with rows_progress() as progress:
             bar = progress.add_task(description, total=total)
             yield lambda amount: progress.advance(bar, amount)
 

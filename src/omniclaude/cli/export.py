@@ -13,45 +13,19 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
 
-from omniclaude.cli._common import err_console, fail
+from omniclaude.cli._common import err_console, fail, rows_progress
+from omniclaude.cli.usage import parse_window
 from omniclaude.cli.views import DataDirOption, _database, _run
 
 __all__ = ["export", "import_", "register"]
 
 _STATEMENT_TIMEOUT_MS = 15 * 60 * 1000
 """The longest one statement of a CLI export may run (one day's rows sorted, a fetch)."""
-
-
-def _window(since: str | None, until: str | None) -> tuple[datetime, datetime]:
-    from omniclaude.cli.usage import parse_since
-    from omniclaude.storage.queries import InvalidFilterError, resolve_window
-
-    bounds: dict[str, tuple[str | None, datetime | None]] = {}
-    for option, text in (("since", since), ("until", until)):
-        try:
-            bounds[option] = parse_since(text)
-        except ValueError as exc:
-            fail(f"--{option}: {exc}", code=2)
-    range_, start = bounds["since"]
-    until_range, end = bounds["until"]
-    if until_range is not None:
-        fail(f"--until: {until!r} is a range; give a date or time", code=2)
-    try:
-        from omniclaude.events.limits import instant_problem
-
-        for option, moment in (("since", start), ("until", end)):
-            problem = None if moment is None else instant_problem(moment)
-            if problem is not None:
-                fail(f"--{option}: {problem}", code=2)
-        return resolve_window(range_=range_, since=start, until=end)
-    except InvalidFilterError as exc:
-        fail(f"--{exc.field}: {str(exc).partition(': ')[2]}", code=2)
 
 
 def _tables(names: list[str] | None) -> list[str]:
@@ -102,20 +76,7 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[int], object]]]:
     if not err_console.is_terminal:
         yield lambda _description, _total: lambda _amount: None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn(),
-    )  # fmt: skip
-    with Progress(*columns, console=err_console) as progress:
+    with rows_progress() as progress:
 
         def task(description: str, total: int) -> Callable[[int], object]:
             bar = progress.add_task(description, total=total)
@@ -161,7 +122,7 @@ def export(
         chosen_format = Format(fmt)
     except ValueError:
         fail(f"--format: {fmt!r} is not one of {', '.join(f.value for f in Format)}", code=2)
-    start, end = _window(since, until)
+    start, end = parse_window(since, until)
     tables = _tables(table)
     targets = _targets(tables, output, chosen_format.value)
     database_url, _ = _database(ctx, data_dir)

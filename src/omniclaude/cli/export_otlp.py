@@ -8,34 +8,15 @@ stack's), one trace at a time, and sends each with the OpenTelemetry SDK's expor
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from omniclaude.cli._common import console, err_console, fail
-from omniclaude.cli.usage import parse_since
+from omniclaude.cli.usage import parse_window
 from omniclaude.cli.views import DataDirOption, _database, _run
 
 __all__ = ["export_otlp", "register"]
-
-
-def _window(since: str | None, until: str | None) -> tuple[datetime, datetime]:
-    from omniclaude.storage.queries import InvalidFilterError, resolve_window
-
-    bounds: dict[str, tuple[str | None, datetime | None]] = {}
-    for option, text in (("since", since), ("until", until)):
-        try:
-            bounds[option] = parse_since(text)
-        except ValueError as exc:
-            fail(f"--{option}: {exc}", code=2)
-    range_, start = bounds["since"]
-    if bounds["until"][0] is not None:
-        fail("--until: a date or time, not a range", code=2)
-    try:
-        return resolve_window(range_=range_, since=start, until=bounds["until"][1])
-    except InvalidFilterError as exc:
-        fail(f"--{exc.field}: {str(exc).partition(': ')[2]}", code=2)
 
 
 def export_otlp(
@@ -90,7 +71,7 @@ def export_otlp(
         headers[name] = value
     if compression not in ("gzip", "none"):
         fail(f"--compression: {compression!r} is not gzip or none", code=2)
-    start, end = _window(since, until)
+    start, end = parse_window(since, until)
     database_url, _ = _database(ctx, data_dir)
     sender = SpanSender(url, headers, timeout_s=timeout, compression=compression)
 

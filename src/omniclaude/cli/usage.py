@@ -19,7 +19,7 @@ import typer
 from omniclaude.cli._common import console, fail
 from omniclaude.cli.views import DataDirOption, _database, _run
 
-__all__ = ["parse_since", "register", "usage"]
+__all__ = ["parse_since", "parse_window", "register", "usage"]
 
 _GROUPS = {"daily": "day", "day": "day", "session": "session", "model": "model",
            "project": "project", "agent": "agent"}  # fmt: skip
@@ -50,6 +50,31 @@ def parse_since(text: str | None) -> tuple[str | None, datetime | None]:
             f"{text!r} is neither a range ({ranges}) nor a date (YYYY-MM-DD)"
         ) from None
     return None, moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_window(since: str | None, until: str | None) -> tuple[datetime, datetime]:
+    """``--since``/``--until`` as the read layer's window (``since <= t < until``; the last
+    24 hours by default); a bad value exits 2 naming its option."""
+    from omniclaude.events.limits import instant_problem
+    from omniclaude.storage.queries import InvalidFilterError, resolve_window
+
+    bounds: dict[str, tuple[str | None, datetime | None]] = {}
+    for option, text in (("since", since), ("until", until)):
+        try:
+            bounds[option] = parse_since(text)
+        except ValueError as exc:
+            fail(f"--{option}: {exc}", code=2)
+        moment = bounds[option][1]
+        problem = None if moment is None else instant_problem(moment)
+        if problem is not None:
+            fail(f"--{option}: {problem}", code=2)
+    range_, start = bounds["since"]
+    if bounds["until"][0] is not None:
+        fail(f"--until: {until!r} is a range; give a date or time", code=2)
+    try:
+        return resolve_window(range_=range_, since=start, until=bounds["until"][1])
+    except InvalidFilterError as exc:
+        fail(f"--{exc.field}: {str(exc).partition(': ')[2]}", code=2)
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
