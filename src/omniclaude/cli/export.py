@@ -101,7 +101,12 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
     table: Annotated[
         list[str] | None,
-        typer.Option("--table", help="A table to export (repeat it; default: all seven)."),
+        typer.Option(
+            "--table",
+            help="A table to export, repeatable (default: all): agent_actions, "
+            "agent_routing_decisions, agent_manifest_injections, agent_execution_events, "
+            "agent_transformation_events, agent_llm_calls, agent_execution_logs.",
+        ),
     ] = None,
     output: Annotated[
         str,

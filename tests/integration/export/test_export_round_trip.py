@@ -164,11 +164,12 @@ async def test_the_window_is_since_inclusive_until_exclusive(
     database_url: str, tmp_path: Path
 ) -> None:
     """An action at exactly ``since`` is exported, one at exactly ``until`` is not; standard
-    output takes one table."""
+    output takes one table, and no progress bar is drawn where stderr is not a terminal."""
     await seed(database_url)
     result = await run_cli(
         database_url, "export", *window(), "--table", "agent_actions", "--output", "-"
     )
+    assert "━" not in result.output, "a progress bar drawn where stderr is no terminal"
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == ACTIONS
     assert datetime.fromisoformat(lines[0]["created_at"]) == SINCE

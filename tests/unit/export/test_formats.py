@@ -217,3 +217,12 @@ def test_output_paths(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(typer.Exit):
         _targets(["a", "b"], str(tmp_path / "file"), "csv")
+
+
+def test_the_help_names_every_table() -> None:
+    """``export --help`` lists the tables it can export (kept in step with the read layer)."""
+    _register_all()
+    result = CliRunner().invoke(app, ["export", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for table in EXPORT_TABLES:
+        assert table in result.output, f"{table} missing from export --help"
