@@ -25,7 +25,9 @@ tree is resolved within one export request (an SDK's batch); a span whose ancest
 another request lands in the trace's root execution. Claude Code's spans carrying
 ``session.id`` use the hook mapper's ids instead (the prompt's, or the subagent's, execution),
 so they join the hook-recorded trace; ``omniclaude.correlation_id`` /
-``omniclaude.parent_correlation_id`` attributes (an OmniClaude export) are honoured as given.
+``omniclaude.parent_correlation_id`` attributes are honoured as given. A span an OmniClaude
+export made (``omniclaude.record``) is read back as the events it was made from
+(:mod:`omniclaude.otel.restore`).
 
 Event ids: the span's ``omniclaude.event_id`` attribute when present (a round trip keeps its
 ids); an LLM call's from its request or response id (:func:`~omniclaude.events.llm_call_id`,
@@ -70,6 +72,7 @@ from omniclaude.hooks.sessions import (
     session_correlation_id,
 )
 from omniclaude.otel.ids import EVENT_ID_ATTRIBUTE, correlation_id_for_trace, derived_event_id
+from omniclaude.otel.restore import RECORD_ATTRIBUTE, restore_record
 from omniclaude.otel.values import (
     SPANS,
     Mapped,
@@ -257,6 +260,13 @@ class SpanMapper:
         end = instant(proto.end_time_unix_nano, "endTimeUnixNano")
         if end < start:
             raise RecordError("endTimeUnixNano", "is before startTimeUnixNano")
+        if RECORD_ATTRIBUTE in span.attrs:
+            try:
+                restored = restore_record(proto, span.attrs, start, end)
+            except ValidationError as exc:
+                raise invalid_event(f"OmniClaude record of span {proto.name!r}", exc) from exc
+            if restored is not None:
+                return restored
         execution = resolver.execution_of(span)
         base_id = uuid_attr(span.attrs, EVENT_ID_ATTRIBUTE)
         context = _Context(span, start, end, execution, base_id, producer_of(span.resource))

@@ -337,3 +337,49 @@ def test_a_parent_cycle_does_not_hang_the_resolver() -> None:
     )
     assert refused == []
     assert {e.correlation_id for e in events} == {ROOT}
+
+
+def test_an_omniclaude_record_is_read_back_as_its_event() -> None:
+    """A span an OmniClaude export made (omniclaude.record) becomes the row's own event:
+    its event id, correlation id, columns (JSON text parsed) and the span's times."""
+    event_id, correlation = uuid.uuid4(), uuid.uuid4()
+    [action], refused = _map(
+        {
+            "span_id": _sid(1),
+            "name": "decision plan",
+            "attrs": {
+                "omniclaude.record": "action",
+                "omniclaude.event_id": str(event_id),
+                "omniclaude.correlation_id": str(correlation),
+                "omniclaude.action_type": "decision",
+                "omniclaude.action_name": "plan",
+                "omniclaude.action_details": '{"steps": 3}',
+                "omniclaude.metadata": '{"extra": {"hook_event": "Stop"}}',
+            },
+        }
+    )
+    assert refused == []
+    assert (action.event_id, action.correlation_id) == (event_id, correlation)
+    assert (action.action_name, action.action_details) == ("plan", {"steps": 3})
+    assert action.extra_fields() == {"hook_event": "Stop"}
+
+
+@pytest.mark.parametrize(
+    ("attrs", "events", "text"),
+    [
+        ({"omniclaude.record": "action", "omniclaude.action_details": "{nope"}, [],
+         "attributes.omniclaude.action_details: not JSON"),
+        ({"omniclaude.record": "execution"}, [{"name": "execution_started"}],
+         "events[0].attributes.omniclaude.payload: missing"),
+        ({"omniclaude.record": "action", "omniclaude.action_type": "bogus"}, [],
+         "action_type"),
+    ],
+)  # fmt: skip
+def test_a_bad_omniclaude_record_is_refused_by_name(
+    attrs: dict[str, Any], events: list[dict[str, Any]], text: str
+) -> None:
+    """A record whose columns cannot be read back is refused, the attribute named."""
+    found, refused = _map({"span_id": _sid(1), "attrs": attrs, "events": events})
+    assert found == []
+    [reason] = refused
+    assert text in reason, reason
