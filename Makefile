@@ -60,6 +60,7 @@ bench: venv ## benchmarks (print figures and ratios)
 	$(BIN)/python bench/hook.py
 	$(BIN)/python bench/route.py
 	$(BIN)/python bench/publish.py
+	$(BIN)/python bench/otlp.py
 
 schemas: venv ## re-export the committed event JSON Schemas
 	$(BIN)/omniclaude schemas export schemas
