@@ -16,7 +16,7 @@ memory.
 Prints rows/s, peak RSS and the ratios. Services as bench/ingest.py (``OMNICLAUDE_DATABASE_URL``
 or an embedded PostgreSQL).
 
-Usage: python bench/export.py [--rows 1000000] [--batch 50000]
+Usage: python bench/export.py [--rows 1000000] [--batch 50000] [--no-import]
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ async def run(args: argparse.Namespace, services: Services) -> None:
                 f"(ratio {done.peak_rss_mb / small.peak_rss_mb:.2f}x for 10x the rows); "
                 f"{args.rows / done.seconds / copy_rate:.2f}x COPY's rate"
             )
-        for fmt, path in files.items():
+        for fmt, path in files.items() if args.reimport else ():
             async with scratch_database(services.database_url) as fresh:
                 loaded = child(["import", str(path)], fresh)
                 again = child(["import", str(path)], fresh)
@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="actions to load")
     parser.add_argument("--batch", type=int, default=50_000, help="actions built per COPY")
+    parser.add_argument(
+        "--no-import", dest="reimport", action="store_false", help="export only (no re-import)"
+    )
     args = parser.parse_args(argv)
     asyncio.run(with_services(run, args))
     return 0
