@@ -27,15 +27,32 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+SERVER_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_custom_plan"}
+"""Session settings of every connection (a caller's ``server_settings`` add to them).
+
+``plan_cache_mode = force_custom_plan``: asyncpg prepares every statement, and after five
+executions PostgreSQL may switch a prepared statement to a *generic* plan, made without the
+parameters' values. For the read layer's statements that is the wrong trade: a text search
+planned without its pattern scans a week of executions by time and filters each row (0.4 ms
+became 760 ms on the sixth run at 10M actions, bench/reads.py), and a trace read planned
+without its window cannot prune partitions at plan time. A custom plan costs its planning
+(well under a millisecond for these statements) and is made for the values at hand."""
+
+
+def _with_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {**kwargs, "server_settings": {**SERVER_SETTINGS, **kwargs.get("server_settings", {})}}
+
+
 async def connect(dsn: str, **kwargs: Any) -> asyncpg.Connection:
-    """Open one connection with the shared codecs installed."""
-    conn: asyncpg.Connection = await asyncpg.connect(dsn, **kwargs)
+    """Open one connection with the shared codecs and :data:`SERVER_SETTINGS`."""
+    conn: asyncpg.Connection = await asyncpg.connect(dsn, **_with_settings(kwargs))
     await init_connection(conn)
     return conn
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> Any:
-    """Create an asyncpg pool whose connections have the shared codecs installed."""
+    """Create an asyncpg pool whose connections have the shared codecs and
+    :data:`SERVER_SETTINGS`."""
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init_connection, **kwargs
+        dsn, min_size=min_size, max_size=max_size, init=init_connection, **_with_settings(kwargs)
     )
