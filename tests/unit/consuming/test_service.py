@@ -24,6 +24,19 @@ def test_from_settings_uses_the_prefix_topics_and_consumer_settings() -> None:
     assert "g1" in repr(service)
 
 
+def test_the_daily_maintenance_gets_the_configured_retention() -> None:
+    """A retention in the settings reaches the consumer's daily job; none means none."""
+    from datetime import timedelta
+
+    base = {"kafka_bootstrap": "127.0.0.1:9092", "database_url": "postgresql://u@h/db"}
+    configured = Settings(**base, retention={"keep": "30d", "tables": {"agent_actions": "7d"}})
+    retention = IngestService.from_settings(configured).maintenance.retention
+    assert retention is not None
+    assert retention.keep_for("agent_llm_calls") == timedelta(days=30)
+    assert retention.keep_for("agent_actions") == timedelta(days=7)
+    assert IngestService.from_settings(Settings(**base)).maintenance.retention is None
+
+
 def test_from_settings_refuses_missing_bootstrap_or_database() -> None:
     """A missing setting is a ConfigurationError naming the variable."""
     with pytest.raises(ConfigurationError, match="KAFKA_BOOTSTRAP"):
