@@ -734,6 +734,11 @@ class ContinuousExporter:
         if self._sent.get(root) == seen:
             return
         spans = spans_for_tree(tree, resource=self._resource)
+        # Remembered before the attempt: a failed one is not retried (docs/otel.md).
+        self._sent[root] = seen
+        self._sent.move_to_end(root)
+        while len(self._sent) > _REMEMBERED:
+            self._sent.popitem(last=False)
         try:
             await asyncio.to_thread(self._sender.send, spans)
         except ExportFailedError:
@@ -742,7 +747,3 @@ class ContinuousExporter:
         self.metrics.spans.labels(outcome="sent").inc(len(spans))
         self.metrics.traces.labels(outcome="sent").inc()
         self.sent_traces += 1
-        self._sent[root] = seen
-        self._sent.move_to_end(root)
-        while len(self._sent) > _REMEMBERED:
-            self._sent.popitem(last=False)

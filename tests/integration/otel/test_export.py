@@ -317,18 +317,25 @@ async def test_the_consumer_exports_each_finished_trace(
         tree = await stored(postgres_connection, toy)
 
         async def arrived() -> list[ReceivedSpan] | None:
-            spans = [s for s in collector.spans if s.span.trace_id == toy.root.bytes]
-            return spans if len(spans) >= toy.rows else None
+            # A tree is sent again when rows were added to it after it was sent (the toy's
+            # last rows may come in a later batch): the latest telling of each span counts.
+            latest = {
+                s.span.span_id: s for s in collector.spans if s.span.trace_id == toy.root.bytes
+            }
+            return list(latest.values()) if len(latest) >= toy.rows else None
 
         received = await wait_for(arrived, what="the toy's trace at the collector", timeout_s=30)
+        sent = len([s for s in collector.spans if s.span.trace_id == toy.root.bytes])
     assert_same_tree(received, tree)
     registry = service.metrics.registry
-    assert (
-        registry.get_sample_value("omniclaude_otlp_export_traces_total", {"outcome": "sent"}) == 1
+    traces_sent = registry.get_sample_value(
+        "omniclaude_otlp_export_traces_total", {"outcome": "sent"}
     )
-    assert registry.get_sample_value(
-        "omniclaude_otlp_export_spans_total", {"outcome": "sent"}
-    ) == len(received)
+    assert traces_sent is not None
+    assert traces_sent >= 1
+    assert registry.get_sample_value("omniclaude_otlp_export_spans_total", {"outcome": "sent"}) == (
+        sent
+    )
 
 
 async def test_a_failing_collector_never_stops_the_consumer(
@@ -351,7 +358,10 @@ async def test_a_failing_collector_never_stops_the_consumer(
             )
             return value if value else None
 
-        assert await wait_for(failed, what="the failed export counted", timeout_s=30) == 1
+        # At least one: a refused tree may be tried again before it is remembered as done.
+        counted = await wait_for(failed, what="the failed export counted", timeout_s=30)
+        assert counted is not None
+        assert counted >= 1
     assert service.events_written
     assert registry.get_sample_value(
         "omniclaude_otlp_export_traces_total", {"outcome": "sent"}

@@ -85,13 +85,15 @@ async def test_every_record_is_written_and_its_offset_committed_after(loop: Loop
     """Rows first, then offsets one past the last record of each partition."""
     loop.consumer.feed(_actions(25) + _actions(5, partition=1))
 
-    async def settled() -> bool:
-        return len(loop.store.rows) == 30 and loop.runner.stats.batches >= 3
-
-    await wait_for(settled, what="30 rows written")
     committed: dict[Any, int] = {}
-    for offsets in loop.consumer.commits:
-        committed.update(offsets)
+
+    async def settled() -> bool:  # a batch is counted before its commit runs: wait for both
+        committed.clear()
+        for offsets in loop.consumer.commits:
+            committed.update(offsets)
+        return len(loop.store.rows) == 30 and len(committed) == 2 and sum(committed.values()) == 30
+
+    await wait_for(settled, what="30 rows written and their offsets committed")
     assert committed == {TP(ACTIONS, 0): 25, TP(ACTIONS, 1): 5}, "an offset was not committed"
     assert loop.log[0].startswith("write"), loop.log
     assert loop.log[1] == "commit", loop.log
