@@ -80,7 +80,7 @@ def actions(correlation_id: uuid.UUID | None = None) -> st.SearchStrategy[dict[s
                 alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                 min_size=1,
                 max_size=limits.MAX_ACTION_NAME_CHARS,
-            ),
+            ).filter(lambda s: s.strip(" \t\n\r\x0b\x0c")),  # a blank name is refused
             "action_details": st.dictionaries(storable_text, storable_json, max_size=4),
             "timestamp": storable_timestamps.map(datetime.isoformat),
         },
