@@ -32,6 +32,9 @@ ROUTES: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {
     ("GET", "/usage"): ("read", {}),
     ("GET", "/agents"): ("read", {}),
     ("GET", "/export"): ("read", {"path": "/export?table=agent_actions&range=15m"}),
+    ("POST", "/v1/traces"): ("ingest", {"json": {}}),  # an empty OTLP/JSON request
+    ("POST", "/v1/logs"): ("ingest", {"json": {}}),
+    ("POST", "/v1/metrics"): ("ingest", {"json": {}}),
     ("GET", "/keys"): ("admin", {}),
     ("POST", "/keys"): ("admin", {"json": {"name": "from-matrix", "scopes": ["read"]}}),
     ("DELETE", "/keys/{key_id}"): ("admin", {"path": f"/keys/{_ID}"}),
