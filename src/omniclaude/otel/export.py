@@ -319,27 +319,15 @@ def _llm_call(b: _Builder, row: LlmCallRow) -> None:
     )
 
 
-def _routing(b: _Builder, row: RoutingRow) -> None:
-    attributes = {RECORD_ATTRIBUTE: "routing_decision", **_columns(row, "routing_decision")}
+def _record(b: _Builder, row: RoutingRow | ManifestRow, record: str, subject: str) -> None:
+    """A routing decision or a manifest injection: one span named by its record and subject."""
     b.add(
-        f"routing_decision {row.selected_agent}",
+        f"{record} {subject}",
         row.event_id,
         parent=b.parent_of(row.correlation_id),
         start=row.started_at,
         end=row.created_at,
-        attributes=attributes,
-    )
-
-
-def _manifest(b: _Builder, row: ManifestRow) -> None:
-    attributes = {RECORD_ATTRIBUTE: "manifest_injection", **_columns(row, "manifest_injection")}
-    b.add(
-        f"manifest_injection {row.agent_name}",
-        row.event_id,
-        parent=b.parent_of(row.correlation_id),
-        start=row.started_at,
-        end=row.created_at,
-        attributes=attributes,
+        attributes={RECORD_ATTRIBUTE: record, **_columns(row, record)},
     )
 
 
@@ -385,9 +373,9 @@ def spans_for_tree(tree: TraceTree, *, resource: Resource | None = None) -> list
     for execution in tree.executions:
         _execution(b, execution, lifecycle.get(execution.correlation_id, []))
     for routing in tree.routing:
-        _routing(b, routing)
+        _record(b, routing, "routing_decision", routing.selected_agent)
     for manifest in tree.manifests:
-        _manifest(b, manifest)
+        _record(b, manifest, "manifest_injection", manifest.agent_name)
     for transformation in tree.transformations:
         _transformation(b, transformation)
     for action in tree.actions:
