@@ -404,6 +404,9 @@ class OtlpExportSettings(BaseModel):
     max_queue_traces: int = Field(default=1000, ge=1, le=1_000_000)
     """Finished traces waiting to be sent; beyond it they are dropped (and counted)."""
     max_spans_per_request: int = Field(default=512, ge=1, le=100_000)
+    settle_s: float = Field(default=1.0, ge=0, le=60)
+    """How long a finished trace must go without another of its rows before it is read and
+    sent (its rows come on several topics, so in several batches)."""
 
     @field_validator("endpoint")
     @classmethod

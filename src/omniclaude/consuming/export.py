@@ -54,13 +54,14 @@ class OtlpExport:
             max_spans=s.max_spans_per_request, compression=s.compression,
         )  # fmt: skip
         self.exporter = ContinuousExporter(
-            self._pool, sender, self.metrics, max_queue=s.max_queue_traces
+            self._pool, sender, self.metrics, max_queue=s.max_queue_traces, settle_s=s.settle_s
         )
         self.exporter.start()
         log.info("exporting finished traces to %s", sender.shown)
 
     def offer(self, events: list[Any]) -> None:
-        """The runner's ``on_written``: queue what the batch finished (never blocks)."""
+        """The runner's ``on_written``: queue the trees the batch finished or added to
+        (never blocks)."""
         if self.exporter is not None:
             self.exporter.offer(events)
 

@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -580,14 +581,23 @@ async def export_window(
 
 # ------------------------------------------------------------------ continuous
 _FINAL_EVENTS = frozenset({"execution_completed", "execution_failed"})
-_REMEMBERED: Final = 10_000
-"""How many sent trees the continuous export remembers (not to send one twice)."""
+_REMEMBERED_TREES: Final = 10_000
+"""How many sent trees the continuous export remembers (their spans are not sent twice)."""
+_REMEMBERED_SPANS: Final = 200_000
+"""How many span digests it keeps for them, all trees together (about 10 MB)."""
+_MEMBERS: Final = 50_000
+"""How many executions of sent trees it knows the root of (a row of one sends its tree again)."""
+_WATCHED: Final = 10_000
+"""Correlation ids noted while a tree is read; past it the tree is simply read again."""
+_LONGEST_WAIT: Final = 10
+"""A tree whose rows keep coming is read at the latest this many ``settle_s`` after it was
+first queued."""
 
 
-def _fingerprint(tree: TraceTree) -> tuple[int, ...]:
-    """How many rows of each kind a tree has (its rows are only ever added)."""
-    return (len(tree.executions), len(tree.lifecycle), len(tree.actions), len(tree.llm_calls),
-            len(tree.routing), len(tree.manifests), len(tree.transformations))  # fmt: skip
+def _digest(span: ReadableSpan) -> int:
+    """What a span says (ids, times, attributes, events, status), as one number: a span is
+    sent again only when this changed."""
+    return hash(span.to_json(indent=None))
 
 
 class ExportMetrics:
@@ -621,22 +631,33 @@ class ExportMetrics:
 
 
 class ContinuousExporter:
-    """Exports each trace once it has finished, in the background, never in the way.
+    """Exports each trace once it has finished, and again when rows of it come later.
 
     :meth:`offer` is called by the consumer after each committed batch with the batch's
-    events; it only looks at them and queues the correlation ids of executions that ended
-    (never blocks, never raises). A background task resolves each one's root, reads the
-    tree once none of its executions is still running, and sends it with a
-    :class:`SpanSender` in a worker thread. The queue is bounded: when it is full (the
-    collector is down or slow for long) further traces are dropped and counted, and a
-    failed request is counted and logged, not retried: the rows are in PostgreSQL, and
+    events; it only looks at them (never blocks, never raises) and queues a tree when an
+    execution of it ended, or when a row of a tree already sent was stored (a tree's rows
+    come on several topics, so some land in a later batch than its last completion). A
+    queued tree waits until ``settle_s`` passed without another of its rows (debounced; at
+    most ``10 * settle_s`` after it was first queued); a background task then resolves its
+    root, reads the tree once none of its executions is still running, and sends, with a
+    :class:`SpanSender` in a worker thread, the spans the collector has not had yet: new
+    rows, and rows whose span changed (same span id, so a collector that keeps one span per
+    id replaces it; see docs/otel.md). A row stored while its tree was being read queues
+    the tree again.
+
+    Memory is bounded: at most ``max_queue`` trees wait (beyond it they are dropped and
+    counted: the collector is down or slow for long), and what was sent is remembered for
+    the last 10,000 trees (200,000 span digests, 50,000 executions). A failed request is
+    counted and logged, not retried: the rows are in PostgreSQL, and
     ``omniclaude export-otlp --since`` sends them again.
 
     Args:
         pool: a connection pool of the database (the read layer's ``Reader``).
         sender: where spans go.
         metrics: the counters.
-        max_queue: traces waiting at most.
+        max_queue: trees waiting at most.
+        settle_s: how long a tree must be quiet before it is read.
+        clock: monotonic seconds (tests).
     """
 
     def __init__(
@@ -646,35 +667,80 @@ class ContinuousExporter:
         metrics: ExportMetrics,
         *,
         max_queue: int = 1000,
+        settle_s: float = 1.0,
         resource: Resource | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
         self._sender = sender
         self.metrics = metrics
-        self._queue: asyncio.Queue[uuid.UUID] = asyncio.Queue(maxsize=max(1, max_queue))
-        self._pending: set[uuid.UUID] = set()
+        self._max_queue = max(1, max_queue)
+        self._settle_s = max(0.0, settle_s)
+        self._clock = clock
         self._resource = resource or default_resource()
         self._task: asyncio.Task[None] | None = None
-        self._sent: OrderedDict[uuid.UUID, tuple[int, ...]] = OrderedDict()
+        self._due: dict[uuid.UUID, tuple[float, float]] = {}
+        """Queued trees (a correlation id of one): when first queued, when to read it."""
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._members: OrderedDict[uuid.UUID, uuid.UUID] = OrderedDict()
+        """Executions of trees read complete -> their root."""
+        self._sent: OrderedDict[uuid.UUID, frozenset[int]] = OrderedDict()
+        """Root -> the digests of the spans sent (or tried) for it."""
+        self._sent_spans = 0
+        self._watch: set[uuid.UUID] | None = None
+        self._watch_overflow = False
         self.sent_traces = 0
         self.failed_traces = 0
 
+    # ---------------------------------------------------------------- the write path
     def offer(self, events: Iterable[Any]) -> None:
-        """Queue the executions that ``events`` (a committed batch) finished."""
+        """Queue the trees that ``events`` (a committed batch) finished or added to."""
         for event in events:
-            if getattr(event, "event_type", None) not in _FINAL_EVENTS:
+            cid = getattr(event, "correlation_id", None)
+            if not isinstance(cid, uuid.UUID):
                 continue
-            cid = event.correlation_id
-            if cid in self._pending:
-                continue
-            try:
-                self._queue.put_nowait(cid)
-            except asyncio.QueueFull:
-                self.metrics.dropped.inc()
-                continue
-            self._pending.add(cid)
-        self.metrics.queued.set(self._queue.qsize())
+            parent = getattr(event, "parent_correlation_id", None)
+            if self._watch is not None:
+                self._note(cid, parent)
+            if getattr(event, "event_type", None) in _FINAL_EVENTS:
+                key: uuid.UUID | None = self._members.get(cid, cid)
+            else:
+                key = self._members.get(cid)
+                if key is None and isinstance(parent, uuid.UUID):
+                    key = self._members.get(parent)
+            if key is not None:
+                self._queue(key)
+        self.metrics.queued.set(len(self._due))
 
+    def _note(self, cid: uuid.UUID, parent: Any) -> None:
+        assert self._watch is not None  # noqa: S101 - checked by the caller
+        if len(self._watch) >= _WATCHED:
+            self._watch_overflow = True
+            return
+        self._watch.add(cid)
+        if isinstance(parent, uuid.UUID):
+            self._watch.add(parent)
+
+    def _queue(self, key: uuid.UUID) -> None:
+        now = self._clock()
+        queued = self._due.get(key)
+        if queued is None:
+            if len(self._due) >= self._max_queue:
+                self.metrics.dropped.inc()
+                return
+            self._due[key] = (now, now + self._settle_s)
+        else:  # debounced: quiet for settle_s, but not put off for ever
+            first = queued[0]
+            self._due[key] = (
+                first,
+                min(now + self._settle_s, first + _LONGEST_WAIT * self._settle_s),
+            )
+        self._idle.clear()
+        self._wake.set()
+
+    # ---------------------------------------------------------------- the task
     def start(self) -> None:
         """Start the background task (in the running loop)."""
         if self._task is None:
@@ -690,48 +756,85 @@ class ContinuousExporter:
         await asyncio.to_thread(self._sender.close)
 
     async def idle(self) -> None:
-        """Wait until everything queued so far was handled (for tests and shutdown)."""
-        await self._queue.join()
+        """Wait until every queued tree was handled (for tests and shutdown)."""
+        await self._idle.wait()
 
     async def _run(self) -> None:
         while True:
-            cid = await self._queue.get()
+            if not self._due:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            key, due = min(((k, d) for k, (_, d) in self._due.items()), key=lambda kd: kd[1])
+            wait = due - self._clock()
+            if wait > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                continue
+            del self._due[key]
+            self.metrics.queued.set(len(self._due))
             try:
-                await self._export(cid)
+                await self._export(key)
             except ExportFailedError as exc:
                 self.failed_traces += 1
                 self.metrics.traces.labels(outcome="failed").inc()
-                log.warning("OTLP export of trace %s failed: %s", cid, exc)
+                log.warning("OTLP export of trace %s failed: %s", key, exc)
             except Exception:  # the export must never stop the consumer
                 self.failed_traces += 1
                 self.metrics.traces.labels(outcome="failed").inc()
-                log.exception("OTLP export of trace %s failed", cid)
-            finally:
-                self._pending.discard(cid)
-                self._queue.task_done()
-                self.metrics.queued.set(self._queue.qsize())
+                log.exception("OTLP export of trace %s failed", key)
 
-    async def _export(self, cid: uuid.UUID) -> None:
-        root = await find_trace_root(self._pool, cid)
-        tree = await fetch_trace_tree(self._pool, root)
+    async def _read(self, key: uuid.UUID) -> tuple[TraceTree, set[uuid.UUID] | None]:
+        """The tree, and the correlation ids offered while it was read (None: too many)."""
+        self._watch, self._watch_overflow = set(), False
+        try:
+            root = await find_trace_root(self._pool, key)
+            tree = await fetch_trace_tree(self._pool, root)
+        finally:
+            watched, overflow = self._watch, self._watch_overflow
+            self._watch = None
+        return tree, None if overflow else watched
+
+    async def _export(self, key: uuid.UUID) -> None:
+        tree, watched = await self._read(key)
         if tree.empty or tree.running:
             return  # exported when its last execution ends
-        # Two executions of a tree ending in one batch (or a batch redelivered) name the same
-        # tree twice: it is sent again only when rows were added since.
-        seen = _fingerprint(tree)
-        if self._sent.get(root) == seen:
-            return
+        root = tree.root
+        members = {e.correlation_id for e in tree.executions} | {root}
+        self._remember_members(members, root)
+        if watched is None or not watched.isdisjoint(members):
+            self._queue(root)  # a row of it was stored while it was read: read it again
         spans = spans_for_tree(tree, resource=self._resource)
+        digests = [_digest(span) for span in spans]
+        before = self._sent.get(root, frozenset())
+        new = [span for span, digest in zip(spans, digests, strict=True) if digest not in before]
+        if not new:
+            return  # a redelivered batch, or two executions of it ending together
         # Remembered before the attempt: a failed one is not retried (docs/otel.md).
-        self._sent[root] = seen
-        self._sent.move_to_end(root)
-        while len(self._sent) > _REMEMBERED:
-            self._sent.popitem(last=False)
+        self._remember_sent(root, frozenset(digests))
         try:
-            await asyncio.to_thread(self._sender.send, spans)
+            await asyncio.to_thread(self._sender.send, new)
         except ExportFailedError:
-            self.metrics.spans.labels(outcome="failed").inc(len(spans))
+            self.metrics.spans.labels(outcome="failed").inc(len(new))
             raise
-        self.metrics.spans.labels(outcome="sent").inc(len(spans))
+        self.metrics.spans.labels(outcome="sent").inc(len(new))
         self.metrics.traces.labels(outcome="sent").inc()
         self.sent_traces += 1
+
+    def _remember_members(self, members: set[uuid.UUID], root: uuid.UUID) -> None:
+        for cid in members:
+            self._members[cid] = root
+            self._members.move_to_end(cid)
+        while len(self._members) > _MEMBERS:
+            self._members.popitem(last=False)
+
+    def _remember_sent(self, root: uuid.UUID, digests: frozenset[int]) -> None:
+        self._sent_spans += len(digests) - len(self._sent.pop(root, ()))
+        self._sent[root] = digests
+        while len(self._sent) > 1 and (
+            len(self._sent) > _REMEMBERED_TREES or self._sent_spans > _REMEMBERED_SPANS
+        ):
+            _, dropped = self._sent.popitem(last=False)
+            self._sent_spans -= len(dropped)

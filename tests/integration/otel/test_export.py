@@ -338,6 +338,41 @@ async def test_the_consumer_exports_each_finished_trace(
     )
 
 
+async def test_a_row_stored_after_its_tree_was_sent_sends_the_tree_again(
+    ingest_service_factory: IngestServiceFactory,
+    kafka_sink: KafkaSink,
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """A row of a finished tree that the consumer stores in a later batch than the tree's
+    last completion (here: after the tree was already sent) sends the tree again, so the
+    collector ends up with every row; the re-sent spans keep their ids."""
+    with OtlpSink() as collector:
+        await ingest_service_factory(
+            otlp_export=OtlpExportSettings(endpoint=collector.url, timeout_s=5, settle_s=0.2)
+        )
+        toy = await record_toy_agent(kafka_sink)
+        await stored(postgres_connection, toy)
+
+        def latest() -> dict[bytes, ReceivedSpan]:
+            return {s.span.span_id: s for s in collector.spans if s.span.trace_id == toy.root.bytes}
+
+        async def first_telling() -> bool:
+            return len(latest()) >= toy.rows
+
+        await wait_for(first_telling, what="the toy's trace at the collector", timeout_s=30)
+        late = await ActionLogger(sink=kafka_sink).log_decision(toy.child, "A late afterthought")
+        await kafka_sink.flush()
+        tree = await stored(postgres_connection, Toy(toy.root, toy.child, toy.rows + 1))
+
+        async def resent() -> list[ReceivedSpan] | None:
+            spans = latest()
+            return list(spans.values()) if span_id(late.event_id) in spans else None
+
+        received = await wait_for(resent, what="the late row's span", timeout_s=30)
+    assert len(received) == toy.rows + 1
+    assert_same_tree(received, tree)
+
+
 async def test_a_failing_collector_never_stops_the_consumer(
     ingest_service_factory: IngestServiceFactory,
     kafka_sink: KafkaSink,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry
 
+from omniclaude.otel import export as export_module
 from omniclaude.otel.export import (
     ContinuousExporter,
     ExportMetrics,
@@ -412,9 +415,12 @@ def test_headers_parse_and_bad_ones_are_refused() -> None:
 
 
 class _Event:
-    def __init__(self, kind: str) -> None:
+    def __init__(
+        self, kind: str, cid: uuid.UUID | None = None, parent: uuid.UUID | None = None
+    ) -> None:
         self.event_type = kind
-        self.correlation_id = uuid.uuid4()
+        self.correlation_id = cid or uuid.uuid4()
+        self.parent_correlation_id = parent
 
 
 async def test_the_continuous_queue_is_bounded_and_counts_what_it_drops() -> None:
@@ -432,3 +438,184 @@ async def test_the_continuous_queue_is_bounded_and_counts_what_it_drops() -> Non
     assert registry.get_sample_value("omniclaude_otlp_export_traces_dropped_total") == 1
     assert registry.get_sample_value("omniclaude_otlp_export_queue_traces") == 2
     sender.close()
+
+
+class _Sender:
+    """Records what the continuous export sends."""
+
+    def __init__(self) -> None:
+        self.requests: list[list[ReadableSpan]] = []
+
+    def send(self, spans: list[ReadableSpan]) -> int:
+        self.requests.append(list(spans))
+        return len(spans)
+
+    def close(self) -> None:
+        pass
+
+    def names(self, request: int = -1) -> list[str]:
+        return [span.name for span in self.requests[request]]
+
+
+class _Database:
+    """The read layer's two queries over one tree that rows are added to."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, tree: TraceTree) -> None:
+        self.tree = tree
+        self.reads = 0
+        self.during_read: list[Any] = []
+        """Called (once each) while the next read runs: rows committed meanwhile."""
+        monkeypatch.setattr(export_module, "find_trace_root", self._root)
+        monkeypatch.setattr(export_module, "fetch_trace_tree", self._fetch)
+
+    async def _root(self, _db: Any, cid: uuid.UUID) -> uuid.UUID:
+        return self.tree.root
+
+    async def _fetch(self, _db: Any, root: uuid.UUID) -> TraceTree:
+        self.reads += 1
+        snapshot = dataclasses.replace(self.tree, actions=list(self.tree.actions))
+        await asyncio.sleep(0)
+        while self.during_read:
+            self.during_read.pop(0)()
+        return snapshot
+
+
+def _continuous(settle_s: float = 0.0) -> tuple[ContinuousExporter, _Sender, CollectorRegistry]:
+    registry = CollectorRegistry()
+    sender = _Sender()
+    exporter = ContinuousExporter(
+        pool=None,  # type: ignore[arg-type]
+        sender=sender,  # type: ignore[arg-type]
+        metrics=ExportMetrics(registry),
+        settle_s=settle_s,
+    )
+    return exporter, sender, registry
+
+
+async def _settled(exporter: ContinuousExporter) -> None:
+    await asyncio.wait_for(exporter.idle(), timeout=10)
+
+
+async def test_a_row_stored_after_its_tree_was_sent_sends_that_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tree is sent when its root ends; a row of its child stored in a later batch sends
+    the tree again, only the span the collector has not had; the same batch again sends
+    nothing."""
+    tree, rows = toy_tree()
+    db = _Database(monkeypatch, tree)
+    exporter, sender, registry = _continuous()
+    exporter.start()
+    try:
+        exporter.offer([_Event("execution_completed", tree.root)])
+        await _settled(exporter)
+        assert len(sender.requests) == 1
+        assert len(sender.requests[0]) == len(spans_for_tree(tree))
+        late = action(rows["child"].correlation_id, "decision", "afterthought", 700, 700)
+        tree.actions.append(late)
+        batch = [_Event("agent_action", late.correlation_id)]
+        exporter.offer(batch)
+        await _settled(exporter)
+        assert sender.names() == ["decision afterthought"]
+        exporter.offer(batch)  # redelivered
+        await _settled(exporter)
+        assert len(sender.requests) == 2
+        assert db.reads == 3
+    finally:
+        await exporter.stop()
+    sent = registry.get_sample_value("omniclaude_otlp_export_spans_total", {"outcome": "sent"})
+    assert sent == len(spans_for_tree(tree))
+
+
+async def test_a_late_child_execution_is_found_by_its_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A child execution whose start is stored after its tree was sent names its parent:
+    the tree goes again with the child in it."""
+    tree, _ = toy_tree()
+    _Database(monkeypatch, tree)
+    exporter, sender, _ = _continuous()
+    exporter.start()
+    try:
+        exporter.offer([_Event("execution_completed", tree.root)])
+        await _settled(exporter)
+        late = uuid.uuid4()
+        tree.executions.append(execution(late, tree.root, agent_name="agent-late"))
+        exporter.offer([_Event("execution_started", late, parent=tree.root)])
+        await _settled(exporter)
+    finally:
+        await exporter.stop()
+    assert sender.names() == ["invoke_agent agent-late"]
+
+
+async def test_a_row_stored_while_its_tree_is_read_reads_the_tree_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A row committed (and offered) while the tree is being read, before the export knew
+    the tree's executions, is not missed: the tree is read again."""
+    tree, rows = toy_tree()
+    db = _Database(monkeypatch, tree)
+    exporter, sender, _ = _continuous()
+    late = action(rows["child"].correlation_id, "decision", "meanwhile", 700, 700)
+
+    def commit() -> None:
+        tree.actions.append(late)
+        exporter.offer([_Event("agent_action", late.correlation_id)])
+
+    db.during_read.append(commit)
+    exporter.start()
+    try:
+        exporter.offer([_Event("execution_completed", tree.root)])
+        await _settled(exporter)
+    finally:
+        await exporter.stop()
+    assert db.reads == 2
+    assert len(sender.requests) == 2
+    assert sender.names() == ["decision meanwhile"]
+
+
+async def test_rows_of_unknown_or_running_trees_queue_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only an ending execution queues a tree nobody sent; a running tree is not sent (its
+    end will queue it), and then its rows do not queue it either."""
+    tree, rows = toy_tree()
+    tree.executions[0] = rows["root"].model_copy(update={"status": "in_progress"})
+    db = _Database(monkeypatch, tree)
+    exporter, sender, registry = _continuous()
+    exporter.start()
+    try:
+        exporter.offer([_Event("agent_action", tree.root), _Event("llm_call", uuid.uuid4())])
+        assert registry.get_sample_value("omniclaude_otlp_export_queue_traces") == 0
+        exporter.offer([_Event("execution_failed", rows["child"].correlation_id)])
+        await _settled(exporter)
+        exporter.offer([_Event("agent_action", tree.root)])
+        await _settled(exporter)
+    finally:
+        await exporter.stop()
+    assert db.reads == 1
+    assert sender.requests == []
+
+
+async def test_what_the_continuous_export_remembers_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sent trees are forgotten oldest first, past the tree and the span budget."""
+    monkeypatch.setattr(export_module, "_REMEMBERED_SPANS", 25)
+    monkeypatch.setattr(export_module, "_MEMBERS", 5)
+    exporter, sender, _ = _continuous()
+    trees = [toy_tree()[0] for _ in range(4)]  # 9 spans, 2 executions each
+    holder = _Database(monkeypatch, trees[0])
+    exporter.start()
+    try:
+        for tree in trees:
+            holder.tree = tree
+            exporter.offer([_Event("execution_completed", tree.root)])
+            await _settled(exporter)
+    finally:
+        await exporter.stop()
+    assert len(sender.requests) == 4
+    assert list(exporter._sent) == [trees[2].root, trees[3].root]
+    assert exporter._sent_spans == 2 * len(spans_for_tree(trees[3]))
+    assert len(exporter._members) == 5
+    assert trees[3].root in exporter._members
