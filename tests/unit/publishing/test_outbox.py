@@ -88,3 +88,23 @@ def test_closed_outbox_refuses(tmp_path: Path) -> None:
     outbox.close()
     with pytest.raises(RuntimeError, match="not open"):
         outbox.peek()
+
+
+def test_append_is_one_statement_per_thousand_rows_with_the_stored_seqs(tmp_path: Path) -> None:
+    """A spool of 2,500 records runs three ``INSERT`` statements, not one per row (the spool
+    thread would hand the GIL back and forth per row, slowing every caller logging
+    meanwhile), and every record's ``seq`` is its row's, also after gaps left by deletes."""
+    with Outbox(tmp_path / "o.sqlite3") as outbox:
+        outbox.append(_records(3))
+        outbox.delete([r.seq for r in outbox.peek() if r.seq])  # AUTOINCREMENT leaves a gap
+        statements: list[str] = []
+        outbox._db().set_trace_callback(statements.append)
+        records = _records(2500, start=3)
+        outbox.append(records)
+        outbox._db().set_trace_callback(None)
+        inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+        assert len(inserts) == 3
+        stored = {r.event_id: r.seq for r in outbox.peek(5000)}
+        assert [r.seq for r in records] == [stored[r.event_id] for r in records]
+        assert min(stored.values()) == 4
+        assert len(outbox) == outbox.count() == 2500
