@@ -315,7 +315,7 @@ class StorableModel(BaseModel):
                 if nested is not None and nested.__pydantic_extra__:
                     break
             else:
-                return self
+                return self._complete()
         # Text parsed from JSON bytes cannot hold an unpaired surrogate, and with the
         # NUL_FREE_JSON context the decoder already knows it holds no NUL.
         texts = info.context is not NUL_FREE_JSON
@@ -331,6 +331,12 @@ class StorableModel(BaseModel):
                 if found is not None:
                     loc, reason, value = found
                     raise unstorable_error(type(self), (name, *loc), reason, value)
+        return self._complete()
+
+    def _complete(self) -> Self:
+        """Fill in what is derived from other fields, once they are checked (a subclass's
+        step of the one after-validator: a second ``model_validator`` would cost another
+        validator call per event)."""
         return self
 
 
@@ -445,8 +451,8 @@ class TimedEvent(EventBase):
             )
         return value
 
-    @model_validator(mode="after")
-    def _fill_started_at(self) -> Self:
+    def _complete(self) -> Self:
+        """Fill ``started_at`` (timestamp minus the duration) when the producer sent none."""
         if self.started_at is None:
             duration = getattr(self, self.DURATION_FIELD, None) or 0.0
             if not duration:

@@ -17,7 +17,7 @@ from omniclaude.errors import (
     EventValidationError,
     UnknownEventTypeError,
 )
-from omniclaude.events import AgentAction, EventBase, decode
+from omniclaude.events import CATALOG, AgentAction, EventBase, decode
 from omniclaude.events.limits import MAX_EVENT_BYTES
 from omniclaude.publishing import ActionLogger, KafkaSink, PostgresSink, sink_from_settings
 from omniclaude.publishing.producer import SendRequest
@@ -25,6 +25,7 @@ from omniclaude.retry import is_retriable
 from omniclaude.settings import ProducerSettings, Settings
 from omniclaude.stack.ports import unused_port
 from tests.fixtures.waiting import wait_for
+from tests.unit.storage.samples import sample_events
 
 
 class MessageSizeTooLargeError(Exception):
@@ -103,6 +104,21 @@ async def test_delivers_with_topic_and_key(tmp_path: Path) -> None:
     assert isinstance(decoded, AgentAction)
     assert decoded.action_details == {"password": "***REDACTED***"}
     assert sink.stats()["delivered"] == 1
+
+
+def test_record_names_each_event_and_its_catalogue_topic(tmp_path: Path) -> None:
+    """A record carries its event's id as text (read from the encoded bytes, where the codec
+    writes it first) and the topic of its type, for every catalogue type; an event outside
+    the catalogue is still refused by name."""
+    sink, _ = _sink(tmp_path)
+    events = sample_events(uuid.uuid4())
+    assert {e.event_type for e in events} == {kind.event_type for kind in CATALOG}  # type: ignore[attr-defined]
+    for event in events:
+        record = sink._encode(event)
+        assert record.event_id == str(event.event_id)
+        assert record.topic == sink.topic_for(event)
+    with pytest.raises(UnknownEventTypeError, match="event_type"):
+        sink._encode(EventBase(correlation_id=uuid.uuid4()))
 
 
 async def test_broker_down_spools_then_resends_in_order(tmp_path: Path) -> None:

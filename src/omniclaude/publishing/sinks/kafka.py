@@ -33,7 +33,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from omniclaude.errors import ConfigurationError, DeliveryError, UnknownEventTypeError
 from omniclaude.events import CATALOG, EventBase
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 _KEY_CACHE = 4096
 """How many traces' record keys the sink keeps encoded (a trace logs many events)."""
+_ID_PREFIX: Final = b'{"event_id":"'
+_ID_TEXT: Final = slice(len(_ID_PREFIX), len(_ID_PREFIX) + 36)
+"""Where an encoded event's id is (the codec writes ``event_id`` first, as 36 characters)."""
 
 
 class KafkaSink(BaseSink):
@@ -126,6 +129,8 @@ class KafkaSink(BaseSink):
         self._pump_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
         self._keys: dict[uuid.UUID, bytes] = {}
+        self._topic_by_class = {kind.model: self._topic_for[kind.event_type] for kind in CATALOG}
+        """The topic of each catalogue model (its ``event_type`` is a fixed literal)."""
         """Record keys (a trace's correlation id, encoded) of the traces being logged."""
 
     @classmethod
@@ -258,12 +263,11 @@ class KafkaSink(BaseSink):
             if len(self._keys) >= _KEY_CACHE:
                 self._keys.clear()
             key = self._keys[cid] = str(cid).encode()
-        return OutboxRecord(
-            topic=self.topic_for(event),
-            key=key,
-            value=data,
-            event_id=str(event.event_id),
-        )
+        topic = self._topic_by_class.get(type(event)) or self.topic_for(event)
+        # The codec writes event_id first: its text is in the bytes already (uuid's __str__
+        # formats it again in Python).
+        event_id = data[_ID_TEXT].decode() if data.startswith(_ID_PREFIX) else str(event.event_id)
+        return OutboxRecord(topic, key, data, event_id)
 
     def prepare(self, event: EventBase) -> EventBase:
         """Redact and check ``event`` as :meth:`send` will (see :meth:`BaseSink.prepare`)."""
