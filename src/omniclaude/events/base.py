@@ -15,7 +15,7 @@ import types
 import typing
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache, partial
+from functools import cache, lru_cache, partial
 from typing import Annotated, Any, ClassVar, Final, Self
 
 from pydantic import (
@@ -215,24 +215,18 @@ are checked against the limits like any input, not converted (copied) a second t
 other field is validated as usual. The SDK's loggers pass it (they convert details once,
 then redact them, then build the event)."""
 
-_TEXT_FIELDS: Final[dict[type[BaseModel], tuple[str, ...]]] = {}
-_JSON_FIELDS: Final[dict[type[BaseModel], tuple[str, ...]]] = {}
-
-
+@cache
 def json_fields(model: type[BaseModel]) -> tuple[str, ...]:
-    """The names of ``model``'s JSON fields (typed :data:`JsonObject`), cached per model."""
-    found = _JSON_FIELDS.get(model)
-    if found is None:
-        found = tuple(
-            name
-            for name, info in model.model_fields.items()
-            if any(
-                isinstance(item, BeforeValidator) and item.func is _to_json_object
-                for item in info.metadata
-            )
+    """The names of ``model``'s JSON fields (typed :data:`JsonObject`), cached per model (a
+    C-level cache: this is asked once per event)."""
+    return tuple(
+        name
+        for name, info in model.model_fields.items()
+        if any(
+            isinstance(item, BeforeValidator) and item.func is _to_json_object
+            for item in info.metadata
         )
-        _JSON_FIELDS[model] = found
-    return found
+    )
 
 
 def _mentions_str(annotation: Any) -> bool:
@@ -249,14 +243,11 @@ def _mentions_str(annotation: Any) -> bool:
     return False
 
 
+@cache
 def _text_fields(model: type[BaseModel]) -> tuple[str, ...]:
-    found = _TEXT_FIELDS.get(model)
-    if found is None:
-        found = tuple(
-            name for name, info in model.model_fields.items() if _mentions_str(info.annotation)
-        )
-        _TEXT_FIELDS[model] = found
-    return found
+    return tuple(
+        name for name, info in model.model_fields.items() if _mentions_str(info.annotation)
+    )
 
 
 def _problem(  # noqa: PLR0912 - one branch per kind of field, inlined: runs for every event
@@ -403,7 +394,7 @@ class EventBase(StorableModel):
         f"including) {TIMESTAMP_MAX:%Y-%m-%d}, UTC.",
     )
     producer: ProducerInfo | None = Field(
-        default_factory=ProducerInfo.current,
+        default_factory=_current_producer,  # the cache itself: no Python frame per event
         description="Who produced the event; null when unknown (decoders never fill it in).",
     )
     schema_version: int = Field(

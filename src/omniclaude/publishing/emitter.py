@@ -14,7 +14,7 @@ its redacted values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -87,6 +87,9 @@ class Emitter:
         else:
             self._redactor = redactor
         self._sink = sink
+        self._send_nowait: Callable[[EventBase], None] | None = getattr(sink, "send_nowait", None)
+        """The sink's synchronous hand-over, if it has one (a KafkaSink: ``send`` would only
+        wrap it in a coroutine)."""
 
     @property
     def sink(self) -> EventSink:
@@ -142,7 +145,10 @@ class Emitter:
             notify_captures(event)
             if self._sink is None and _default_sink is None:
                 return event  # inside capture_events() with no sink: capturing is enough
-        await (self._sink if self._sink is not None else self.sink).send(event)
+        if self._send_nowait is not None:
+            self._send_nowait(event)
+        else:
+            await (self._sink if self._sink is not None else self.sink).send(event)
         return event
 
     async def emit(self, event: E) -> E:

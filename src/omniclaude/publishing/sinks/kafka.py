@@ -288,8 +288,9 @@ class KafkaSink(BaseSink):
             self.outbox.append(spilled)
         self._pump.poke()
 
-    async def send(self, event: EventBase) -> None:
-        """Redact, check, encode and queue ``event``; returns without waiting on the network.
+    def send_nowait(self, event: EventBase) -> None:
+        """Redact, check, encode and queue ``event`` (synchronous: nothing here waits, so the
+        loggers call this without one more coroutine per event).
 
         Raises:
             DeliveryError: the sink is not started, or already stopped.
@@ -299,6 +300,17 @@ class KafkaSink(BaseSink):
         if self._stopped or not self._started:
             self._check_open()
         self._enqueue(self._encode(event))
+
+    async def send(self, event: EventBase) -> None:
+        """Redact, check, encode and queue ``event``; returns without waiting on the network
+        (:meth:`send_nowait`).
+
+        Raises:
+            DeliveryError: the sink is not started, or already stopped.
+            EventValidationError: the event cannot be stored or is too large (nothing sent).
+            UnknownEventTypeError: the event's type has no topic.
+        """
+        self.send_nowait(event)
 
     async def send_many(self, events: Iterable[EventBase]) -> None:
         """Queue several events in order (see :meth:`send`); all are checked before any is
