@@ -215,6 +215,7 @@ are checked against the limits like any input, not converted (copied) a second t
 other field is validated as usual. The SDK's loggers pass it (they convert details once,
 then redact them, then build the event)."""
 
+
 @cache
 def json_fields(model: type[BaseModel]) -> tuple[str, ...]:
     """The names of ``model``'s JSON fields (typed :data:`JsonObject`), cached per model (a
