@@ -43,6 +43,7 @@ from omniclaude.events.limits import (
     MAX_NAME_CHARS,
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
+    clean_copy,
     instant_problem,
     json_problem,
     numbers_fit,
@@ -168,6 +169,10 @@ def _to_json_object(value: Any, info: ValidationInfo) -> Any:
     if value is None:
         return {}
     if info.mode != "json" and info.context is not JSON_NATIVE:
+        if type(value) is dict:
+            copied = clean_copy(value)  # converted and checked in one walk
+            if copied is not None:
+                return copied
         value = to_json_native(value)
     if type(value) is not dict:
         return value  # the dict validator that follows says what is wrong

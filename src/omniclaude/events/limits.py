@@ -274,6 +274,92 @@ def _keys_clean(value: dict[str, Any], surrogates: bool) -> bool:
     )
 
 
+def clean_copy(value: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of ``value`` (new dicts and lists, the same leaves) when it is JSON-native and
+    storable throughout, else None.
+
+    One walk that is both the conversion and the check of details built in Python (the
+    common case: str/int/float/bool/None in dicts and lists). None (a UUID, a tuple, a
+    ``str`` subclass, a non-string key, anything :func:`json_problem` would refuse...) sends
+    the caller down the general path: convert, then locate the problem.
+    """
+    try:
+        return _copy_dict(value, 1)
+    except TypeError:  # a key that is not a string
+        return None
+
+
+def _copy_dict(value: dict[str, Any], depth: int) -> dict[str, Any] | None:  # noqa: PLR0911, PLR0912 - one branch per JSON type, inlined: this runs for every event
+    if depth > MAX_JSON_DEPTH:
+        return None
+    keys = "\x01".join(value)
+    if "\x00" in keys or (not keys.isascii() and _SURROGATE.search(keys) is not None):
+        return None
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        kind = type(item)
+        if type(key) is not str:
+            return None  # a str subclass (an enum member): converted on the general path
+        if kind is dict:
+            nested = _copy_dict(item, depth + 1)
+            if nested is None:
+                return None
+            out[key] = nested
+            continue
+        if kind is list:
+            items = _copy_list(item, depth + 1)
+            if items is None:
+                return None
+            out[key] = items
+            continue
+        if kind is str:
+            if "\x00" in item or (not item.isascii() and _SURROGATE.search(item) is not None):
+                return None
+        elif kind is int:
+            if not INT8_MIN <= item <= INT8_MAX:
+                return None
+        elif kind is float:
+            if not -MAX_JSON_FLOAT < item < MAX_JSON_FLOAT:
+                return None
+        elif item is not None and kind is not bool:
+            return None
+        out[key] = item
+    return out
+
+
+def _copy_list(value: list[Any], depth: int) -> list[Any] | None:  # noqa: PLR0911, PLR0912 - as _copy_dict
+    if depth > MAX_JSON_DEPTH:
+        return None
+    out: list[Any] = []
+    for item in value:
+        kind = type(item)
+        if kind is dict:
+            nested = _copy_dict(item, depth + 1)
+            if nested is None:
+                return None
+            out.append(nested)
+            continue
+        if kind is list:
+            items = _copy_list(item, depth + 1)
+            if items is None:
+                return None
+            out.append(items)
+            continue
+        if kind is str:
+            if "\x00" in item or (not item.isascii() and _SURROGATE.search(item) is not None):
+                return None
+        elif kind is int:
+            if not INT8_MIN <= item <= INT8_MAX:
+                return None
+        elif kind is float:
+            if not -MAX_JSON_FLOAT < item < MAX_JSON_FLOAT:
+                return None
+        elif item is not None and kind is not bool:
+            return None
+        out.append(item)
+    return out
+
+
 def numbers_fit(value: dict[str, Any]) -> bool:
     """True when every number under ``value`` fits and it is not nested too deep.
 

@@ -4,12 +4,13 @@ A logger is built with ``db=`` (a direct :class:`PostgresSink` on that connectio
 ``sink=`` (any :class:`EventSink`), or neither, in which case the process-wide default sink set
 by :func:`set_default_sink` is used at emit time.
 
-One validation per event (:meth:`Emitter.emit_fields`): the JSON fields are converted once
-(:func:`~omniclaude.events.base.to_json_native`), the field values are redacted by the
-logger's own redactor if it has one, and the event is built from them: the model is the only
-validator. The sink then encodes it once and screens those bytes for anything to redact
-(:meth:`BaseSink.prepare_encoded`); only an event with a secret in it is built again, from
-its redacted values.
+One validation per event (:meth:`Emitter.emit_fields`): the model is the only validator, and
+converts and checks the JSON fields in one walk (plain JSON-like details are copied while
+they are checked, :func:`~omniclaude.events.limits.clean_copy`). A logger with its own
+redactor converts them first (:func:`~omniclaude.events.base.to_json_native`), redacts the
+field values, and the model then only checks them. The sink then encodes the event once
+and screens those bytes for anything to redact (:meth:`BaseSink.prepare_encoded`); only an
+event with a secret in it is built again, from its redacted values.
 """
 
 from __future__ import annotations
@@ -115,9 +116,9 @@ class Emitter:
     ) -> E:
         """Build one event of ``model`` from ``fields`` and send it (the loggers' path).
 
-        The JSON fields are converted once, the values redacted by this emitter's redactor
-        (if any) and the event validated once; the sink redacts what leaves (the event
-        returned keeps the caller's values).
+        The JSON fields are converted and checked once by the model (converted here first
+        when this emitter has its own redactor, which edits the values before the build);
+        the sink redacts what leaves (the event returned keeps the caller's values).
 
         Args:
             model: the event type.
@@ -131,14 +132,18 @@ class Emitter:
         Raises:
             EventValidationError: a field is invalid; ``.field`` names the argument.
         """
-        for name in json_fields(model):
-            value = fields.get(name)
-            if value is not None:
-                fields[name] = to_json_native(value)
+        context = None  # the model converts and checks the JSON fields in one walk
         if self._redactor is not None:
+            # This emitter's own redactor edits the converted values before the event is
+            # built: convert them here, once (the model then only checks them).
+            for name in json_fields(model):
+                value = fields.get(name)
+                if value is not None:
+                    fields[name] = to_json_native(value)
             fields = self._redactor.redact_fields(fields)
+            context = JSON_NATIVE
         try:
-            event: E = model.__pydantic_validator__.validate_python(fields, context=JSON_NATIVE)
+            event: E = model.__pydantic_validator__.validate_python(fields, context=context)
         except ValidationError as exc:
             raise invalid_event(model.__name__, exc, arguments=arguments) from exc
         if _CAPTURES.get():

@@ -13,11 +13,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given
 from pydantic import ValidationError
 
 from omniclaude.consuming.decoding import decode_record, decode_value
 from omniclaude.errors import EventValidationError
-from omniclaude.events import AgentAction, decode, decode_mapping, encode
+from omniclaude.events import ActionType, AgentAction, decode, decode_mapping, encode, limits
+from omniclaude.events.base import to_json_native
 from omniclaude.events.limits import (
     INT4_MAX,
     INT8_MAX,
@@ -29,11 +31,13 @@ from omniclaude.events.limits import (
     MAX_JSON_FLOAT,
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
+    clean_copy,
+    json_problem,
     limits_table,
 )
 from omniclaude.publishing import ActionLogger, EventPublisher
 from omniclaude.testing import InMemorySink
-from tests.strategies import BAD_VALUES, BadValue
+from tests.strategies import BAD_VALUES, BadValue, storable_json
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
 
@@ -204,3 +208,52 @@ def test_decoding_never_stamps_the_decoders_identity() -> None:
     )  # fmt: skip
     assert decode_record(record, default_type="agent_action").producer is None
     assert AgentAction.model_validate(_VALID).producer is not None, "built here: this process"
+
+
+@given(storable_json)
+def test_clean_copy_is_the_conversion_of_plain_json(value: Any) -> None:
+    """Plain storable JSON: ``clean_copy`` gives what ``to_json_native`` gives, in new
+    containers (the caller's dicts and lists are never shared), and ``json_problem`` agrees
+    it is storable."""
+    details = {"v": value}
+    copied = clean_copy(details)
+    assert copied is not None
+    assert copied == to_json_native(details)
+    assert json_problem(details) is None
+    assert not _shared_containers(copied, details)
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        "a\x00b", "\ud800", float("nan"), float("inf"), limits.MAX_JSON_FLOAT, limits.INT8_MAX + 1,
+        uuid.uuid4(), (1, 2), {1, 2}, ActionType.TOOL_CALL, b"x", object(),
+    ],
+)  # fmt: skip
+def test_clean_copy_gives_way_on_anything_else(leaf: Any) -> None:
+    """A value that is not plain JSON, or not storable (as a leaf, a list item, a key), gives
+    None: the model then takes the general path, which converts it or names the problem."""
+    assert clean_copy({"a": {"b": [leaf]}}) is None
+    assert clean_copy({"a": leaf}) is None
+    if isinstance(leaf, str):
+        assert clean_copy({leaf: 1}) is None
+    assert clean_copy({1: "x"}) is None  # type: ignore[dict-item]
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(limits.MAX_JSON_DEPTH):
+        node["x"] = node = {}
+    assert clean_copy(deep) is None
+    assert json_problem(deep) is not None
+
+
+def _shared_containers(a: Any, b: Any) -> bool:
+    if isinstance(a, dict | list):
+        if a is b:
+            return True
+        items = (
+            zip(a.values(), b.values(), strict=True)
+            if isinstance(a, dict)
+            else zip(a, b, strict=True)
+        )
+        return any(_shared_containers(x, y) for x, y in items)
+    return False

@@ -53,24 +53,27 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, _Counter]:
     """Count the details' conversions and checks, and forbid any model_dump."""
     convert = _Counter(events_base.to_json_native)
     check = _Counter(events_base.json_problem)
+    walk = _Counter(events_base.clean_copy)
     monkeypatch.setattr(events_base, "to_json_native", convert)
     monkeypatch.setattr(emitter, "to_json_native", convert)
     monkeypatch.setattr(events_base, "json_problem", check)
+    monkeypatch.setattr(events_base, "clean_copy", walk)
 
     def no_dump(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("an event was dumped to be validated again")
 
     monkeypatch.setattr(AgentAction, "model_dump", no_dump)
-    return {"convert": convert, "check": check}
+    return {"convert": convert, "check": check, "walk": walk}
 
 
 async def test_a_tool_call_is_converted_and_checked_once(counted: dict[str, _Counter]) -> None:
-    """log_tool_call: params converted (copied) once, details checked once, nothing dumped."""
+    """log_tool_call: params converted (copied) and checked once, in one walk by the model
+    (no separate conversion or check), nothing dumped."""
     sink = InMemorySink()
     params = {"command": "ls", "env": {"CI": "1"}}
     action = await ActionLogger(sink=sink).log_tool_call(CID, "Bash", params, {"ok": True})
-    assert counted["convert"].calls == 1
-    assert counted["check"].calls == 1
+    assert counted["walk"].calls == 1
+    assert counted["convert"].calls == counted["check"].calls == 0
     assert sink.actions == [action]
     assert action.action_details == {"params": params, "result": {"ok": True}}
     assert action.action_details["params"] is not params  # the one copy
@@ -89,7 +92,25 @@ async def test_a_secret_builds_the_sent_event_from_redacted_values(
     assert (sent.event_id, sent.timestamp, sent.started_at) == (
         action.event_id, action.timestamp, action.started_at,
     )  # fmt: skip
-    assert counted["convert"].calls == 1
+    assert counted["walk"].calls == 1
+    assert counted["convert"].calls == 0
+
+
+async def test_details_that_are_not_plain_json_are_converted_then_checked_once(
+    counted: dict[str, _Counter],
+) -> None:
+    """A UUID in the params sends the model down the general path: the walk gives up, the
+    details are converted once and checked once; a logger with its own redactor converts
+    them itself (before redacting) and the model only checks them."""
+    sink = InMemorySink()
+    ref = uuid.uuid4()
+    action = await ActionLogger(sink=sink).log_tool_call(CID, "Bash", {"ref": ref})
+    assert action.action_details["params"] == {"ref": str(ref)}
+    assert (counted["walk"].calls, counted["convert"].calls, counted["check"].calls) == (1, 1, 1)
+    logger = ActionLogger(sink=sink, redactor=Redactor(RedactionRules()))
+    action = await logger.log_tool_call(CID, "curl", {"token": "t0p", "n": 1})
+    assert action.action_details["params"] == {"token": REDACTED, "n": 1}
+    assert (counted["walk"].calls, counted["convert"].calls, counted["check"].calls) == (1, 2, 2)
 
 
 async def test_names_are_cut_in_one_place_and_refused_by_the_model() -> None:
