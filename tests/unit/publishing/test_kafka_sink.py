@@ -107,8 +107,9 @@ async def test_delivers_with_topic_and_key(tmp_path: Path) -> None:
 
 
 def test_record_names_each_event_and_its_catalogue_topic(tmp_path: Path) -> None:
-    """A record carries its event's id as text (read from the encoded bytes, where the codec
-    writes it first) and the topic of its type, for every catalogue type; an event outside
+    """A record carries its event's id as text and its trace's id as key (both read from the
+    encoded bytes, where the codec writes them first) and the topic of its type, for every
+    catalogue type; an event outside
     the catalogue is still refused by name."""
     sink, _ = _sink(tmp_path)
     events = sample_events(uuid.uuid4())
@@ -116,6 +117,7 @@ def test_record_names_each_event_and_its_catalogue_topic(tmp_path: Path) -> None
     for event in events:
         record = sink._encode(event)
         assert record.event_id == str(event.event_id)
+        assert record.key == str(event.correlation_id).encode()
         assert record.topic == sink.topic_for(event)
     with pytest.raises(UnknownEventTypeError, match="event_type"):
         sink._encode(EventBase(correlation_id=uuid.uuid4()))

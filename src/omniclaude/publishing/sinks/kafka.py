@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -54,11 +53,15 @@ __all__ = ["KafkaSink", "sink_from_settings"]
 
 log = logging.getLogger(__name__)
 
-_KEY_CACHE = 4096
-"""How many traces' record keys the sink keeps encoded (a trace logs many events)."""
-_ID_PREFIX: Final = b'{"event_id":"'
-_ID_TEXT: Final = slice(len(_ID_PREFIX), len(_ID_PREFIX) + 36)
-"""Where an encoded event's id is (the codec writes ``event_id`` first, as 36 characters)."""
+_IDS_PREFIX: Final = b'{"event_id":"'
+_IDS_BETWEEN: Final = b'","correlation_id":"'
+_ID_AT: Final = len(_IDS_PREFIX)
+_KEY_AT: Final = _ID_AT + 36 + len(_IDS_BETWEEN)
+_ID_TEXT: Final = slice(_ID_AT, _ID_AT + 36)
+_IDS_MIDDLE: Final = slice(_ID_AT + 36, _KEY_AT)
+_KEY_TEXT: Final = slice(_KEY_AT, _KEY_AT + 36)
+"""Where an encoded event's id and correlation id are (the codec writes them first, as 36
+characters each)."""
 
 
 class KafkaSink(BaseSink):
@@ -128,10 +131,8 @@ class KafkaSink(BaseSink):
         )  # fmt: skip
         self._pump_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
-        self._keys: dict[uuid.UUID, bytes] = {}
         self._topic_by_class = {kind.model: self._topic_for[kind.event_type] for kind in CATALOG}
         """The topic of each catalogue model (its ``event_type`` is a fixed literal)."""
-        """Record keys (a trace's correlation id, encoded) of the traces being logged."""
 
     @classmethod
     def from_settings(
@@ -257,16 +258,13 @@ class KafkaSink(BaseSink):
                 the producer's ``max_request_size`` is derived from, so the broker takes it).
         """
         event, data = self.prepare_encoded(event)
-        cid = event.correlation_id
-        key = self._keys.get(cid)
-        if key is None:
-            if len(self._keys) >= _KEY_CACHE:
-                self._keys.clear()
-            key = self._keys[cid] = str(cid).encode()
         topic = self._topic_by_class.get(type(event)) or self.topic_for(event)
-        # The codec writes event_id first: its text is in the bytes already (uuid's __str__
-        # formats it again in Python).
-        event_id = data[_ID_TEXT].decode() if data.startswith(_ID_PREFIX) else str(event.event_id)
+        # The codec writes event_id and correlation_id first: the record's id and key (the
+        # trace's id) are in the bytes already, as str(uuid) would format them again.
+        if data.startswith(_IDS_PREFIX) and data[_IDS_MIDDLE] == _IDS_BETWEEN:
+            event_id, key = data[_ID_TEXT].decode(), data[_KEY_TEXT]
+        else:
+            event_id, key = str(event.event_id), str(event.correlation_id).encode()
         return OutboxRecord(topic, key, data, event_id)
 
     def prepare(self, event: EventBase) -> EventBase:
