@@ -164,8 +164,11 @@ _SCREENS: Final[dict[str, str]] = {
     "email": r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2}",
     # A card (Unicode digits, single spaces or dashes between) not glued to a letter, digit
     # or dash on its left (the char before it, an escape such as \n, or a quote), or an
-    # integer in card range (after ':', ',' or '[', maybe negative).
-    "card_number": (r"(?:[^\w-]|\\[btnfr]|\\u[0-9a-fA-F]{4}|[:,\[]-)\p{Nd}(?:[ -]?\p{Nd}){12}"),
+    # integer in card range (after ':', ',' or '[', maybe negative; or a bare JSON number,
+    # at the very start of the text: only a lone value, never an event's payload).
+    "card_number": (
+        r"(?:^-?|[^\w-]|\\[btnfr]|\\u[0-9a-fA-F]{4}|[:,\[]-)\p{Nd}(?:[ -]?\p{Nd}){12}"
+    ),
 }
 """Per default pattern: the RE2 screen over JSON text (see :meth:`Redactor.screen`)."""
 
