@@ -166,9 +166,7 @@ _SCREENS: Final[dict[str, str]] = {
     # or dash on its left (the char before it, an escape such as \n, or a quote), or an
     # integer in card range (after ':', ',' or '[', maybe negative; or a bare JSON number,
     # at the very start of the text: only a lone value, never an event's payload).
-    "card_number": (
-        r"(?:^-?|[^\w-]|\\[btnfr]|\\u[0-9a-fA-F]{4}|[:,\[]-)\p{Nd}(?:[ -]?\p{Nd}){12}"
-    ),
+    "card_number": (r"(?:^-?|[^\w-]|\\[btnfr]|\\u[0-9a-fA-F]{4}|[:,\[]-)\p{Nd}(?:[ -]?\p{Nd}){12}"),
 }
 """Per default pattern: the RE2 screen over JSON text (see :meth:`Redactor.screen`)."""
 
