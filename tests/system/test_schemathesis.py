@@ -4,23 +4,21 @@ missing and extra fields, odd strings) — for every operation of ``/openapi.jso
 viewer (whose routes are left out of the public document, so the test builds theirs from the
 same routes), and no response may be a server error: bad input is a 4xx naming the field.
 
-The API runs under uvicorn on an unused port (its own event loop in a thread), publishing to
-PostgreSQL directly; requests carry an admin key so they reach the handlers.
+The API runs under uvicorn on an unused port (its own event loop in a thread:
+``tests.fixtures.serving.served``), publishing to PostgreSQL directly; requests carry an admin
+key so they reach the handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, settings
@@ -30,49 +28,25 @@ from schemathesis import GenerationMode
 from omniclaude.api import create_app
 from omniclaude.api.viewer.routes import router as viewer_router
 from omniclaude.settings import Settings
-from omniclaude.stack.ports import unused_port
-from omniclaude.storage.api_keys import ApiKeyStore
-from omniclaude.storage.pool import connect
+from tests.fixtures.serving import api_key, served
 from tests.fixtures.stack import write_sample_project
 
 MAX_EXAMPLES = 25
 """Examples per operation and generation mode (positive, negative)."""
 
 
-async def _admin_key(database_url: str) -> str:
-    conn = await connect(database_url)
-    try:
-        return (await ApiKeyStore(conn).create("schemathesis", ["admin"]))[1]
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def served_api(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(base URL, admin key) of the API served by uvicorn on a free port."""
-    key = asyncio.run(_admin_key(database_url))
+    key = asyncio.run(api_key(database_url, "schemathesis", ["admin"]))
     app = create_app(
         Settings(
             database_url=database_url, data_dir=tmp_path / "data", spool_dir=tmp_path / "spool"
         ),
         workspace=write_sample_project(tmp_path / "workspace"),
     )
-    port = unused_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "uvicorn exited during startup"
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        time.sleep(0.05)  # startup of a thread we own: no event loop here to wait on
-    try:
-        yield f"http://127.0.0.1:{port}", key
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served(app) as url:
+        yield url, key
 
 
 def _viewer_schema() -> dict[str, Any]:

@@ -1,23 +1,24 @@
 """The full stack served over real HTTP, so the official OTel exporters can reach it.
 
 ``otlp_api`` serves :func:`tests.fixtures.stack.full_stack`'s app (its lifespan already
-running: KafkaSink, pool, keys) with uvicorn on a socket bound to a free port, in the test's
-event loop; the SDK's exporters (blocking, ``requests``) run in a thread.
+running: KafkaSink, pool, keys) with uvicorn on a free port, in the test's event loop
+(:func:`tests.fixtures.serving.serving`); the SDK's exporters (blocking, ``requests``) run in
+a thread. ``kafka_sink`` is the publishing tests' (a started KafkaSink on this test's topics).
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 
+from tests.fixtures.serving import serving
 from tests.fixtures.stack import FullStack
-from tests.fixtures.waiting import wait_for
+from tests.integration.publishing.conftest import kafka_sink
+
+__all__ = ["OtlpApi", "kafka_sink", "otlp_api"]
 
 
 @dataclass
@@ -43,23 +44,5 @@ class OtlpApi:
 @pytest.fixture
 async def otlp_api(full_stack: FullStack) -> AsyncIterator[OtlpApi]:
     """The full stack's API served by uvicorn on 127.0.0.1 (stopped after the test)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(full_stack.app, lifespan="off", log_level="warning", access_log=False)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-
-    async def started() -> bool:
-        if task.done():
-            task.result()  # raises what stopped it
-        return server.started
-
-    try:
-        await wait_for(started, what="uvicorn to serve the API", timeout_s=30)
-        yield OtlpApi(f"http://127.0.0.1:{port}", full_stack)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
-        sock.close()
+    async with serving(full_stack.app) as url:
+        yield OtlpApi(url, full_stack)

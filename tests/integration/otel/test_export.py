@@ -5,31 +5,24 @@ continuous export) to a local OTLP collector that decodes it with opentelemetry-
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
+import dataclasses
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from omniclaude.events import LlmCall, llm_call_id, utc_now
 from omniclaude.otel.export import nanos
 from omniclaude.otel.ids import span_id_for_event
-from omniclaude.publishing import ActionLogger, AgentExecutionLogger, EventPublisher, KafkaSink
+from omniclaude.publishing import ActionLogger, KafkaSink
 from omniclaude.settings import OtlpExportSettings
 from omniclaude.stack.ports import unused_port
-from omniclaude.storage.queries import TraceTree, fetch_trace_tree
+from omniclaude.storage.queries import TraceTree
 from tests.fixtures.ingest import IngestServiceFactory
-from tests.fixtures.kafka import KafkaService
 from tests.fixtures.otlp_sink import OtlpSink, ReceivedSpan, value_of
 from tests.fixtures.waiting import wait_for
-from tests.integration.publishing.conftest import make_sink
+from tests.integration.otel.toy import export_otlp, record_toy_agent, stored
 
 pytestmark = pytest.mark.covers(
     "topic:agent-actions",
@@ -46,96 +39,6 @@ pytestmark = pytest.mark.covers(
     "table:agent_transformation_events",
     "table:agent_llm_calls",
 )
-
-BIN = Path(sys.executable).parent
-
-
-@dataclass
-class Toy:
-    """What the toy agent recorded."""
-
-    root: uuid.UUID
-    child: uuid.UUID
-    rows: int
-    """Spans expected: executions + actions + LLM calls + routing + manifest + transformation."""
-
-
-async def record_toy_agent(sink: KafkaSink) -> Toy:
-    """A planner that routes, injects a manifest, reads a file, asks a model, and runs a
-    worker (its child) whose tool call times out."""
-    actions = ActionLogger(sink=sink)
-    publisher = EventPublisher(sink=sink)
-    planner = AgentExecutionLogger(sink=sink)
-    root = await planner.start("toy-planner", "Summarise the repository", session_id="sess-toy")
-    await publisher.routing_decision(
-        root, user_request="Summarise the repository", selected_agent="toy-planner",
-        confidence_score=0.92, routing_strategy="fuzzy", routing_time_ms=1.5,
-        alternatives=[{"agent_name": "toy-other", "confidence": 0.31}],
-    )  # fmt: skip
-    await publisher.manifest_injection(
-        root, agent_name="toy-planner", total_query_time_ms=2.5,
-        sections=[{"name": "agent_definition", "size_bytes": 100, "source": "registry",
-                   "query_time_ms": 0.5}],
-    )  # fmt: skip
-    await publisher.transformation(
-        root, source_agent="polymorphic-agent", target_agent="toy-planner",
-        transformation_reason="specialise",
-    )  # fmt: skip
-    await actions.log_tool_call(root, "Read", {"file_path": "README.md"}, duration_ms=12.0,
-                                tool_use_id="toolu_01")  # fmt: skip
-    now = utc_now()
-    await publisher.publish(
-        LlmCall(
-            event_id=llm_call_id(request_id=f"req_{root.hex}", message_id="msg_toy"),
-            correlation_id=root, model="claude-sonnet-4-5", provider="anthropic",
-            input_tokens=10, output_tokens=200, cache_creation_input_tokens=300,
-            cache_read_input_tokens=4000, stop_reason="end_turn", request_id=f"req_{root.hex}",
-            message_id="msg_toy", cost_usd=0.0042, cost_source="exact", source="otel",
-            session_id="sess-toy", started_at=now - timedelta(milliseconds=800), timestamp=now,
-        )
-    )  # fmt: skip
-    worker = AgentExecutionLogger(sink=sink)
-    child = await worker.start("toy-worker", "Count the files", parent_correlation_id=root)
-    await actions.log_tool_call(child, "Bash", {"command": "ls -R"}, tool_use_id="toolu_02")
-    await actions.log_error(child, TimeoutError("ls -R took too long"))
-    await worker.fail(TimeoutError("ls -R took too long"))
-    await actions.log_decision(root, "Summarise without the file count")
-    await planner.complete(quality_score=0.7)
-    await sink.flush()
-    return Toy(root=root, child=child, rows=2 + 4 + 1 + 1 + 1 + 1)
-
-
-async def stored(conn: asyncpg.Connection, toy: Toy) -> TraceTree:
-    """Wait until the toy's rows are all in PostgreSQL; return its tree."""
-
-    async def complete() -> TraceTree | None:
-        tree = await fetch_trace_tree(conn, toy.root)
-        rows = (len(tree.executions) + len(tree.actions) + len(tree.llm_calls)
-                + len(tree.routing) + len(tree.manifests) + len(tree.transformations))  # fmt: skip
-        finished = len(tree.executions) == 2 and not tree.running
-        return tree if finished and rows == toy.rows else None
-
-    return await wait_for(complete, what=f"the toy agent's {toy.rows} rows", timeout_s=60)
-
-
-@pytest.fixture
-async def kafka_sink(kafka_service: KafkaService, topic_prefix: str, tmp_path: Path) -> Any:
-    """A started KafkaSink on the session broker with this test's topic prefix."""
-    sink = make_sink(kafka_service.bootstrap, topic_prefix, tmp_path / "spool")
-    await sink.start()
-    try:
-        yield sink
-    finally:
-        await sink.stop()
-
-
-def export_otlp(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``omniclaude export-otlp`` as a user would."""
-    env = {**os.environ, "OMNICLAUDE_DATABASE_URL": database_url, "COLUMNS": "200"}
-    return subprocess.run(
-        [str(BIN / "omniclaude"), "export-otlp", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
 
 
 def span_id(key: uuid.UUID) -> bytes:
@@ -362,7 +265,7 @@ async def test_a_row_stored_after_its_tree_was_sent_sends_the_tree_again(
         await wait_for(first_telling, what="the toy's trace at the collector", timeout_s=30)
         late = await ActionLogger(sink=kafka_sink).log_decision(toy.child, "A late afterthought")
         await kafka_sink.flush()
-        tree = await stored(postgres_connection, Toy(toy.root, toy.child, toy.rows + 1))
+        tree = await stored(postgres_connection, dataclasses.replace(toy, rows=toy.rows + 1))
 
         async def resent() -> list[ReceivedSpan] | None:
             spans = latest()

@@ -33,11 +33,8 @@ from omniclaude.otel.export import spans_for_tree
 from omniclaude.storage.queries import fetch_trace_tree
 from tests.fixtures.waiting import wait_for
 from tests.integration.otel.conftest import OtlpApi
+from tests.integration.otel.toy import TABLES
 
-TABLES = (
-    "agent_actions", "agent_llm_calls", "agent_execution_events", "agent_execution_logs",
-    "agent_routing_decisions", "agent_manifest_injections", "agent_transformation_events",
-)  # fmt: skip
 VOLATILE = {"producer", "execution_id", "ingested_at", "inserted_at"}
 
 

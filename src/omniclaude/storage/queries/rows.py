@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import computed_field
+from pydantic import Field, computed_field
 
 from omniclaude.events.executions import ExecutionStatus
 from omniclaude.storage.queries._base import Row
@@ -194,6 +194,9 @@ class LlmCallRow(Row):
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
     total_tokens: int
+    usage: dict[str, Any] = Field(
+        default_factory=dict, description="The usage object as reported (cache TTL split...)."
+    )
     stop_reason: str | None = None
     request_id: str | None = None
     message_id: str | None = None
@@ -205,6 +208,7 @@ class LlmCallRow(Row):
     source: str
     project_path: str | None = None
     project_name: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
     started_at: datetime
     created_at: datetime
 
