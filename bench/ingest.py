@@ -424,11 +424,6 @@ async def run(args: argparse.Namespace, services: Services) -> None:
     print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    """Pick the services and run."""
-    await with_services(run, args)
-
-
 async def with_services(
     body: Callable[[argparse.Namespace, Services], Awaitable[None]],
     args: argparse.Namespace,
@@ -462,6 +457,18 @@ async def with_services(
             await body(args, Services(url, started_broker, what))
 
 
+def run_bench(
+    body: Callable[[argparse.Namespace, Services], Awaitable[None]],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+) -> int:
+    """A bench's ``main``: parse ``argv``, run ``body`` on the services, exit 0. Shared by
+    the benches."""
+    args = parser.parse_args(argv)
+    asyncio.run(with_services(body, args))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -474,9 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", type=int, default=0, metavar="N",
         help="profile the consumer (cProfile) and print its N costliest functions",
     )  # fmt: skip
-    args = parser.parse_args(argv)
-    asyncio.run(main_async(args))
-    return 0
+    return run_bench(run, parser, argv)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ingest import Services, realistic_actions, with_services
+from ingest import Services, realistic_actions, run_bench
 
 from omniclaude.consuming import IngestService
 from omniclaude.events import AgentAction, encode
@@ -165,19 +165,12 @@ async def run(args: argparse.Namespace, services: Services) -> None:
     print(f"backlog throughput adaptive/fixed: {ratio:.2f}x (target >= 0.9)")
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    """Pick the services and run."""
-    await with_services(run, args)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle", type=int, default=200, help="events timed one at a time")
     parser.add_argument("--backlog", type=int, default=20_000, help="events sent at once")
-    args = parser.parse_args(argv)
-    asyncio.run(main_async(args))
-    return 0
+    return run_bench(run, parser, argv)
 
 
 if __name__ == "__main__":

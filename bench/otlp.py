@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from ingest import Services, with_services
+from ingest import Services, run_bench
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -244,11 +244,6 @@ async def run(args: argparse.Namespace, services: Services) -> None:
     print(f"consumer: {count:,} of {expected:,} rows stored ({verdict})")
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    """Pick the services and run."""
-    await with_services(run, args)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -256,9 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=512, help="spans per export request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent requests")
     parser.add_argument("--rounds", type=int, default=4, help="rounds, rotating the order")
-    args = parser.parse_args(argv)
-    asyncio.run(main_async(args))
-    return 0
+    return run_bench(run, parser, argv)
 
 
 if __name__ == "__main__":
