@@ -27,7 +27,7 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-SERVER_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_custom_plan"}
+SERVER_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
 """Session settings of every connection (a caller's ``server_settings`` add to them).
 
 ``plan_cache_mode = force_custom_plan``: asyncpg prepares every statement, and after five
@@ -36,7 +36,14 @@ parameters' values. For the read layer's statements that is the wrong trade: a t
 planned without its pattern scans a week of executions by time and filters each row (0.4 ms
 became 760 ms on the sixth run at 10M actions, bench/reads.py), and a trace read planned
 without its window cannot prune partitions at plan time. A custom plan costs its planning
-(well under a millisecond for these statements) and is made for the values at hand."""
+(well under a millisecond for these statements) and is made for the values at hand.
+
+``jit = off``: the read layer's statements are index probes that finish in a millisecond or
+two, but the planner's estimates for a recursive tree walk (the executions page's LLM usage:
+thousands of rows estimated, 64 found) cross ``jit_above_cost``, and on a server built with
+LLVM (Debian's PostgreSQL) compiling the plan took 63 ms of a 65 ms statement: the
+executions list went from 1.6 to 57 ms (bench/reads.py, 10M actions). Nothing OmniClaude
+runs is a long analytic scan that compilation would pay back."""
 
 
 def _with_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
