@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Reader", "Row", "column_list", "rows_as"]
+__all__ = ["Reader", "Row", "column_list", "one_connection", "rows_as"]
 
 
 class Reader(Protocol):
@@ -43,3 +44,20 @@ def column_list(model: type[BaseModel], *, prefix: str = "") -> str:
 def rows_as(model: type[M], records: Iterable[Any]) -> list[M]:
     """Validate asyncpg records into ``model`` instances."""
     return [model.model_validate(dict(record)) for record in records]
+
+
+@asynccontextmanager
+async def one_connection(db: Reader) -> AsyncIterator[Reader]:
+    """``db`` as one connection for a read of several statements.
+
+    A pool's ``fetch`` takes a connection and gives it back for every statement, and giving
+    it back runs asyncpg's reset (``RESET ALL``, ``UNLISTEN``, ... : one more round trip): a
+    trace read of eight statements paid eight. A pool yields one of its connections for the
+    whole block; a connection is yielded as it is.
+    """
+    acquire = getattr(db, "acquire", None)
+    if acquire is None:
+        yield db
+        return
+    async with acquire() as conn:
+        yield conn

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from omniclaude.events import utc_now
-from omniclaude.storage.queries._base import Reader, column_list, rows_as
+from omniclaude.storage.queries._base import Reader, column_list, one_connection, rows_as
 from omniclaude.storage.queries.filters import (
     Cursor,
     ExecutionFilter,
@@ -189,9 +189,10 @@ async def list_executions(
     if after is not None:
         st.where(f"(l.created_at, l.correlation_id) < ({st.param(after[0])}, {st.param(after[1])})")
     st.sql += f" ORDER BY l.created_at DESC, l.correlation_id DESC LIMIT {st.param(limit + 1)}"
-    rows = rows_as(ExecutionListItem, await db.fetch(st.sql, *st.args))
-    more = len(rows) > limit
-    rows = await _with_usage(db, rows[:limit])
+    async with one_connection(db) as conn:
+        rows = rows_as(ExecutionListItem, await conn.fetch(st.sql, *st.args))
+        more = len(rows) > limit
+        rows = await _with_usage(conn, rows[:limit])
     last = rows[-1] if rows else None
     next_cursor = (
         encode_cursor(last.created_at, last.correlation_id) if more and last is not None else None

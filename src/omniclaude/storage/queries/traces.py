@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from omniclaude.storage.queries._base import Reader, column_list, rows_as
+from omniclaude.storage.queries._base import Reader, column_list, one_connection, rows_as
 from omniclaude.storage.queries.filters import (
     EVERYWHEN,
     Cursor,
@@ -176,23 +176,24 @@ async def fetch_trace_tree(
     Returns:
         The rows; ``TraceTree.empty`` is True when nothing is known about the id.
     """
-    executions = rows_as(
-        ExecutionRow,
-        await db.fetch(_TREE, correlation_id, MAX_TRACE_DEPTH, MAX_TRACE_EXECUTIONS + 1),
-    )
-    tree = TraceTree(root=correlation_id, truncated=len(executions) > MAX_TRACE_EXECUTIONS)
-    tree.executions = executions[:MAX_TRACE_EXECUTIONS]
-    ids = list(dict.fromkeys([correlation_id, *(e.correlation_id for e in tree.executions)]))
-    since, until = trace_window(
-        (e.created_at, e.last_event_at, e.status == "in_progress") for e in tree.executions
-    )
-    for name, (model, statement) in _SECTIONS.items():
-        setattr(tree, name, rows_as(model, await db.fetch(statement, ids, since, until)))
-    if timeline:
-        tree.timeline = [
-            (r["correlation_id"], TimelineEntry.model_validate(dict(r)))
-            for r in await db.fetch(_TIMELINE, ids, since, until)
-        ]
+    async with one_connection(db) as conn:
+        executions = rows_as(
+            ExecutionRow,
+            await conn.fetch(_TREE, correlation_id, MAX_TRACE_DEPTH, MAX_TRACE_EXECUTIONS + 1),
+        )
+        tree = TraceTree(root=correlation_id, truncated=len(executions) > MAX_TRACE_EXECUTIONS)
+        tree.executions = executions[:MAX_TRACE_EXECUTIONS]
+        ids = list(dict.fromkeys([correlation_id, *(e.correlation_id for e in tree.executions)]))
+        since, until = trace_window(
+            (e.created_at, e.last_event_at, e.status == "in_progress") for e in tree.executions
+        )
+        for name, (model, statement) in _SECTIONS.items():
+            setattr(tree, name, rows_as(model, await conn.fetch(statement, ids, since, until)))
+        if timeline:
+            tree.timeline = [
+                (r["correlation_id"], TimelineEntry.model_validate(dict(r)))
+                for r in await conn.fetch(_TIMELINE, ids, since, until)
+            ]
     return tree
 
 
@@ -379,8 +380,9 @@ async def _tree_ids(db: Reader, correlation_id: uuid.UUID) -> tuple[list[uuid.UU
 
 async def latest_activity(db: Reader, correlation_id: uuid.UUID) -> Cursor | None:
     """The position of the last row stored for a trace (where a live view starts), or None."""
-    ids, _, window = await _tree_ids(db, correlation_id)
-    row = await db.fetchrow(_LATEST, ids, *window)
+    async with one_connection(db) as conn:
+        ids, _, window = await _tree_ids(conn, correlation_id)
+        row = await conn.fetchrow(_LATEST, ids, *window)
     return None if row is None else (row["ingested_at"], row["event_id"])
 
 
@@ -393,9 +395,10 @@ async def trace_activity(
     A writer's transaction can commit after a later one; a live view should ask again from
     a little before its cursor and drop the ids it has (the viewer does).
     """
-    ids, running, window = await _tree_ids(db, correlation_id)
     since, since_id = after or (_EPOCH, uuid.UUID(int=0))
-    rows = await db.fetch(_ACTIVITY, ids, since, since_id, limit, *window)
+    async with one_connection(db) as conn:
+        ids, running, window = await _tree_ids(conn, correlation_id)
+        rows = await conn.fetch(_ACTIVITY, ids, since, since_id, limit, *window)
     items = rows_as(ActivityItem, rows)
     cursor = encode_cursor(rows[-1]["ingested_at"], rows[-1]["event_id"]) if rows else None
     if cursor is None and after is not None:
