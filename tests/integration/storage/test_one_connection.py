@@ -79,8 +79,10 @@ async def test_trace_list_and_live_reads_each_take_one_connection(database_url: 
             ])  # fmt: skip
         counting = CountingPool(pool)
         trace = await queries.get_trace(counting, root)
-        assert trace is not None and [c.correlation_id for c in trace.children] == [child]
-        assert len(trace.actions) == 1 and len(trace.llm_calls) == 1
+        assert trace is not None
+        assert [c.correlation_id for c in trace.children] == [child]
+        assert len(trace.actions) == 1
+        assert len(trace.llm_calls) == 1
         assert (counting.acquired, counting.direct) == (1, 0)
 
         counting = CountingPool(pool)
@@ -91,7 +93,8 @@ async def test_trace_list_and_live_reads_each_take_one_connection(database_url: 
 
         counting = CountingPool(pool)
         activity = await queries.trace_activity(counting, root, after=None)
-        assert len(activity.items) == 5 and activity.running
+        assert len(activity.items) == 5
+        assert activity.running
         assert await queries.latest_activity(counting, root) is not None
         assert (counting.acquired, counting.direct) == (2, 0)
     finally:
