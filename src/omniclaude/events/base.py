@@ -21,15 +21,16 @@ from typing import Annotated, Any, ClassVar, Final, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError, to_jsonable_python
+from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema, to_jsonable_python
 
 from omniclaude._version import __version__
 from omniclaude.events.limits import (
@@ -186,12 +187,54 @@ def _to_json_object(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+def _checked_json_object(value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any]:
+    """:func:`_to_json_object` for JSON input, once pydantic-core built the dict from the JSON
+    text itself: only the checks are left (JSON text holds nothing to convert)."""
+    if value is None:
+        return {}
+    if info.context is NUL_FREE_JSON and numbers_fit(value):
+        return value  # the consumer's hot path: text already checked by the decoder
+    problem = json_problem(value, surrogates=False)
+    if problem is not None:
+        raise unstorable_error(
+            str(info.field_name or "value"), problem.path(), problem.message, value
+        )
+    return value
+
+
+class _JsonObjectSchema:
+    """How :data:`JsonObject` is validated: from JSON, pydantic-core builds the dict straight
+    from the text and a check follows (:func:`_checked_json_object`); from Python objects,
+    :func:`_to_json_object` converts first. The same rules either way; from JSON the value
+    is not first handed to Python and then copied by the dict validator (the consumer's hot
+    path, once per JSON field of every event)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        inner = handler(source)
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.with_info_after_validator_function(
+                _checked_json_object, core_schema.nullable_schema(inner)
+            ),
+            python_schema=core_schema.with_info_before_validator_function(_to_json_object, inner),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> Any:
+        assert schema["type"] == "json-or-python"  # noqa: S101 - built just above
+        return handler(schema["python_schema"])
+
+
+_JSON_OBJECT: Final = _JsonObjectSchema()
+
 Timestamp = Annotated[datetime, AfterValidator(_storable_instant)]
 """A timestamp; naive input is read as UTC, so stored values are always timezone-aware."""
 
 JsonObject = Annotated[
     dict[str, Any],
-    BeforeValidator(_to_json_object),
+    _JSON_OBJECT,
     Field(
         description=f"A JSON object nested at most {MAX_JSON_DEPTH} levels; no NUL in its "
         f"strings or keys; numbers finite, integers within int64, floats below "
@@ -228,10 +271,7 @@ def json_fields(model: type[BaseModel]) -> tuple[str, ...]:
     return tuple(
         name
         for name, info in model.model_fields.items()
-        if any(
-            isinstance(item, BeforeValidator) and item.func is _to_json_object
-            for item in info.metadata
-        )
+        if any(item is _JSON_OBJECT for item in info.metadata)
     )
 
 
