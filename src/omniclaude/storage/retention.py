@@ -80,9 +80,12 @@ ROLLUP_TABLES: Final[tuple[str, ...]] = (
     "rollup_events_minute",
     "rollup_executions_hour",
     "rollup_llm_hour",
+    "rollup_llm_sessions_day",
+    "rollup_llm_sums_day",
+    "rollup_llm_sums_hour",
     "rollup_routing_hour",
 )
-"""The rollups (migration 0005), each with its UTC ``bucket``."""
+"""The rollups (migrations 0005 and 0006), each with its UTC ``bucket``."""
 
 MARK: Final = "omniclaude retention: detached to be dropped"
 """The comment a partition gets just before retention detaches it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -45,10 +45,14 @@ pytestmark = pytest.mark.covers(
     "table:rollup_routing_hour",
     "table:rollup_llm_hour",
     "table:rollup_executions_hour",
+    "table:rollup_llm_sums_hour",
+    "table:rollup_llm_sums_day",
+    "table:rollup_llm_sessions_day",
     "feature:rollups",
 )
 
 M = importlib.import_module("omniclaude.storage.migrations.versions.0005_rollups")
+M6 = importlib.import_module("omniclaude.storage.migrations.versions.0006_llm_rollups")
 
 EXPECTED = {
     "rollup_actions_hour": (
@@ -62,6 +66,18 @@ EXPECTED = {
     "rollup_llm_hour": (
         M.LLM_SELECT.format(rows="agent_llm_calls"),
         "bucket, model, project, agent_name, session_id",
+    ),
+    "rollup_llm_sums_hour": (
+        M6.sums_select("hour", "agent_llm_calls"),
+        "bucket, model, project, agent_name",
+    ),
+    "rollup_llm_sums_day": (
+        M6.sums_select("day", "agent_llm_calls"),
+        "bucket, model, project, agent_name",
+    ),
+    "rollup_llm_sessions_day": (
+        M6.SESSIONS_SELECT.format(rows="agent_llm_calls"),
+        "bucket, dimension, value, session_id",
     ),
 }
 """Each rollup recomputed from the raw rows (the migration's own backfill statements)."""
@@ -110,7 +126,8 @@ async def assert_rollups_exact(conn: asyncpg.Connection) -> None:
         stored = await conn.fetch(
             f"SELECT {names} FROM {table} WHERE "
             + ("events" if table == "rollup_actions_hour" else
-               "decisions" if table == "rollup_routing_hour" else "calls")
+               "decisions" if table == "rollup_routing_hour" else
+               "hours" if table == "rollup_llm_sessions_day" else "calls")
             + f" <> 0 ORDER BY {key}"
         )  # fmt: skip
         assert _normal(stored) == _normal(expected), f"{table} drifted from the raw rows"
@@ -240,8 +257,9 @@ async def test_rollups_equal_the_raw_rows_whatever_the_path(database_url: str) -
         await write_events(conn, [_exact(c, rng) for c in calls[: len(calls) // 2]])
         assert await store.write(_items([_exact(c, rng) for c in calls[len(calls) // 2 :]])) == []
         await assert_rollups_exact(conn)
-        exact = await conn.fetchval("SELECT sum(exact_calls) FROM rollup_llm_hour")
-        assert exact == len(calls), "an exact cost did not replace its estimate in the rollup"
+        for rollup in ("rollup_llm_hour", "rollup_llm_sums_hour", "rollup_llm_sums_day"):
+            exact = await conn.fetchval(f"SELECT sum(exact_calls) FROM {rollup}")
+            assert exact == len(calls), f"an exact cost did not replace its estimate in {rollup}"
     finally:
         await store.close()
         await conn.close()
@@ -367,3 +385,86 @@ async def test_the_tools_histograms_add_up_as_the_migrations_aggregate(
         for ms in durations:
             expected[sum(ms >= b for b in bounds)] += 1
         assert hist == expected, name
+
+
+_RAW_LLM = """(SELECT date_trunc('hour', created_at, 'UTC') AS bucket, model,
+       coalesce(project_name, project_path, '') AS project, coalesce(agent_name, '') AS agent_name,
+       coalesce(session_id, '') AS session_id, 1 AS calls, input_tokens, output_tokens,
+       cache_creation_input_tokens, cache_read_input_tokens, coalesce(cost_usd, 0) AS cost_usd,
+       (cost_source = 'unpriced')::int AS unpriced_calls,
+       (cost_source = 'estimate')::int AS estimated_calls,
+       (cost_source = 'exact')::int AS exact_calls, is_sidechain::int AS sidechain_calls,
+       created_at AS first_at, created_at AS last_at FROM agent_llm_calls) AS raw"""
+"""Every LLM call as a one-call rollup row: the usage statement over it reads raw rows."""
+
+
+async def test_the_usage_report_equals_the_raw_calls_for_any_window(
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """The report and the overview's cost sections, from the session-free rollups (whole
+    days, ragged hours, per-day session masks), equal the same report computed from the raw
+    calls: windows inside one hour, across midnight, of whole days, empty, and a month."""
+    from omniclaude.storage.queries import usage
+
+    conn = postgres_connection
+    rng = random.Random(6)
+    now = utc_now()
+    events: list[EventBase] = []
+    for n in range(400):
+        request = f"req_{n}"
+        priced = rng.choice(list(CostSource))
+        cost = None if priced == CostSource.UNPRICED else round(rng.uniform(0, 0.5), 6)
+        events.append(
+            LlmCall(event_id=llm_call_id(request_id=request, message_id=None),
+                    correlation_id=uuid.uuid4(), model=rng.choice(["claude-a", "claude-b"]),
+                    input_tokens=rng.randint(0, 999), output_tokens=rng.randint(0, 99),
+                    cache_read_input_tokens=rng.randint(0, 5000), request_id=request,
+                    session_id=rng.choice([None, "", *(f"s{i}" for i in range(25))]),
+                    agent_name=rng.choice([None, "alpha", "beta"]),
+                    project_name=rng.choice([None, "omniclaude", "other"]),
+                    is_sidechain=rng.random() < 0.2,
+                    cost_usd=cost, cost_source=priced, source="transcript",
+                    timestamp=now - timedelta(minutes=rng.randint(0, 4 * 24 * 60)))
+        )  # fmt: skip
+    await write_events(conn, events)
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    windows = [
+        (now - timedelta(hours=24), now),
+        (now - timedelta(days=7), now),
+        (now - timedelta(days=30), now + timedelta(hours=2)),
+        (midnight - timedelta(days=2), midnight),
+        (midnight - timedelta(days=2, minutes=30), midnight + timedelta(minutes=1)),
+        (midnight - timedelta(hours=3, minutes=10), midnight + timedelta(hours=2, minutes=5)),
+        (midnight - timedelta(hours=30), midnight - timedelta(hours=29, minutes=50)),
+        (midnight - timedelta(days=1, hours=1), midnight - timedelta(days=1, hours=1)),
+        (now - timedelta(days=60), now - timedelta(days=50)),
+    ]
+    raw_statements = {
+        group: usage._statement(group).replace("FROM rollup_llm_hour", f"FROM {_RAW_LLM}")
+        for group in usage.UsageGroup
+    }
+    for since, until in windows:
+        for group in (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT,
+                      usage.UsageGroup.AGENT):  # fmt: skip
+            query = usage.UsageQuery(since=since, until=until, group_by=group)
+            report = await usage.usage_report(conn, query)
+            raw = await conn.fetch(raw_statements[group], since, until, None, None, None)
+            expected = [
+                {**{k: v for k, v in dict(r).items() if k != "is_total"},
+                 **({"key": "total"} if r["is_total"] else {})}
+                for r in raw
+            ]  # fmt: skip
+            got = [report.total.model_dump(), *(row.model_dump() for row in report.rows)]
+            assert got == [usage.UsageRow.model_validate(e).model_dump() for e in expected], (
+                f"{group} over {since}..{until} differs from the raw calls"
+            )
+    assert report.total.calls == 0
+    overview = await queries.fetch_overview(conn, since=now - timedelta(days=7), until=now)
+    by_day = await conn.fetch(
+        raw_statements[usage.UsageGroup.DAY], now - timedelta(days=7), now, None, None, None
+    )
+    assert overview.cost_total is not None
+    assert overview.cost_total.sessions == by_day[0]["sessions"] > 0
+    assert [r.key for r in overview.cost_by_day] == [r["key"] for r in by_day[1:]]
+    assert [r.sessions for r in overview.cost_by_day] == [r["sessions"] for r in by_day[1:]]
+    await assert_rollups_exact(conn)

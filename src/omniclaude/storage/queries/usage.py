@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
@@ -163,13 +163,136 @@ def _statement(group: UsageGroup) -> str:
 
 _STATEMENTS: Final = {group: _statement(group) for group in UsageGroup}
 
+_SUMS_KEYS: Final[dict[UsageGroup, tuple[str, str]]] = {
+    UsageGroup.DAY: (_KEYS[UsageGroup.DAY], "all"),
+    UsageGroup.MODEL: (_KEYS[UsageGroup.MODEL], "model"),
+    UsageGroup.PROJECT: (_KEYS[UsageGroup.PROJECT], "project"),
+    UsageGroup.AGENT: (_KEYS[UsageGroup.AGENT], "agent"),
+}
+"""The groupings the session-free rollups answer (their key, and the sessions' dimension)."""
+
+
+_SESSION_KEYS: Final[dict[UsageGroup, str]] = {
+    UsageGroup.DAY: _KEYS[UsageGroup.DAY],
+    UsageGroup.MODEL: "value",
+    UsageGroup.PROJECT: "coalesce(nullif(value, ''), '(none)')",
+    UsageGroup.AGENT: "coalesce(nullif(value, ''), '(none)')",
+}
+"""The same keys over ``rollup_llm_sessions_day`` (its bucket a day, its value the dimension's)."""
+
+
+def _sums_statement(group: UsageGroup) -> str:
+    key, session_key = _SUMS_KEYS[group][0], _SESSION_KEYS[group]
+    order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
+    return (
+        f"WITH sums AS (SELECT {key} AS key, coalesce(sum(calls), 0) AS calls, "  # noqa: S608
+        "coalesce(sum(input_tokens), 0) AS input_tokens, "
+        "coalesce(sum(output_tokens), 0) AS output_tokens, "
+        "coalesce(sum(cache_creation_input_tokens), 0) AS cache_creation_input_tokens, "
+        "coalesce(sum(cache_read_input_tokens), 0) AS cache_read_input_tokens, "
+        "coalesce(sum(input_tokens + output_tokens + cache_creation_input_tokens "
+        "+ cache_read_input_tokens), 0) AS total_tokens, "
+        "coalesce(sum(cost_usd), 0)::float8 AS cost_usd, "
+        "coalesce(sum(unpriced_calls), 0) AS unpriced_calls, "
+        "coalesce(sum(estimated_calls), 0) AS estimated_calls, "
+        "coalesce(sum(exact_calls), 0) AS exact_calls, "
+        "coalesce(sum(sidechain_calls), 0) AS sidechain_calls, "
+        "min(first_at) AS first_at, max(last_at) AS last_at, "
+        f"grouping({key}) AS is_total FROM ("
+        " SELECT * FROM rollup_llm_sums_day WHERE bucket >= $2 AND bucket < $3"
+        " UNION ALL"
+        " SELECT * FROM rollup_llm_sums_hour WHERE (bucket >= $1 AND bucket < $2)"
+        " OR (bucket >= $3 AND bucket < $4)"
+        ") AS w WHERE calls > 0 "
+        f"GROUP BY GROUPING SETS (({key}), ())), "
+        f"sessions AS (SELECT {session_key} AS key, count(DISTINCT session_id) AS sessions, "
+        f"grouping({session_key}) AS is_total FROM rollup_llm_sessions_day "
+        "WHERE dimension = $5 AND bucket >= $6 AND bucket < $4 "
+        "AND hours & CASE WHEN bucket = $6 THEN $7::int ELSE -1 END"
+        " & CASE WHEN bucket = $8 THEN $9::int ELSE -1 END <> 0 "
+        f"GROUP BY GROUPING SETS (({session_key}), ())) "
+        "SELECT s.*, coalesce(n.sessions, 0) AS sessions FROM sums s LEFT JOIN sessions n"
+        " ON n.is_total = s.is_total AND n.key IS NOT DISTINCT FROM s.key "
+        f"ORDER BY s.is_total DESC, {order} LIMIT 10001"
+    )
+
+
+"""Sums from whole days (``[$2, $3)``) of the daily rollup and the ragged ends (``[$1, $2)``,
+``[$3, $4)``) of the hourly one; sessions from the per-day masks of ``[$6, $4)``, the first
+(``$6``) and last (``$8``) day's masked to the window's hours (``$7``, ``$9``)."""
+
+
+_SUMS_STATEMENTS: Final = {group: _sums_statement(group) for group in _SUMS_KEYS}
+
+
+@dataclass(frozen=True, slots=True)
+class _Spans:
+    """A window of whole hours ``[first, end)`` cut into its whole UTC days ``[days, days_end)``
+    and its ragged ends (hours before and after); the session masks of its first and last
+    day (bit ``h``: the hour from ``h`` o'clock counts)."""
+
+    first: datetime
+    days: datetime
+    days_end: datetime
+    end: datetime
+    first_day: datetime
+    first_mask: int
+    last_day: datetime
+    last_mask: int
+
+
+_ALL_HOURS: Final = (1 << 24) - 1
+
+
+def _spans(since: datetime, until: datetime) -> _Spans:
+    hour = timedelta(hours=1)
+    first = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = until.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if end < until:
+        end += hour  # the hour ``until`` falls in starts before it: it counts
+    end = max(end, first)
+    midnight = first.replace(hour=0)
+    days = midnight if midnight == first else midnight + timedelta(days=1)
+    days_end = end.replace(hour=0)
+    if days_end <= days:
+        days = days_end = end
+    last_hour = end - hour
+    first_day, last_day = midnight, last_hour.replace(hour=0)
+    first_mask = _ALL_HOURS & ~((1 << first.hour) - 1)
+    last_mask = (1 << (last_hour.hour + 1)) - 1
+    return _Spans(first, days, days_end, end, first_day, first_mask, last_day, last_mask)
+
+
+async def _report_from_sums(db: Reader, query: UsageQuery) -> list[Any]:
+    """The rows and total from the session-free rollups (no filter; not by session)."""
+    spans = _spans(query.since, query.until)
+    if spans.end <= spans.first:
+        return []
+    group = query.group_by
+    records: list[Any] = await db.fetch(
+        _SUMS_STATEMENTS[group], spans.first, spans.days, spans.days_end, spans.end,
+        _SUMS_KEYS[group][1], spans.first_day, spans.first_mask, spans.last_day,
+        spans.last_mask,
+    )  # fmt: skip
+    return records
+
 
 async def usage_report(db: Reader, query: UsageQuery) -> UsageReport:
-    """Return the usage report ``query`` asks for."""
-    records = await db.fetch(
-        _STATEMENTS[query.group_by],
-        query.since, query.until, query.model, query.project, query.session,
-    )  # fmt: skip
+    """Return the usage report ``query`` asks for.
+
+    Without filters, by day, model, project or agent, it reads the session-free rollups
+    (whole days from the daily one, the ragged ends from the hourly one) and counts sessions
+    from the per-day session masks: a few thousand rows for a month. A filter or a report by
+    session reads ``rollup_llm_hour`` (keyed by session). Both give the same figures.
+    """
+    records: list[Any]
+    if query.group_by in _SUMS_KEYS and not (query.model or query.project or query.session):
+        records = await _report_from_sums(db, query)
+    else:
+        records = await db.fetch(
+            _STATEMENTS[query.group_by],
+            query.since, query.until, query.model, query.project, query.session,
+        )  # fmt: skip
     rows: list[UsageRow] = []
     total = UsageRow(
         key="total", calls=0, input_tokens=0, output_tokens=0, cache_creation_input_tokens=0,
