@@ -133,22 +133,28 @@ class UsageReport(BaseModel):
     total: UsageRow
 
 
+_SUMS: Final = (
+    "coalesce(sum(input_tokens), 0) AS input_tokens, "
+    "coalesce(sum(output_tokens), 0) AS output_tokens, "
+    "coalesce(sum(cache_creation_input_tokens), 0) AS cache_creation_input_tokens, "
+    "coalesce(sum(cache_read_input_tokens), 0) AS cache_read_input_tokens, "
+    "coalesce(sum(input_tokens + output_tokens + cache_creation_input_tokens "
+    "+ cache_read_input_tokens), 0) AS total_tokens, "
+    "coalesce(sum(cost_usd), 0)::float8 AS cost_usd, "
+    "coalesce(sum(unpriced_calls), 0) AS unpriced_calls, "
+    "coalesce(sum(estimated_calls), 0) AS estimated_calls, "
+    "coalesce(sum(exact_calls), 0) AS exact_calls, "
+    "coalesce(sum(sidechain_calls), 0) AS sidechain_calls, "
+)
+"""The figures every usage row sums (over either rollup: the same columns)."""
+
+
 def _statement(group: UsageGroup) -> str:
     key = _KEYS[group]
     order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
     return (
         f"SELECT {key} AS key, coalesce(sum(calls), 0) AS calls, "  # noqa: S608 - constants
-        "coalesce(sum(input_tokens), 0) AS input_tokens, "
-        "coalesce(sum(output_tokens), 0) AS output_tokens, "
-        "coalesce(sum(cache_creation_input_tokens), 0) AS cache_creation_input_tokens, "
-        "coalesce(sum(cache_read_input_tokens), 0) AS cache_read_input_tokens, "
-        "coalesce(sum(input_tokens + output_tokens + cache_creation_input_tokens "
-        "+ cache_read_input_tokens), 0) AS total_tokens, "
-        "coalesce(sum(cost_usd), 0)::float8 AS cost_usd, "
-        "coalesce(sum(unpriced_calls), 0) AS unpriced_calls, "
-        "coalesce(sum(estimated_calls), 0) AS estimated_calls, "
-        "coalesce(sum(exact_calls), 0) AS exact_calls, "
-        "coalesce(sum(sidechain_calls), 0) AS sidechain_calls, "
+        f"{_SUMS}"
         "count(DISTINCT nullif(session_id, '')) AS sessions, "
         "min(first_at) AS first_at, max(last_at) AS last_at, "
         f"grouping({key}) AS is_total "
@@ -186,17 +192,7 @@ def _sums_statement(group: UsageGroup) -> str:
     order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
     return (
         f"WITH sums AS (SELECT {key} AS key, coalesce(sum(calls), 0) AS calls, "  # noqa: S608
-        "coalesce(sum(input_tokens), 0) AS input_tokens, "
-        "coalesce(sum(output_tokens), 0) AS output_tokens, "
-        "coalesce(sum(cache_creation_input_tokens), 0) AS cache_creation_input_tokens, "
-        "coalesce(sum(cache_read_input_tokens), 0) AS cache_read_input_tokens, "
-        "coalesce(sum(input_tokens + output_tokens + cache_creation_input_tokens "
-        "+ cache_read_input_tokens), 0) AS total_tokens, "
-        "coalesce(sum(cost_usd), 0)::float8 AS cost_usd, "
-        "coalesce(sum(unpriced_calls), 0) AS unpriced_calls, "
-        "coalesce(sum(estimated_calls), 0) AS estimated_calls, "
-        "coalesce(sum(exact_calls), 0) AS exact_calls, "
-        "coalesce(sum(sidechain_calls), 0) AS sidechain_calls, "
+        f"{_SUMS}"
         "min(first_at) AS first_at, max(last_at) AS last_at, "
         f"grouping({key}) AS is_total FROM ("
         " SELECT * FROM rollup_llm_sums_day WHERE bucket >= $2 AND bucket < $3"
