@@ -6,6 +6,8 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from omniclaude.api.viewer.render import (
     detail_sections,
     environment,
@@ -169,3 +171,33 @@ def test_the_login_page_holds_no_key_and_posts_the_form() -> None:
     assert 'method="post" action="/viewer/login"' in html
     assert 'type="password"' in html
     assert 'data-retry="1"' in html
+
+
+def test_redacted_walks_only_what_the_screen_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean row comes back as it is without a walk (the screen said no rule applies); a
+    row with a secret, a sensitive key, a card number or a value JSON cannot hold is walked
+    and comes out as the redactor's own answer."""
+    from omniclaude.publishing.redaction import Redactor, default_redactor
+
+    row = execution_row(uuid.uuid4()).model_dump()
+    walks: list[object] = []
+    walk = Redactor.redact
+
+    def counted(self: Redactor, data: object) -> object:
+        walks.append(data)
+        return walk(self, data)
+
+    monkeypatch.setattr(Redactor, "redact", counted)
+    assert redacted(row) is row
+    assert redacted("fix the pagination\nof the list") == "fix the pagination\nof the list"
+    assert walks == []
+    for dirty in (
+        {**row, "user_prompt": f"use {SECRET}"},
+        {**row, "result": {"password": "hunter2hunter2"}},
+        {**row, "metadata": {"card": 4111111111111111}},
+        {**row, "metadata": {"odd": object()}},
+        f"key {SECRET}",
+    ):
+        assert redacted(dirty) == walk(default_redactor(), dirty)
+    assert len(walks) == 5
+    assert SECRET not in str(redacted({**row, "user_prompt": f"use {SECRET}"}))
