@@ -201,12 +201,12 @@ def _sums_statement(group: UsageGroup) -> str:
         " OR (bucket >= $3 AND bucket < $4)"
         ") AS w WHERE calls > 0 "
         f"GROUP BY GROUPING SETS (({key}), ())), "
-        f"sessions AS (SELECT {session_key} AS key, count(DISTINCT session_id) AS sessions, "
-        f"grouping({session_key}) AS is_total FROM rollup_llm_sessions_day "
+        f"pairs AS (SELECT {session_key} AS key, session_id FROM rollup_llm_sessions_day "
         "WHERE dimension = $5 AND bucket >= $6 AND bucket < $4 "
         "AND hours & CASE WHEN bucket = $6 THEN $7::int ELSE -1 END"
-        " & CASE WHEN bucket = $8 THEN $9::int ELSE -1 END <> 0 "
-        f"GROUP BY GROUPING SETS (({session_key}), ())) "
+        " & CASE WHEN bucket = $8 THEN $9::int ELSE -1 END <> 0 GROUP BY 1, 2), "
+        "sessions AS (SELECT key, count(*) AS sessions, 0 AS is_total FROM pairs GROUP BY key"
+        " UNION ALL SELECT NULL, count(*), 1 FROM (SELECT DISTINCT session_id FROM pairs) AS d) "
         "SELECT s.*, coalesce(n.sessions, 0) AS sessions FROM sums s LEFT JOIN sessions n"
         " ON n.is_total = s.is_total AND n.key IS NOT DISTINCT FROM s.key "
         f"ORDER BY s.is_total DESC, {order} LIMIT 10001"
@@ -215,7 +215,9 @@ def _sums_statement(group: UsageGroup) -> str:
 
 """Sums from whole days (``[$2, $3)``) of the daily rollup and the ragged ends (``[$1, $2)``,
 ``[$3, $4)``) of the hourly one; sessions from the per-day masks of ``[$6, $4)``, the first
-(``$6``) and last (``$8``) day's masked to the window's hours (``$7``, ``$9``)."""
+(``$6``) and last (``$8``) day's masked to the window's hours (``$7``, ``$9``): distinct
+(key, session) pairs first, then counted (hash aggregates: ``count(DISTINCT)`` under
+grouping sets sorted every row, 40k for a busy day's models, and spilled to disk)."""
 
 
 _SUMS_STATEMENTS: Final = {group: _sums_statement(group) for group in _SUMS_KEYS}
