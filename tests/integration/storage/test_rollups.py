@@ -48,11 +48,14 @@ pytestmark = pytest.mark.covers(
     "table:rollup_llm_sums_hour",
     "table:rollup_llm_sums_day",
     "table:rollup_llm_sessions_day",
+    "table:rollup_tools_hour",
+    "table:rollup_tools_day",
     "feature:rollups",
 )
 
 M = importlib.import_module("omniclaude.storage.migrations.versions.0005_rollups")
 M6 = importlib.import_module("omniclaude.storage.migrations.versions.0006_llm_rollups")
+M7 = importlib.import_module("omniclaude.storage.migrations.versions.0007_tool_rollups")
 
 EXPECTED = {
     "rollup_actions_hour": (
@@ -74,6 +77,14 @@ EXPECTED = {
     "rollup_llm_sums_day": (
         M6.sums_select("day", "agent_llm_calls"),
         "bucket, model, project, agent_name",
+    ),
+    "rollup_tools_hour": (
+        M7.tools_select("hour", "agent_actions"),
+        "bucket, action_type, action_name",
+    ),
+    "rollup_tools_day": (
+        M7.tools_select("day", "agent_actions"),
+        "bucket, action_type, action_name",
     ),
     "rollup_llm_sessions_day": (
         M6.SESSIONS_SELECT.format(rows="agent_llm_calls"),
@@ -125,7 +136,8 @@ async def assert_rollups_exact(conn: asyncpg.Connection) -> None:
         names = ", ".join(expected[0].keys()) if expected else key
         stored = await conn.fetch(
             f"SELECT {names} FROM {table} WHERE "
-            + ("events" if table == "rollup_actions_hour" else
+            + ("events" if table in {"rollup_actions_hour", "rollup_tools_hour",
+                                     "rollup_tools_day"} else
                "decisions" if table == "rollup_routing_hour" else
                "hours" if table == "rollup_llm_sessions_day" else "calls")
             + f" <> 0 ORDER BY {key}"
@@ -365,17 +377,39 @@ async def test_the_tools_histograms_add_up_as_the_migrations_aggregate(
         for _ in range(600)
     ]  # fmt: skip
     await write_events(conn, events)
-    since, until = now - timedelta(hours=40), now + timedelta(hours=1)
-    rows = await conn.fetch(rollups._TOOLS, since, until)
-    summed = {r["action_name"]: list(r["hist"]) for r in rows}
-    reference = await conn.fetch(
-        "SELECT action_name, omniclaude_histogram_sum(duration_hist) AS hist"
-        " FROM rollup_actions_hour WHERE bucket >= $1 AND bucket < $2"
-        " AND action_type = 'tool_call' GROUP BY 1",
-        since,
-        until,
-    )
-    assert summed == {r["action_name"]: list(r["hist"]) for r in reference}
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    windows = [
+        (now - timedelta(hours=40), now + timedelta(hours=1)),
+        (midnight - timedelta(hours=5, minutes=3), midnight + timedelta(hours=2)),
+        (midnight - timedelta(days=1), midnight),
+        (now - timedelta(minutes=20), now),
+    ]
+    for since, until in windows:
+        spans = rollups.hour_spans(since, until)
+        args = (spans.first, spans.days, spans.days_end, spans.end)
+        rows = await conn.fetch(rollups._TOOLS, *args)
+        reference = await conn.fetch(
+            "SELECT action_name, omniclaude_histogram_sum(duration_hist) AS hist,"
+            " sum(events) AS calls, max(duration_max_ms) AS max_ms"
+            " FROM rollup_actions_hour WHERE bucket >= $1 AND bucket < $2"
+            " AND action_type = 'tool_call' GROUP BY 1 HAVING sum(timed) > 0",
+            rollups._hour(since),
+            until,
+        )
+        assert {r["action_name"]: (list(r["hist"]), r["calls"], r["max_ms"]) for r in rows} == {
+            r["action_name"]: (list(r["hist"]), r["calls"], r["max_ms"]) for r in reference
+        }, f"tools over {since}..{until}"
+        totals = await queries.overview_totals(conn, since=since, until=until)
+        assert totals.actions == await conn.fetchval(
+            "SELECT count(*) FROM agent_actions"
+            " WHERE date_trunc('hour', created_at, 'UTC') >= $1 AND created_at < $2",
+            rollups._hour(since),
+            rollups.hour_spans(since, until).end,
+        ), f"action totals over {since}..{until}"
+    await assert_rollups_exact(conn)
+    spans = rollups.hour_spans(*windows[0])
+    tools = await conn.fetch(rollups._TOOLS, spans.first, spans.days, spans.days_end, spans.end)
+    summed = {r["action_name"]: list(r["hist"]) for r in tools}
     bounds = rollups.DURATION_BOUNDS_MS
     for name, hist in summed.items():
         durations = [e.duration_ms for e in events

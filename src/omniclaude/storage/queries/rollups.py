@@ -19,6 +19,7 @@ within the bucket's width, never off by more.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -33,6 +34,7 @@ __all__ = [
     "ConfidenceBucket",
     "ExecutionCounts",
     "FailureBucket",
+    "HourSpans",
     "OverviewTotals",
     "ToolLatency",
     "agent_usage",
@@ -42,6 +44,7 @@ __all__ = [
     "events_per_minute",
     "execution_counts",
     "failures",
+    "hour_spans",
     "minute_series",
     "overview_totals",
     "routing_confidence",
@@ -137,6 +140,46 @@ def _minute(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
+@dataclass(frozen=True, slots=True)
+class HourSpans:
+    """A window of whole hours ``[first, end)`` cut into its whole UTC days ``[days, days_end)``
+    and its ragged ends (hours before and after); the session masks of its first and last
+    day (bit ``h``: the hour from ``h`` o'clock counts)."""
+
+    first: datetime
+    days: datetime
+    days_end: datetime
+    end: datetime
+    first_day: datetime
+    first_mask: int
+    last_day: datetime
+    last_mask: int
+
+
+_ALL_HOURS: Final = (1 << 24) - 1
+
+
+def hour_spans(since: datetime, until: datetime) -> HourSpans:
+    """The hours ``[floor(since), until)`` of a window (an hour counts when it starts before
+    ``until``), cut into whole UTC days and ragged ends: what hourly and daily rollups read."""
+    hour = timedelta(hours=1)
+    first = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = until.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if end < until:
+        end += hour  # the hour ``until`` falls in starts before it: it counts
+    end = max(end, first)
+    midnight = first.replace(hour=0)
+    days = midnight if midnight == first else midnight + timedelta(days=1)
+    days_end = end.replace(hour=0)
+    if days_end <= days:
+        days = days_end = end
+    last_hour = end - hour
+    first_day, last_day = midnight, last_hour.replace(hour=0)
+    first_mask = _ALL_HOURS & ~((1 << first.hour) - 1)
+    last_mask = (1 << (last_hour.hour + 1)) - 1
+    return HourSpans(first, days, days_end, end, first_day, first_mask, last_day, last_mask)
+
+
 _EVENTS_PER_MINUTE = """
 SELECT bucket AS start, sum(events)::bigint AS events FROM rollup_events_minute
  WHERE bucket >= $1 AND bucket < $2 GROUP BY bucket ORDER BY bucket
@@ -150,11 +193,19 @@ SELECT date_trunc($3, bucket, 'UTC') AS start,
   FROM rollup_events_minute WHERE bucket >= $1 AND bucket < $2 AND errors > 0
  GROUP BY 1 ORDER BY 1
 """
-_ACTION_TOTALS = """
+_TOOLS_WINDOW = """(
+ SELECT * FROM rollup_tools_day WHERE bucket >= $2 AND bucket < $3
+ UNION ALL
+ SELECT * FROM rollup_tools_hour
+  WHERE (bucket >= $1 AND bucket < $2) OR (bucket >= $3 AND bucket < $4)
+) AS w"""
+"""A window's per-action rows: whole days from the daily rollup, ragged ends from the hourly
+(:func:`hour_spans`'s ``first, days, days_end, end``)."""
+_ACTION_TOTALS = f"""
 SELECT coalesce(sum(events), 0)::bigint AS actions,
        coalesce(sum(events) FILTER (WHERE action_type = 'error'), 0)::bigint AS error_actions
-  FROM rollup_actions_hour WHERE bucket >= $1 AND bucket < $2
-"""
+  FROM {_TOOLS_WINDOW}
+"""  # noqa: S608 - constants only
 _EXECUTION_COUNTS = """
 SELECT coalesce(sum(executions), 0)::bigint AS executions,
        coalesce(sum(executions) FILTER (WHERE status = 'in_progress'), 0)::bigint AS in_progress,
@@ -171,8 +222,8 @@ _TOOLS = f"""
 SELECT action_name, sum(events)::bigint AS calls, sum(timed)::bigint AS timed,
        sum(duration_sum_ms) AS duration_sum_ms, max(duration_max_ms) AS max_ms,
        ARRAY[{_HISTOGRAM_SUM}]::bigint[] AS hist
-  FROM rollup_actions_hour
- WHERE bucket >= $1 AND bucket < $2 AND action_type = 'tool_call'
+  FROM {_TOOLS_WINDOW}
+ WHERE action_type = 'tool_call'
  GROUP BY action_name HAVING sum(timed) > 0
 """  # noqa: S608 - constants only
 """The tools' figures; their histograms summed bucket by bucket as plain ``sum`` aggregates
@@ -234,7 +285,8 @@ async def execution_counts(
 async def overview_totals(db: Reader, *, since: datetime, until: datetime) -> OverviewTotals:
     """The overview's counters: executions (failed, running) and actions (errors)."""
     counts = await execution_counts(db, since=since, until=until)
-    actions = await db.fetchrow(_ACTION_TOTALS, _hour(since), until)
+    spans = hour_spans(since, until)
+    actions = await db.fetchrow(_ACTION_TOTALS, spans.first, spans.days, spans.days_end, spans.end)
     return OverviewTotals(
         executions=counts.executions,
         failed=counts.failed,
@@ -273,7 +325,8 @@ async def slowest_tools(
 ) -> list[ToolLatency]:
     """Tools by estimated p95 duration, slowest first."""
     tools: list[ToolLatency] = []
-    for r in await db.fetch(_TOOLS, _hour(since), until):
+    spans = hour_spans(since, until)
+    for r in await db.fetch(_TOOLS, spans.first, spans.days, spans.days_end, spans.end):
         timed = int(r["timed"])
         tools.append(
             ToolLatency(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -29,6 +29,7 @@ from omniclaude.storage.queries.filters import (
     resolve_window,
     text_or_none,
 )
+from omniclaude.storage.queries.rollups import hour_spans
 from omniclaude.storage.queries.rows import LlmCallRow
 
 __all__ = [
@@ -223,47 +224,9 @@ grouping sets sorted every row, 40k for a busy day's models, and spilled to disk
 _SUMS_STATEMENTS: Final = {group: _sums_statement(group) for group in _SUMS_KEYS}
 
 
-@dataclass(frozen=True, slots=True)
-class _Spans:
-    """A window of whole hours ``[first, end)`` cut into its whole UTC days ``[days, days_end)``
-    and its ragged ends (hours before and after); the session masks of its first and last
-    day (bit ``h``: the hour from ``h`` o'clock counts)."""
-
-    first: datetime
-    days: datetime
-    days_end: datetime
-    end: datetime
-    first_day: datetime
-    first_mask: int
-    last_day: datetime
-    last_mask: int
-
-
-_ALL_HOURS: Final = (1 << 24) - 1
-
-
-def _spans(since: datetime, until: datetime) -> _Spans:
-    hour = timedelta(hours=1)
-    first = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    end = until.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if end < until:
-        end += hour  # the hour ``until`` falls in starts before it: it counts
-    end = max(end, first)
-    midnight = first.replace(hour=0)
-    days = midnight if midnight == first else midnight + timedelta(days=1)
-    days_end = end.replace(hour=0)
-    if days_end <= days:
-        days = days_end = end
-    last_hour = end - hour
-    first_day, last_day = midnight, last_hour.replace(hour=0)
-    first_mask = _ALL_HOURS & ~((1 << first.hour) - 1)
-    last_mask = (1 << (last_hour.hour + 1)) - 1
-    return _Spans(first, days, days_end, end, first_day, first_mask, last_day, last_mask)
-
-
 async def _report_from_sums(db: Reader, query: UsageQuery) -> list[Any]:
     """The rows and total from the session-free rollups (no filter; not by session)."""
-    spans = _spans(query.since, query.until)
+    spans = hour_spans(query.since, query.until)
     if spans.end <= spans.first:
         return []
     group = query.group_by
