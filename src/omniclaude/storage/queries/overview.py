@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from omniclaude.storage.queries._base import Reader, Row, rows_as
+from omniclaude.storage.queries._base import Reader, Row, one_connection, rows_as
 from omniclaude.storage.queries.rollups import (
     ActivityBucket,
     AgentUsage,
@@ -106,24 +106,25 @@ async def fetch_overview(db: Reader, *, since: datetime, until: datetime) -> Ove
 
     as_of = utc_now()
     recent = max(since, until - ACTIVITY_SPAN)
-    costs = {
-        group: await usage_report(db, UsageQuery(since=since, until=until, group_by=group))
-        for group in (UsageGroup.DAY, UsageGroup.MODEL, UsageGroup.PROJECT)
-    }
-    return Overview(
-        since=since,
-        until=until,
-        as_of=as_of,
-        data_as_of=await data_as_of(db, now=as_of),
-        bucket_s=60,
-        activity=(await events_per_minute(db, since=recent, until=until))[-60:],
-        totals=await overview_totals(db, since=since, until=until),
-        recent_errors=rows_as(RecentError, await db.fetch(_RECENT_ERRORS, since, until)),
-        slowest_tools=await slowest_tools(db, since=since, until=until),
-        agents=await agent_usage(db, since=since, until=until),
-        confidence=await routing_confidence(db, since=since, until=until),
-        cost_by_day=costs[UsageGroup.DAY].rows,
-        cost_by_model=costs[UsageGroup.MODEL].rows[:10],
-        cost_by_project=costs[UsageGroup.PROJECT].rows[:10],
-        cost_total=costs[UsageGroup.DAY].total,
-    )
+    async with one_connection(db) as conn:  # eleven statements: one connection, one reset
+        costs = {
+            group: await usage_report(conn, UsageQuery(since=since, until=until, group_by=group))
+            for group in (UsageGroup.DAY, UsageGroup.MODEL, UsageGroup.PROJECT)
+        }
+        return Overview(
+            since=since,
+            until=until,
+            as_of=as_of,
+            data_as_of=await data_as_of(conn, now=as_of),
+            bucket_s=60,
+            activity=(await events_per_minute(conn, since=recent, until=until))[-60:],
+            totals=await overview_totals(conn, since=since, until=until),
+            recent_errors=rows_as(RecentError, await conn.fetch(_RECENT_ERRORS, since, until)),
+            slowest_tools=await slowest_tools(conn, since=since, until=until),
+            agents=await agent_usage(conn, since=since, until=until),
+            confidence=await routing_confidence(conn, since=since, until=until),
+            cost_by_day=costs[UsageGroup.DAY].rows,
+            cost_by_model=costs[UsageGroup.MODEL].rows[:10],
+            cost_by_project=costs[UsageGroup.PROJECT].rows[:10],
+            cost_total=costs[UsageGroup.DAY].total,
+        )
