@@ -259,11 +259,19 @@ def cpu_bound(consumer: Cpu, events: int, copy: Cpu, rows: int) -> str:
 
     consumer_us, copy_us = max(stages(consumer, events)), max(stages(copy, rows))
     own_us = consumer.own / events * 1e6
+    # On this machine's cores the processes also share: a rate needs its total CPU per item
+    # spread over the cores, so the pace is the slower of the two bounds.
+    cores = os.cpu_count() or 1
+    consumer_here = max(consumer_us, sum(stages(consumer, events)) / cores)
+    copy_here = max(copy_us, sum(stages(copy, rows)) / cores)
     return (
         f"bound by CPU (each process on a core of its own): consumer ≤ {1e6 / consumer_us:,.0f}"
         f" events/s, COPY ≤ {1e6 / copy_us:,.0f} rows/s, ratio ≤ {copy_us / consumer_us:.2f}x;"
         f" 0.8x needs ≤ {copy_us / 0.8:.1f} µs per event in the consumer process"
-        f" (now {own_us:.1f})"
+        f" (now {own_us:.1f})\n"
+        f"bound by CPU on this machine's {cores} cores (all processes' CPU per item over the"
+        f" cores, or the slowest process): consumer ≤ {1e6 / consumer_here:,.0f} events/s,"
+        f" COPY ≤ {1e6 / copy_here:,.0f} rows/s, ratio ≤ {copy_here / consumer_here:.2f}x"
     )
 
 
