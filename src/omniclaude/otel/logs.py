@@ -47,7 +47,14 @@ from omniclaude.otel.values import (
     uuid_attr,
 )
 
-__all__ = ["LogMapper", "LogRecordMapper", "generic_log_events", "map_log_record"]
+__all__ = [
+    "LogMapper",
+    "LogRecordMapper",
+    "generic_log_events",
+    "map_log_record",
+    "record_correlation_id",
+    "record_event_id",
+]
 
 LogRecordMapper = Callable[[Mapping[str, Any], Mapping[str, Any], Any], "list[EventBase] | None"]
 """``(resource attributes, scope {name, version}, LogRecord) -> events | None`` (None: not mine)."""
@@ -89,14 +96,22 @@ def map_log_record(
     return generic_log_events(resource, scope, record)
 
 
-def _record_id(resource: Mapping[str, Any], scope: Mapping[str, Any], record: Any) -> uuid.UUID:
+def record_event_id(
+    resource: Mapping[str, Any], scope: Mapping[str, Any], record: Any
+) -> uuid.UUID:
+    """The event id of a log record without one of its own: derived from its bytes and its
+    resource's, so a resent request gives the same id."""
     digest = hashlib.sha256(record.SerializeToString(deterministic=True))
     digest.update(repr(sorted((str(k), repr(v)) for k, v in resource.items())).encode())
     digest.update(repr((scope.get("name"), scope.get("version"))).encode())
     return derived_event_id("log", digest.hexdigest())
 
 
-def _correlation(resource: Mapping[str, Any], attrs: Mapping[str, Any], record: Any) -> uuid.UUID:
+def record_correlation_id(
+    resource: Mapping[str, Any], attrs: Mapping[str, Any], record: Any
+) -> uuid.UUID:
+    """The trace of a log record: its trace id's, else its ``session.id``'s Claude Code
+    session, else its emitting service's."""
     trace_id = bytes(record.trace_id)
     if trace_id:
         try:
@@ -150,8 +165,8 @@ def generic_log_events(
         return [
             AgentAction(
                 event_id=uuid_attr(attrs, EVENT_ID_ATTRIBUTE)
-                or _record_id(resource, scope, record),
-                correlation_id=_correlation(resource, attrs, record),
+                or record_event_id(resource, scope, record),
+                correlation_id=record_correlation_id(resource, attrs, record),
                 action_type=ActionType.DECISION,
                 action_name=name[:MAX_ACTION_NAME_CHARS],
                 action_details=details,
