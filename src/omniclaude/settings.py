@@ -162,6 +162,7 @@ class TopicSettings(BaseModel):
     executions: str = "agent-execution-logs"
     transformations: str = "agent-transformations"
     llm_calls: str = "agent-llm-calls"
+    metrics: str = "agent-metrics"
     partitions: int = Field(default=3, ge=1, le=1024)
     dead_letter_suffix: str = "-dlq"
 

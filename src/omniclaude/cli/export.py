@@ -105,7 +105,8 @@ def export(
             "--table",
             help="A table to export, repeatable (default: all): agent_actions, "
             "agent_routing_decisions, agent_manifest_injections, agent_execution_events, "
-            "agent_transformation_events, agent_llm_calls, agent_execution_logs.",
+            "agent_transformation_events, agent_llm_calls, agent_metric_points, "
+            "agent_execution_logs.",
         ),
     ] = None,
     output: Annotated[

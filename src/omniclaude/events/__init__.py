@@ -23,6 +23,7 @@ from omniclaude.events.executions import (
 )
 from omniclaude.events.llm import COST_SOURCE_RANK, CostSource, LlmCall, llm_call_id
 from omniclaude.events.manifests import ManifestInjection, ManifestSection
+from omniclaude.events.metrics import MetricKind, MetricPoint, Temporality
 from omniclaude.events.routing import AgentAlternative, RoutingDecision
 from omniclaude.events.transformations import AgentTransformation, TransformationPhase
 
@@ -49,8 +50,11 @@ __all__ = [
     "LlmCall",
     "ManifestInjection",
     "ManifestSection",
+    "MetricKind",
+    "MetricPoint",
     "ProducerInfo",
     "RoutingDecision",
+    "Temporality",
     "TimedEvent",
     "TopicSpec",
     "TransformationPhase",

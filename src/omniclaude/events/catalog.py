@@ -18,6 +18,7 @@ from omniclaude.events.executions import (
 )
 from omniclaude.events.llm import LlmCall
 from omniclaude.events.manifests import ManifestInjection
+from omniclaude.events.metrics import MetricPoint
 from omniclaude.events.routing import RoutingDecision
 from omniclaude.events.transformations import AgentTransformation
 
@@ -42,6 +43,7 @@ Event = (
     | ManifestInjection
     | AgentTransformation
     | LlmCall
+    | MetricPoint
 )
 """Any event the system carries."""
 
@@ -91,6 +93,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
         "agent_transformation",
     ),
     TopicSpec("llm_calls", "agent-llm-calls", "agent_llm_calls", "llm_call"),
+    TopicSpec("metrics", "agent-metrics", "agent_metric_points", "metric_point"),
 )
 
 _BY_KEY = {spec.key: spec for spec in TOPICS}
@@ -105,6 +108,7 @@ CATALOG: Final[tuple[EventKind, ...]] = (
     EventKind("manifest_injection", ManifestInjection, _BY_KEY["manifest_injections"]),
     EventKind("agent_transformation", AgentTransformation, _BY_KEY["transformations"]),
     EventKind("llm_call", LlmCall, _BY_KEY["llm_calls"]),
+    EventKind("metric_point", MetricPoint, _BY_KEY["metrics"]),
 )
 
 _BY_TYPE = {kind.event_type: kind for kind in CATALOG}

@@ -30,8 +30,7 @@ from pydantic import ValidationError
 from omniclaude.errors import EventValidationError
 from omniclaude.events import ActionType, AgentAction, EventBase
 from omniclaude.events.codec import invalid_event
-from omniclaude.events.limits import MAX_ACTION_NAME_CHARS, MAX_ID_CHARS, MAX_NAME_CHARS
-from omniclaude.hooks.sessions import session_correlation_id
+from omniclaude.events.limits import MAX_ACTION_NAME_CHARS, MAX_NAME_CHARS
 from omniclaude.otel.ids import EVENT_ID_ATTRIBUTE, correlation_id_for_trace, derived_event_id
 from omniclaude.otel.values import (
     LOG_RECORDS,
@@ -40,6 +39,7 @@ from omniclaude.otel.values import (
     Refused,
     any_value,
     attributes,
+    fallback_correlation_id,
     instant,
     producer_of,
     records,
@@ -118,14 +118,7 @@ def record_correlation_id(
             return correlation_id_for_trace(trace_id)
         except ValueError as exc:
             raise RecordError("traceId", str(exc).partition(": ")[2]) from None
-    session = text_attr(attrs, "session.id")
-    if session:
-        if len(session) > MAX_ID_CHARS:
-            raise RecordError("attributes.session.id", f"longer than {MAX_ID_CHARS} characters")
-        return session_correlation_id(session)
-    service = text_attr(resource, "service.name") or "unknown_service"
-    instance = text_attr(resource, "service.instance.id") or ""
-    return derived_event_id("log", "service", service, instance)
+    return fallback_correlation_id(resource, attrs)[0]
 
 
 def generic_log_events(

@@ -21,6 +21,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from omniclaude.events import EventBase, ProducerInfo
+from omniclaude.events.limits import MAX_ID_CHARS
+from omniclaude.hooks.sessions import session_correlation_id
+from omniclaude.otel.ids import derived_event_id
 
 __all__ = [
     "LOG_RECORDS",
@@ -32,6 +35,7 @@ __all__ = [
     "Refused",
     "any_value",
     "attributes",
+    "fallback_correlation_id",
     "float_attr",
     "instant",
     "int_attr",
@@ -217,6 +221,32 @@ def uuid_attr(attrs: Mapping[str, Any], key: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         raise problem from None
+
+
+def fallback_correlation_id(
+    resource: Mapping[str, Any], *attribute_maps: Mapping[str, Any]
+) -> tuple[uuid.UUID, str | None]:
+    """The trace of a record without a trace id, and the session id it names (if any).
+
+    The Claude Code session the first ``session.id`` of ``attribute_maps`` (then of the
+    resource) names, with the hook mapper's id (so telemetry joins the hooks' trace); else a
+    trace of the emitting service (``service.name`` and ``service.instance.id``).
+
+    Raises:
+        RecordError: ``session.id`` is not text or is too long to be an id.
+    """
+    for where, attrs in (*(("attributes", a) for a in attribute_maps), ("resource", resource)):
+        try:
+            session = text_attr(attrs, "session.id")
+        except RecordError as exc:
+            raise RecordError(f"{where}.session.id", exc.message) from None
+        if session:
+            if len(session) > MAX_ID_CHARS:
+                raise RecordError(f"{where}.session.id", f"longer than {MAX_ID_CHARS} characters")
+            return session_correlation_id(session), session
+    service = text_attr(resource, "service.name") or "unknown_service"
+    instance = text_attr(resource, "service.instance.id") or ""
+    return derived_event_id("log", "service", service, instance), None
 
 
 def producer_of(resource: Mapping[str, Any]) -> ProducerInfo:

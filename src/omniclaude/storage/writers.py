@@ -47,6 +47,7 @@ from omniclaude.events import (
     ExecutionFailed,
     LlmCall,
     ManifestInjection,
+    MetricPoint,
     RoutingDecision,
     kind_of,
 )
@@ -231,6 +232,17 @@ def _llm_row(e: EventBase) -> tuple[Any, ...]:
         e.request_id, e.message_id, list(e.tool_use_ids), e.duration_ms, _cost(e.cost_usd),
         e.cost_source.value, e.pricing_source, e.source, e.project_path, e.project_name,
         e.schema_version, _producer(e), meta, e.start, e.timestamp,
+    )  # fmt: skip
+
+
+def _metric_row(e: EventBase) -> tuple[Any, ...]:
+    assert isinstance(e, MetricPoint)  # noqa: S101
+    return (
+        e.event_id, e.correlation_id, e.session_id, e.metric_name, e.kind.value,
+        e.temporality.value if e.temporality is not None else None, e.is_monotonic, e.unit,
+        e.series_key, e.value, e.count, e.min_value, e.max_value, e.buckets, e.attributes,
+        e.resource, e.source, e.schema_version, _producer(e),
+        {**e.metadata, **_meta(e)} if e.metadata else _meta(e), e.start, e.timestamp,
     )  # fmt: skip
 
 
@@ -538,6 +550,14 @@ WRITERS: dict[str, TableWriter] = {
             _llm_row,
             _LLM_ON_CONFLICT,
             align_llm_rows,
+        ),
+        TableWriter(
+            "agent_metric_points",
+            ("event_id", "correlation_id", "session_id", "metric_name", "kind", "temporality",
+             "is_monotonic", "unit", "series_key", "value", "count", "min_value", "max_value",
+             "buckets", "attributes", "resource", "source", "schema_version", "producer",
+             "metadata", "started_at", "created_at"),
+            _metric_row,
         ),
     )
 }  # fmt: skip

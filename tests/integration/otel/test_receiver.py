@@ -269,23 +269,36 @@ async def test_sdk_log_export_is_kept_as_decision_actions(otlp_api: OtlpApi) -> 
 
 
 @pytest.mark.covers("endpoint:POST /v1/metrics")
-async def test_metrics_are_answered_as_not_stored(otlp_api: OtlpApi) -> None:
-    """A metrics request is decoded; its data points come back as rejected with the reason,
-    never dropped silently."""
+async def test_metrics_points_are_stored_and_a_bad_one_is_refused_by_name(
+    otlp_api: OtlpApi,
+) -> None:
+    """A metrics request's good points are stored as rows; the one without a time comes back
+    rejected with where it is and why, never dropped silently."""
     from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
     from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+    session = f"s-{uuid.uuid4()}"
+    now = time.time_ns()
     request = metrics_service_pb2.ExportMetricsServiceRequest()
     metric = (
         request.resource_metrics.add()
         .scope_metrics.add()
         .metrics.add(name="claude_code.commit.count")
     )
-    metric.sum.data_points.add(as_int=2, time_unix_nano=1_700_000_000_000_000_000)
-    metric.sum.data_points.add(as_int=3, time_unix_nano=1_700_000_060_000_000_000)
     metric.sum.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+    for value, at in ((2, now - 60_000_000_000), (3, now), (4, 0)):
+        point = metric.sum.data_points.add(as_int=value, time_unix_nano=at)
+        attr = point.attributes.add(key="session.id")
+        attr.value.string_value = session
     response = await _post(otlp_api, "/v1/metrics", request.SerializeToString(), PROTOBUF)
     assert response.status_code == 200, response.text
     answer = metrics_service_pb2.ExportMetricsServiceResponse.FromString(response.content)
-    assert answer.partial_success.rejected_data_points == 2, answer
-    assert "metrics storage not available" in answer.partial_success.error_message
+    assert answer.partial_success.rejected_data_points == 1, answer
+    assert answer.partial_success.error_message == (
+        "resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[2]: "
+        "timeUnixNano: missing (0 is unset)"
+    )
+    rows = await otlp_api.stack.wait_for_count(
+        "agent_metric_points", str(session_correlation_id(session)), 2
+    )
+    assert [r["value"] for r in rows] == [2, 3]

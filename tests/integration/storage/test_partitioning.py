@@ -106,7 +106,7 @@ async def test_a_populated_database_is_converted_in_place(database_url: str) -> 
     now = utc_now()
     cid = uuid.uuid4()
     events: list[EventBase] = [
-        *sample_events(cid),
+        *(e for e in sample_events(cid) if e.event_type != "metric_point"),  # 0006's table
         *(_action(cid, now - n * DAY, f"tool-{n}") for n in (0, 1, 2, 100, 400)),
         _action(cid, now + 3 * DAY, "tomorrow-ish"),
     ]
@@ -121,7 +121,8 @@ async def test_a_populated_database_is_converted_in_place(database_url: str) -> 
             await conn.copy_records_to_table(
                 writer.table, records=[writer.row(event)], columns=writer.columns
             )
-        before = {t: await _rows(conn, t) for t in PARTITIONED_TABLES}
+        tables = [t for t in PARTITIONED_TABLES if t != "agent_metric_points"]  # after 0002
+        before = {t: await _rows(conn, t) for t in tables}
         summary = await conn.fetch("SELECT * FROM agent_execution_logs ORDER BY correlation_id")
     finally:
         await conn.close()
@@ -133,7 +134,7 @@ async def test_a_populated_database_is_converted_in_place(database_url: str) -> 
     conn = await asyncpg.connect(database_url)
     try:
         await init_connection(conn)
-        for table in PARTITIONED_TABLES:
+        for table in tables:
             after = await _rows(conn, table)
             assert after == before[table], f"{table}: rows changed by the conversion"
             assert await _key_columns(conn, table) == ["correlation_id", "created_at", "event_id"]

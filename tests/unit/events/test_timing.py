@@ -67,7 +67,7 @@ def test_every_timed_type_in_the_catalogue_is_a_timed_event() -> None:
     """Everything but the point lifecycle events carries started_at."""
     timed = {k.event_type for k in CATALOG if issubclass(k.model, TimedEvent)}
     assert timed == {"agent_action", "routing_decision", "manifest_injection",
-                     "agent_transformation", "llm_call"}  # fmt: skip
+                     "agent_transformation", "llm_call", "metric_point"}  # fmt: skip
 
 
 def test_the_sdk_tool_call_spans_its_block() -> None:

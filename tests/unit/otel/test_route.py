@@ -144,10 +144,9 @@ async def test_a_sink_that_cannot_take_events_is_a_retryable_503(tmp_path: Path)
         assert (status.code, status.message.split(":")[0]) == (14, "sink")
 
 
-async def test_logs_are_mapped_and_metrics_answered_as_not_stored(
-    client: httpx.AsyncClient, sink: InMemorySink
-) -> None:
-    """A log record becomes a decision; a metrics request's points are rejected, named."""
+async def test_logs_and_metrics_are_mapped(client: httpx.AsyncClient, sink: InMemorySink) -> None:
+    """A log record becomes a decision; a metrics request's points become metric points,
+    and a point without a time is refused, named."""
     logs = ExportLogsServiceRequest()
     record = (
         logs.resource_logs.add()
@@ -163,12 +162,18 @@ async def test_logs_are_mapped_and_metrics_answered_as_not_stored(
 
     metrics = metrics_service_pb2.ExportMetricsServiceRequest()
     metric = metrics.resource_metrics.add().scope_metrics.add().metrics.add(name="m")
-    metric.gauge.data_points.add(as_double=1.0, time_unix_nano=1)
+    metric.gauge.data_points.add(as_double=1.5, time_unix_nano=1_800_000_000_000_000_000)
+    metric.gauge.data_points.add(as_double=2.0)  # no time: refused
     json_headers = {**PROTOBUF, "Content-Type": "application/json"}
     answer = await client.post("/v1/metrics", content=otlp_json(metrics), headers=json_headers)
     body = answer.json()
     assert body["partialSuccess"]["rejectedDataPoints"] in ("1", 1), body
-    assert "metrics storage not available" in body["partialSuccess"]["errorMessage"]
+    assert body["partialSuccess"]["errorMessage"] == (
+        "resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[1]: "
+        "timeUnixNano: missing (0 is unset)"
+    ), body
+    point = sink.events[-1]
+    assert (point.event_type, getattr(point, "value", None)) == ("metric_point", 1.5)
 
 
 async def test_errors_are_answered_as_status_in_the_requests_encoding(

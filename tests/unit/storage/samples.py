@@ -16,6 +16,7 @@ from omniclaude.events import (
     ExecutionStarted,
     LlmCall,
     ManifestInjection,
+    MetricPoint,
     RoutingDecision,
     llm_call_id,
 )
@@ -57,4 +58,10 @@ def sample_events(correlation_id: uuid.UUID) -> list[EventBase]:
                 cost_usd=0.0123456789, cost_source="estimate", pricing_source="test table",
                 source="transcript", session_id="s-1", timestamp=when,
                 started_at=when - timedelta(seconds=2.5), metadata={"git_branch": "main"}),
+        MetricPoint(correlation_id=correlation_id, metric_name="claude_code.lines_of_code.count",
+                    kind="sum", temporality="cumulative", is_monotonic=True, unit="count",
+                    series_key=marker.hex, value=42.0, attributes={"type": "added", "at": when},
+                    resource={"service.name": "claude-code"}, session_id="s-1",
+                    started_at=when - timedelta(minutes=5), timestamp=when,
+                    metadata={"scope": {"name": "com.anthropic.claude_code"}}),
     ]  # fmt: skip

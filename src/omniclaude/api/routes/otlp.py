@@ -7,7 +7,8 @@ Point any OpenTelemetry SDK or collector at the API (``OTEL_EXPORTER_OTLP_ENDPOI
    OTLP/JSON, gzip inflated with a bound); undecodable: 400, unsupported type: 415, too
    large: 413, each with a ``google.rpc.Status`` body in the request's encoding;
 2. is mapped record by record into events (:mod:`omniclaude.otel.spans`,
-   :mod:`omniclaude.otel.logs`); a record that cannot be mapped is refused, named;
+   :mod:`omniclaude.otel.logs`, :mod:`omniclaude.otel.metrics`: one per data point); a
+   record that cannot be mapped is refused, named;
 3. each record's events go, all or none, through the same durable sink as ``POST /events``
    (:meth:`~omniclaude.publishing.sinks.base.BaseSink.send_durably_grouped`: redacted, checked
    against the contract's limits, then Kafka's local outbox or PostgreSQL) before the answer,
@@ -31,6 +32,7 @@ from omniclaude.api.errors import ERROR_RESPONSES
 from omniclaude.api.state import ApiState
 from omniclaude.errors import OmniClaudeError
 from omniclaude.otel.logs import LogMapper
+from omniclaude.otel.metrics import MetricMapper
 from omniclaude.otel.receive import (
     Encoding,
     OtlpRequestError,
@@ -41,7 +43,7 @@ from omniclaude.otel.receive import (
     export_response,
 )
 from omniclaude.otel.spans import SpanMapper
-from omniclaude.otel.values import METRICS, Mapped, Refused, records
+from omniclaude.otel.values import Mapped, Refused
 from omniclaude.publishing.sinks.base import BaseSink
 
 __all__ = ["RETRY_AFTER_S", "router"]
@@ -99,18 +101,9 @@ def _mappers(state: ApiState, signal: Signal) -> Any:
                 prices = default_price_table()
             state.extras[_PRICES] = prices
         return SpanMapper(prices=prices)
+    if signal is Signal.METRICS:
+        return MetricMapper()
     return LogMapper()
-
-
-def _metrics_refused(request: Any) -> list[Refused]:
-    """Every data point of a metrics request, refused: no metrics storage is installed."""
-    points = 0
-    for _, _, _, metric in records(request, METRICS):
-        kind = metric.WhichOneof("data")
-        if kind is not None:
-            points += len(getattr(metric, kind).data_points)
-    reason = "metrics storage not available in this OmniClaude (data points not stored)"
-    return [Refused("resourceMetrics", reason)] * points
 
 
 def _decode_and_map(
@@ -119,8 +112,6 @@ def _decode_and_map(
     message, encoding = decode_request(
         signal, body, content_type=content_type, content_encoding=coding
     )
-    if signal is Signal.METRICS:
-        return encoding, [], _metrics_refused(message)
     mapped, refused = _mappers(state, signal).map_request(message)
     return encoding, mapped, refused
 
@@ -203,7 +194,8 @@ async def receive_logs(request: Request, state: State, _: IngestKey) -> Response
 
 @router.post("/v1/metrics", responses=_DOC_RESPONSES, response_class=Response)
 async def receive_metrics(request: Request, state: State, _: IngestKey) -> Response:
-    """OTLP/HTTP metrics (``ExportMetricsServiceRequest``), decoded and validated; data
-    points are answered in ``partial_success`` (``rejected_data_points``) until metrics
-    storage is installed. Needs ``ingest``."""
+    """OTLP/HTTP metrics (``ExportMetricsServiceRequest``): every data point of a sum, gauge,
+    histogram, exponential histogram or summary becomes a ``metric_point`` row (a time
+    series; ``docs/otel.md`` "Metrics"). Refused points are counted in ``partial_success``
+    (``rejected_data_points``) with what was wrong. Needs ``ingest``."""
     return await _receive(Signal.METRICS, request, state)

@@ -7,7 +7,8 @@ constants; every value is a query parameter.
 
 Modules: ``filters`` (the filter, windows, cursors), ``rows`` (one typed row per table),
 ``executions``, ``traces`` (the trace tree, one record, live activity), ``ids`` (short ids),
-``overview``, ``usage``, ``rollups`` (the figures read from aggregates), ``stored`` (how
+``overview``, ``usage``, ``metrics`` (counters added up from OTLP metric points),
+``rollups`` (the figures read from aggregates), ``stored`` (how
 many of an execution's events are stored).
 """
 
@@ -42,6 +43,13 @@ from omniclaude.storage.queries.ids import (
     parse_id,
     resolve_correlation_id,
     short_id,
+)
+from omniclaude.storage.queries.metrics import (
+    ActivityGroup,
+    ActivityRow,
+    MetricTotal,
+    activity_figures,
+    metric_totals,
 )
 from omniclaude.storage.queries.overview import Overview, fetch_overview
 from omniclaude.storage.queries.rollups import (
@@ -109,7 +117,9 @@ __all__ = [
     "RECORD_SOURCES",
     "ActionRow",
     "ActivityBucket",
+    "ActivityGroup",
     "ActivityItem",
+    "ActivityRow",
     "AgentUsage",
     "AmbiguousIdError",
     "ConfidenceBucket",
@@ -127,6 +137,7 @@ __all__ = [
     "LifecycleRow",
     "LlmCallRow",
     "ManifestRow",
+    "MetricTotal",
     "Overview",
     "OverviewTotals",
     "Reader",
@@ -142,6 +153,7 @@ __all__ = [
     "UsageQuery",
     "UsageReport",
     "UsageTotals",
+    "activity_figures",
     "agent_success_rates",
     "agent_usage",
     "data_as_of",
@@ -163,6 +175,7 @@ __all__ = [
     "list_agents",
     "list_children",
     "list_executions",
+    "metric_totals",
     "overview_totals",
     "parse_id",
     "recent_successes",

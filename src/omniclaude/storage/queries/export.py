@@ -1,6 +1,6 @@
 """Bulk export: every stored row of a table in a window, streamed in bounded chunks.
 
-What is exported (:data:`EXPORT_TABLES`): the six event tables with exactly the columns their
+What is exported (:data:`EXPORT_TABLES`): the event tables with exactly the columns their
 writer stores (:data:`omniclaude.storage.writers.WRITERS`, so an export re-imports through the
 same writer) plus the LLM calls' computed ``total_tokens``, and the execution summaries
 (``agent_execution_logs``) without their rollup bookkeeping. Nothing else: no API key, no
@@ -65,6 +65,7 @@ class ExportTable(StrEnum):
     LIFECYCLE = "agent_execution_events"
     TRANSFORMATIONS = "agent_transformation_events"
     LLM_CALLS = "agent_llm_calls"
+    METRICS = "agent_metric_points"
     EXECUTIONS = SUMMARY_TABLE
 
 

@@ -1,4 +1,6 @@
-"""The overview's figures: activity, totals, recent errors, slow tools, agents, routing.
+"""The overview's figures: activity, totals, recent errors, slow tools, agents, routing,
+and Claude Code's activity (lines of code, commits, pull requests, active time) per day and
+per session, added up from its OTel metrics (:mod:`.metrics`).
 
 Every figure but the recent errors comes from the rollups (:mod:`.rollups`: a few hundred
 rows of aggregates, whatever the volume; hourly figures cover whole hours); the recent
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 
 from omniclaude.storage.queries._base import Reader, Row, one_connection, rows_as
+from omniclaude.storage.queries.metrics import ActivityGroup, ActivityRow, activity_figures
 from omniclaude.storage.queries.rollups import (
     ActivityBucket,
     AgentUsage,
@@ -32,6 +35,7 @@ from omniclaude.storage.queries.usage import UsageGroup, UsageQuery, UsageRow, u
 
 __all__ = [
     "ActivityBucket",
+    "ActivityRow",
     "AgentUsage",
     "ConfidenceBucket",
     "Overview",
@@ -93,6 +97,14 @@ class Overview(BaseModel):
     cost_by_model: list[UsageRow] = Field(default_factory=list, description="Costliest first.")
     cost_by_project: list[UsageRow] = Field(default_factory=list, description="Costliest first.")
     cost_total: UsageRow | None = Field(default=None, description="Every LLM call's sum.")
+    activity_by_day: list[ActivityRow] = Field(
+        default_factory=list,
+        description="Claude Code's lines added/removed, commits, pull requests and active "
+        "time per day (UTC), oldest first (from its OTel metrics).",
+    )
+    activity_by_session: list[ActivityRow] = Field(
+        default_factory=list, description="The same per session, most lines changed first."
+    )
 
     @property
     def activity_peak(self) -> int:
@@ -106,7 +118,7 @@ async def fetch_overview(db: Reader, *, since: datetime, until: datetime) -> Ove
 
     as_of = utc_now()
     recent = max(since, until - ACTIVITY_SPAN)
-    async with one_connection(db) as conn:  # eleven statements: one connection, one reset
+    async with one_connection(db) as conn:  # thirteen statements: one connection, one reset
         costs = {
             group: await usage_report(conn, UsageQuery(since=since, until=until, group_by=group))
             for group in (UsageGroup.DAY, UsageGroup.MODEL, UsageGroup.PROJECT)
@@ -127,4 +139,10 @@ async def fetch_overview(db: Reader, *, since: datetime, until: datetime) -> Ove
             cost_by_model=costs[UsageGroup.MODEL].rows[:10],
             cost_by_project=costs[UsageGroup.PROJECT].rows[:10],
             cost_total=costs[UsageGroup.DAY].total,
+            activity_by_day=await activity_figures(
+                conn, since=since, until=until, group=ActivityGroup.DAY
+            ),
+            activity_by_session=await activity_figures(
+                conn, since=since, until=until, group=ActivityGroup.SESSION
+            ),
         )
