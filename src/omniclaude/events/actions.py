@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from omniclaude.events.base import AgentName, DurationMs, Identifier, JsonObject, TimedEvent
 from omniclaude.events.limits import MAX_ACTION_NAME_CHARS, NOT_BLANK
 
-__all__ = ["ActionType", "AgentAction"]
+__all__ = ["TELEMETRY_OF", "TOOL_TELEMETRY_EVENTS", "ActionType", "AgentAction"]
+
+TOOL_TELEMETRY_EVENTS: Final = frozenset({"tool_result", "tool_decision"})
+"""Names of ``decision`` actions that describe a tool call recorded elsewhere (Claude Code's
+OTel ``tool_result`` / ``tool_decision``): the trace read folds them into that call."""
+
+TELEMETRY_OF: Final = "telemetry_of"
+"""The ``action_details`` key of a tool telemetry action: the ``tool_use_id`` it describes."""
 
 
 class ActionType(StrEnum):

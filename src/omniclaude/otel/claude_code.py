@@ -34,6 +34,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from omniclaude.events import ActionType, AgentAction, CostSource, EventBase, LlmCall, llm_call_id
+from omniclaude.events.actions import TELEMETRY_OF, TOOL_TELEMETRY_EVENTS
 from omniclaude.events.codec import invalid_event
 from omniclaude.events.limits import MAX_ACTION_NAME_CHARS, MAX_ID_CHARS, MAX_NAME_CHARS
 from omniclaude.hooks.sessions import prompt_correlation_id, session_correlation_id
@@ -51,7 +52,7 @@ from omniclaude.otel.values import (
     uuid_attr,
 )
 
-__all__ = ["SERVICE_NAME", "TOOL_TELEMETRY", "is_claude_code", "map_log_record"]
+__all__ = ["SERVICE_NAME", "is_claude_code", "map_log_record"]
 
 SERVICE_NAME: Final = "claude-code"
 """The ``service.name`` Claude Code's resource carries."""
@@ -60,8 +61,6 @@ _PREFIX: Final = "claude_code."
 _SCOPE_MARK: Final = "claude_code"
 _PROVIDER: Final = "anthropic"
 _ERRORS: Final = frozenset({"api_error", "api_refusal"})
-TOOL_TELEMETRY: Final = frozenset({"tool_result", "tool_decision"})
-"""Events that describe a tool call the hooks record (joined by ``tool_use_id``)."""
 _MAX_MODEL_CHARS: Final = 256
 _MAX_REQUEST_ID_CHARS: Final = 256
 
@@ -211,10 +210,10 @@ def _action(
         "body": any_value(record.body),
         "severity_text": record.severity_text or None,
     }
-    if short in TOOL_TELEMETRY:
+    if short in TOOL_TELEMETRY_EVENTS:
         use_id = text_attr(attrs, "tool_use_id")
         if use_id:
-            details["telemetry_of"] = use_id
+            details[TELEMETRY_OF] = use_id
         duration = float_attr(attrs, "duration_ms")
         if duration is not None:
             details["duration_ms"] = duration

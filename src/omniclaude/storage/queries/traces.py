@@ -4,6 +4,12 @@ One read for every reader: :func:`fetch_trace_tree` reads the tree of executions
 recursive statement, then each table once for all of them (``correlation_id = ANY(...)``),
 so a trace costs a fixed number of statements however many children it has. The API nests
 it (:class:`Trace`, :func:`get_trace`); the viewer and the CLI lay it out as a waterfall.
+
+Tool telemetry (Claude Code's ``tool_result`` / ``tool_decision`` log events, stored as
+``decision`` actions whose ``action_details.telemetry_of`` names a ``tool_use_id``) is folded
+by :func:`fold_tool_telemetry` into the hook-recorded ``tool_call`` of that id, anywhere in
+the tree, as ``action_details.telemetry.<event>``: the call appears once, enriched. Telemetry
+of a call no hook recorded becomes one ``tool_call`` of its own (``orphan_telemetry``).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from omniclaude.events.actions import TELEMETRY_OF, TOOL_TELEMETRY_EVENTS
 from omniclaude.storage.queries._base import Reader, column_list, one_connection, rows_as
 from omniclaude.storage.queries.filters import (
     EVERYWHEN,
@@ -46,6 +53,7 @@ __all__ = [
     "fetch_lifecycle",
     "fetch_record",
     "fetch_trace_tree",
+    "fold_tool_telemetry",
     "get_trace",
     "latest_activity",
     "trace_activity",
@@ -194,7 +202,68 @@ async def fetch_trace_tree(
                 (r["correlation_id"], TimelineEntry.model_validate(dict(r)))
                 for r in await conn.fetch(_TIMELINE, ids, since, until)
             ]
+    fold_tool_telemetry(tree)
     return tree
+
+
+def _telemetry_of(row: ActionRow) -> str | None:
+    if row.action_type != "decision" or row.action_name not in TOOL_TELEMETRY_EVENTS:
+        return None
+    use_id = row.action_details.get(TELEMETRY_OF)
+    return use_id if isinstance(use_id, str) and use_id else None
+
+
+def fold_tool_telemetry(tree: TraceTree) -> None:
+    """Fold each tool telemetry action into the tool call of its ``tool_use_id`` (in place):
+    the call's ``action_details.telemetry`` gains ``{event name: the record's attributes,
+    event id and time}`` and the telemetry row leaves ``actions`` and ``timeline``. Telemetry
+    of a call no hook recorded becomes one ``tool_call`` of its own (the first record's row)."""
+    groups: dict[str, list[ActionRow]] = defaultdict(list)
+    out: list[ActionRow] = []
+    for row in tree.actions:
+        use_id = _telemetry_of(row)
+        if use_id is None:
+            out.append(row)
+        else:
+            groups[use_id].append(row)
+    if not groups:
+        return
+    calls = {r.tool_use_id: i for i, r in enumerate(out) if r.action_type == "tool_call"}
+    shown: set[uuid.UUID] = set()
+    for use_id, records in groups.items():
+        telemetry = {
+            r.action_name: {
+                "event_id": str(r.event_id),
+                "at": r.created_at.isoformat(),
+                "attributes": r.action_details.get("attributes"),
+            }
+            for r in records
+        }
+        index = calls.get(use_id)
+        if index is not None:
+            call = out[index]
+            merged = {**call.action_details.get("telemetry", {}), **telemetry}
+            details = {**call.action_details, "telemetry": merged}
+            out[index] = call.model_copy(update={"action_details": details})
+            continue
+        first = records[0]
+        attrs = first.action_details.get("attributes")
+        name = attrs.get("tool_name") if isinstance(attrs, dict) else None
+        out.append(
+            first.model_copy(
+                update={
+                    "action_type": "tool_call",
+                    "action_name": name if isinstance(name, str) and name else "tool",
+                    "tool_use_id": use_id,
+                    "action_details": {"orphan_telemetry": True, "telemetry": telemetry},
+                }
+            )
+        )
+        shown.add(first.event_id)
+    out.sort(key=lambda r: r.started_at)  # stable: the order they began, as read
+    tree.actions = out
+    folded = {r.event_id for records in groups.values() for r in records} - shown
+    tree.timeline = [(cid, e) for cid, e in tree.timeline if e.event_id not in folded]
 
 
 class Trace(BaseModel):
