@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from omniclaude.consuming import IngestService
 from omniclaude.hooks.sessions import session_correlation_id
 from omniclaude.storage.queries import fetch_trace_tree
+from tests.fixtures.otlp_logs import set_attributes
 from tests.fixtures.stack import FullStack
 from tests.fixtures.waiting import wait_for
 from tests.integration.hooks.conftest import HookRig, hook_rig
@@ -51,15 +52,8 @@ def _export(session_id: str, records: list[tuple[str, dict[str, object]]]) -> by
         record = scope_logs.log_records.add()
         record.time_unix_nano = start + n * 1_000_000
         record.body.string_value = f"claude_code.{name}"
-        for key, value in {"event.name": name, "session.id": session_id, **attrs}.items():
-            slot = record.attributes.add(key=key).value
-            if isinstance(value, float):
-                slot.double_value = value
-            elif isinstance(value, int):
-                slot.int_value = value
-            else:
-                slot.string_value = str(value)
-    return request.SerializeToString()
+        set_attributes(record, {"event.name": name, "session.id": session_id, **attrs})
+    return bytes(request.SerializeToString())
 
 
 async def test_both_streams_make_one_trace_with_the_exact_cost_and_each_call_once(
@@ -122,7 +116,7 @@ async def test_both_streams_make_one_trace_with_the_exact_cost_and_each_call_onc
             "SELECT count(*) FROM agent_actions WHERE session_id = $1"
             " AND action_name IN ('tool_result', 'compaction')", sid,
         )  # fmt: skip
-        return row["exact"] == len(costs) and actions == len(use_ids) + 2
+        return bool(row["exact"] == len(costs) and actions == len(use_ids) + 2)
 
     await wait_for(exact, what="every api_request and tool_result stored", timeout_s=60)
     totals = await conn.fetchrow(

@@ -10,6 +10,7 @@ from omniclaude.events import AgentAction, CostSource, llm_call_id
 from omniclaude.hooks.sessions import prompt_correlation_id, session_correlation_id
 from omniclaude.otel import claude_code, logs
 from omniclaude.otel.logs import LogMapper
+from tests.fixtures.otlp_logs import set_attributes
 
 T0 = 1_800_000_000_000_000_000
 
@@ -24,14 +25,7 @@ def _request(
     record.time_unix_nano = T0
     record.body.string_value = f"claude_code.{name}"
     record.attributes.add(key="event.name").value.string_value = name
-    for key, value in attrs.items():
-        slot = record.attributes.add(key=key).value
-        if isinstance(value, float):
-            slot.double_value = value
-        elif isinstance(value, int):
-            slot.int_value = value
-        else:
-            slot.string_value = str(value)
+    set_attributes(record, attrs)
     return request
 
 
