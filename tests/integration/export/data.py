@@ -21,6 +21,7 @@ from omniclaude.events import (
     ExecutionStarted,
     LlmCall,
     ManifestInjection,
+    MetricPoint,
     RoutingDecision,
     llm_call_id,
 )
@@ -65,6 +66,10 @@ def _execution(index: int, at: datetime) -> list[EventBase]:
                 tool_use_ids=["toolu_1", "toolu,2"], duration_ms=2500.0,
                 cost_usd=0.0123456789, cost_source="estimate", source="transcript",
                 timestamp=at + timedelta(seconds=5), started_at=at + timedelta(seconds=2.5)),
+        MetricPoint(correlation_id=cid, metric_name="claude_code.commit.count", kind="sum",
+                    temporality="delta", is_monotonic=True, series_key=f"commits-{index}",
+                    value=float(index), attributes={"type": "x,\"y\""}, session_id=f"s-{index}",
+                    timestamp=at + timedelta(seconds=6), started_at=at),
     ]  # fmt: skip
     if index % 4 == 3:
         events.append(ExecutionFailed(correlation_id=cid, timestamp=end, error_type="Boom",

@@ -38,6 +38,7 @@ pytestmark = pytest.mark.covers(
     "table:agent_execution_events",
     "table:agent_transformation_events",
     "table:agent_llm_calls",
+    "table:agent_metric_points",
     "table:agent_execution_logs",
 )
 
