@@ -192,3 +192,23 @@ def test_a_bar_is_drawn_from_its_stored_start_to_its_stored_end() -> None:
     span = next(s for s in waterfall.spans if s.source == "action")
     assert (span.start, span.end) == (at(50), at(450))
     assert span.duration_ms == pytest.approx(400)
+
+
+@pytest.mark.parametrize(
+    ("telemetry", "note"),
+    [
+        ({"tool_result": {"attributes": {"success": "false", "error_type": "Timeout"}}}, "Timeout"),
+        ({"tool_decision": {"attributes": {"decision": "reject", "source": "user"}}},
+         "rejected (user)"),
+        ({"tool_result": {"attributes": {"success": "true"}}}, ""),
+        ({"tool_result": "odd"}, ""),
+    ],
+)  # fmt: skip
+def test_claude_code_telemetry_of_a_tool_call_is_its_note(
+    telemetry: dict[str, object], note: str
+) -> None:
+    """A failed or rejected call (by its folded tool_result / tool_decision) says so."""
+    cid = uuid.uuid4()
+    trace = trace_of(cid, actions=[action_row(cid, name="Bash", details={"telemetry": telemetry})])
+    action = next(s for s in build_waterfall(trace).spans if s.source == "action")
+    assert action.note == note

@@ -171,12 +171,33 @@ def _span_of(
 
 
 def _action_note(row: ActionRow) -> str:
-    """A few words beside an action: an error's message, a retry's reason."""
+    """A few words beside an action: an error's message, a retry's reason, what Claude Code's
+    telemetry folded into a tool call says (a rejection, a failure's error type)."""
     for key in ("error_message", "message", "error_type", "summary"):
         value = row.action_details.get(key)
         if isinstance(value, str) and value and value != row.action_name:
             return value
-    return ""
+    return _telemetry_note(row.action_details.get("telemetry"))
+
+
+def _telemetry_note(telemetry: Any) -> str:
+    if not isinstance(telemetry, dict):
+        return ""
+
+    def attrs(event: str) -> dict[str, Any]:
+        found = telemetry.get(event)
+        found = found.get("attributes") if isinstance(found, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    notes = []
+    decision = attrs("tool_decision")
+    if str(decision.get("decision", "")).lower() == "reject":
+        source = decision.get("source")
+        notes.append(f"rejected ({source})" if source else "rejected")
+    result = attrs("tool_result")
+    if str(result.get("success", "")).lower() == "false":
+        notes.append(str(result.get("error_type") or "failed"))
+    return "; ".join(notes)
 
 
 def _action_span(row: ActionRow, depth: int) -> Span:
