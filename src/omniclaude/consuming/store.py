@@ -141,6 +141,9 @@ class EventStore:
             try:
                 await self._copy(conn, items)
             except Exception as exc:
+                # Partitions the COPY's transaction created were rolled back with it: the
+                # cache must not believe in them, or every retry inserts into no partition.
+                self.partitions.clear()
                 if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION and not is_poison(exc):
                     raise
             else:
@@ -226,6 +229,7 @@ class EventStore:
             # write_events opens a savepoint inside our transaction.
             await write_events(conn, [item.event for item in items], partitions=self.partitions)
         except Exception as exc:
+            self.partitions.clear()  # the savepoint took any partition it created with it
             if not is_poison(exc):
                 raise
             if len(items) == 1:

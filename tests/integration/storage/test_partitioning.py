@@ -231,6 +231,40 @@ async def test_a_partition_dropped_under_the_consumer_is_created_again(database_
         await store.close()
 
 
+async def test_a_redelivery_in_a_batch_that_needs_a_new_partition_is_written(
+    database_url: str,
+) -> None:
+    """A batch of several tables that needs a new day's partition and repeats a stored event:
+    the COPY creates the partition and is rolled back on the duplicate; the idempotent retry
+    must create it again (a cache still believing in it inserted into no partition, forever)."""
+    store = EventStore(database_url)
+    cid = uuid.uuid4()
+    now = utc_now()
+    later = day_of(now) + 20 * DAY + timedelta(hours=3)
+    stored = _action(cid, now)
+    try:
+        assert await store.write(_items([stored])) == []
+        started = ExecutionStarted(
+            correlation_id=cid, agent_name="a", user_request="go", timestamp=later
+        )
+        batch = _items([stored, _action(cid, later, "later"), started])
+        assert await store.write(batch) == [], "a row was refused"
+        conn = await asyncpg.connect(database_url)
+        try:
+            names = await conn.fetch(
+                "SELECT action_name FROM agent_actions WHERE correlation_id = $1 ORDER BY 1", cid
+            )
+            lifecycle = await conn.fetchval(
+                "SELECT count(*) FROM agent_execution_events WHERE correlation_id = $1", cid
+            )
+        finally:
+            await conn.close()
+        assert [r["action_name"] for r in names] == ["bash", "later"]
+        assert lifecycle == 1
+    finally:
+        await store.close()
+
+
 async def test_concurrent_writers_create_one_partition(database_url: str) -> None:
     """Two connections asking for the same new day at once: one partition, both rows stored."""
     far = day_of(utc_now()) - 3000 * DAY
