@@ -113,15 +113,32 @@ def install(
             "standard, full (all but MessageDisplay), all, or EVENT,EVENT..."
         ),
     ] = "auto",
+    telemetry: Annotated[
+        bool,
+        typer.Option(
+            "--telemetry",
+            help="Also turn Claude Code's OTel logs and metrics on, sent to this OmniClaude's "
+            "API with a new ingest key (the env block of settings.json).",
+        ),
+    ] = False,
+    otlp_endpoint: Annotated[
+        str | None,
+        typer.Option(help="With --telemetry: the API's URL (default: the running stack's)."),
+    ] = None,
 ) -> None:
     """Register the hook for every Claude Code event in settings.json (merged, never clobbered)."""
     from omniclaude.errors import ConfigurationError
     from omniclaude.hooks.install import (
+        MASK,
         choose_events,
         claude_version,
         diff_text,
+        installed_telemetry_key,
+        masked,
         merge,
+        merge_telemetry,
         read_settings_file,
+        telemetry_env,
         write_settings_file,
     )
 
@@ -132,23 +149,68 @@ def install(
         chosen = choose_events(events, version)
     except ConfigurationError as exc:
         fail(str(exc), code=2)
+    if otlp_endpoint is not None and not telemetry:
+        fail("--otlp-endpoint: only with --telemetry", code=2)
+    endpoint = (otlp_endpoint or _api_url(ctx)) if telemetry else ""
+    if telemetry and not _is_http_url(endpoint):
+        fail(f"--otlp-endpoint: {endpoint!r} is not an http:// or https:// URL", code=2)
     try:
         before = read_settings_file(path)
         after = merge(before, hook_command, chosen)
+        key = installed_telemetry_key(before) if telemetry else None
+        if telemetry:
+            after = merge_telemetry(after, telemetry_env(endpoint, key or MASK))
     except ConfigurationError as exc:
         fail(str(exc))
-    diff = diff_text(path, before, after)
+    diff = diff_text(path, masked(before), masked(after))
     if dry_run:
+        if telemetry and key is None:
+            diff += "\n(a new ingest key would be created; it is shown masked)"
         typer.echo(diff or f"{path}: already installed, nothing to change")
         return
+    if telemetry and key is None:
+        key = _new_ingest_key(ctx)
+        after = merge_telemetry(after, telemetry_env(endpoint, key))
     if write_launcher is not None:
         write_launcher()
     if diff:
         write_settings_file(path, after)
     typer.echo(f"hooks installed in {path} ({len(chosen)} events): {hook_command}")
+    if telemetry:
+        typer.echo(
+            f"telemetry on: Claude Code sends OTel logs and metrics to {endpoint}"
+            " with an ingest key kept in that file"
+            + ("" if user else " (keep it out of version control)")
+        )
     if version is not None and version < (2, 1):
         typer.echo("Claude Code < 2.1 found: installed the core events only (see --events)")
     typer.echo("next: start Claude Code there; `omniclaude hooks status` shows events flowing")
+
+
+def _is_http_url(text: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+def _api_url(ctx: typer.Context) -> str:
+    """The running stack's API, else the configured host and port."""
+    from omniclaude.stack.control import stack_status
+
+    settings = settings_from(ctx)
+    running = stack_status(settings.data_dir).get("api_url")
+    return str(running) if running else f"http://{settings.api.host}:{settings.api.port}"
+
+
+def _new_ingest_key(ctx: typer.Context) -> str:
+    """A fresh ``ingest`` key for Claude Code's telemetry (hashed in the database)."""
+    from omniclaude.cli.keys import with_key_store
+
+    _record, key = with_key_store(
+        ctx, lambda store: store.create("claude-code-telemetry", ["ingest"])
+    )
+    return str(key)
 
 
 @hooks_app.command("uninstall")
@@ -157,19 +219,26 @@ def uninstall(
 ) -> None:
     """Remove the OmniClaude hook entries (and nothing else) from settings.json."""
     from omniclaude.errors import ConfigurationError
-    from omniclaude.hooks.install import diff_text, read_settings_file, unmerge, write_settings_file
+    from omniclaude.hooks.install import (
+        diff_text,
+        masked,
+        read_settings_file,
+        unmerge,
+        unmerge_telemetry,
+        write_settings_file,
+    )
 
     path = _settings_path(project, user)
     try:
         before = read_settings_file(path)
     except ConfigurationError as exc:
         fail(str(exc))
-    after = unmerge(before)
+    after = unmerge_telemetry(unmerge(before))
     if after == before:
         typer.echo(f"{path}: no OmniClaude hooks installed")
         return
     if dry_run:
-        typer.echo(diff_text(path, before, after))
+        typer.echo(diff_text(path, masked(before), masked(after)))
         return
     write_settings_file(path, after)
     typer.echo(f"OmniClaude hooks removed from {path}")

@@ -11,14 +11,16 @@ import typer
 
 from omniclaude.cli._common import console, err_console, fail, settings_from
 
-__all__ = ["keys_app", "register"]
+__all__ = ["keys_app", "register", "with_key_store"]
 
 keys_app = typer.Typer(help="API keys for the HTTP API (hashed at rest).", no_args_is_help=True)
 
 T = TypeVar("T")
 
 
-def _with_store(ctx: typer.Context, action: Callable[[Any], Awaitable[T]]) -> T:
+def with_key_store(ctx: typer.Context, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``action(ApiKeyStore)`` on the configured database (fails with a message when
+    it is not set or cannot be reached)."""
     from omniclaude.storage.api_keys import ApiKeyStore
     from omniclaude.storage.pool import connect
 
@@ -49,7 +51,7 @@ def create(
 ) -> None:
     """Create a key and print it once, alone on its own line of stdout (never shown again)."""
     try:
-        record, key = _with_store(ctx, lambda store: store.create(name, scope))
+        record, key = with_key_store(ctx, lambda store: store.create(name, scope))
     except ValueError as exc:
         fail(str(exc), code=2)
     err_console.print(
@@ -66,7 +68,7 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List keys (prefix, scopes, dates; never the secret)."""
-    keys = _with_store(ctx, lambda store: store.list())
+    keys = with_key_store(ctx, lambda store: store.list())
     if as_json:
         typer.echo(json.dumps([k.as_json() for k in keys], indent=2))
         return
@@ -92,7 +94,7 @@ def revoke(
     key: Annotated[str, typer.Argument(help="The key id, its prefix, or the key itself.")],
 ) -> None:
     """Revoke a key: it stops authenticating at once."""
-    record = _with_store(ctx, lambda store: store.revoke(key))
+    record = with_key_store(ctx, lambda store: store.revoke(key))
     if record is None:
         fail(f"key: no key matches {key!r}")
     console.print(f"revoked {record.key_id} ({record.name})", highlight=False)

@@ -314,3 +314,98 @@ def launcher_command(path: Path, *, python: str) -> str:
     if len(python) < _MAX_SHEBANG and not any(c.isspace() for c in python):
         return shlex.quote(str(path))
     return f"{shlex.quote(python)} -IS {shlex.quote(str(path))}"
+
+
+# ------------------------------------------------------------------ telemetry (--telemetry)
+TELEMETRY_MARKER: Final = "OMNICLAUDE_TELEMETRY_ENV"
+"""The ``env`` entry naming the variables ``hooks install --telemetry`` wrote (so
+``uninstall`` removes exactly those and nothing the user set)."""
+
+_HEADERS_VAR: Final = "OTEL_EXPORTER_OTLP_HEADERS"
+_BEARER: Final = "Authorization=Bearer "
+MASK: Final = "********"
+
+
+def telemetry_env(endpoint: str, key: str) -> dict[str, str]:
+    """The ``env`` block that turns Claude Code's OTel logs and metrics on and sends them to
+    an OmniClaude API at ``endpoint`` (``http://host:port``) with the ingest ``key``."""
+    return {
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_LOGS_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint.rstrip("/"),
+        _HEADERS_VAR: f"{_BEARER}{key}",
+    }
+
+
+def _env_of(settings: dict[str, Any]) -> dict[str, Any]:
+    env = settings.get("env", {})
+    if not isinstance(env, dict):
+        raise ConfigurationError("settings.json: 'env' is not an object; fix it by hand first")
+    return env
+
+
+def _ours(env: dict[str, Any]) -> list[str]:
+    names = env.get(TELEMETRY_MARKER, "")
+    return [n for n in names.split(",") if n] if isinstance(names, str) else []
+
+
+def installed_telemetry_key(settings: dict[str, Any]) -> str | None:
+    """The ingest key an earlier ``--telemetry`` install wrote (reused, not replaced), else None."""
+    env = _env_of(settings)
+    value = env.get(_HEADERS_VAR)
+    if _HEADERS_VAR in _ours(env) and isinstance(value, str) and value.startswith(_BEARER):
+        return value[len(_BEARER) :]
+    return None
+
+
+def merge_telemetry(settings: dict[str, Any], variables: dict[str, str]) -> dict[str, Any]:
+    """Return ``settings`` with ``variables`` in its ``env`` block (input untouched).
+
+    Raises:
+        ConfigurationError: ``env`` is not an object, or the user set one of the variables to
+            another value (named; never overwritten).
+    """
+    result = copy.deepcopy(settings)
+    env = _env_of(result)
+    ours = set(_ours(env))
+    for name, value in variables.items():
+        current = env.get(name)
+        if current is not None and current != value and name not in ours:
+            shown = MASK if name == _HEADERS_VAR else repr(current)
+            raise ConfigurationError(
+                f"settings.json: env.{name} is already set (to {shown}), not by OmniClaude; "
+                "remove it or install without --telemetry"
+            )
+    env.update(variables)
+    env[TELEMETRY_MARKER] = ",".join(sorted(ours | set(variables)))
+    result["env"] = env
+    return result
+
+
+def unmerge_telemetry(settings: dict[str, Any]) -> dict[str, Any]:
+    """Return ``settings`` without the ``env`` variables a ``--telemetry`` install wrote."""
+    result = copy.deepcopy(settings)
+    env = result.get("env")
+    if not isinstance(env, dict) or TELEMETRY_MARKER not in env:
+        return result
+    for name in [*_ours(env), TELEMETRY_MARKER]:
+        env.pop(name, None)
+    if not env:
+        del result["env"]
+    return result
+
+
+def masked(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with the telemetry key hidden (for diffs and messages)."""
+    env = settings.get("env")
+    if not isinstance(env, dict) or not isinstance(env.get(_HEADERS_VAR), str):
+        return settings
+    result = copy.deepcopy(settings)
+    value: str = result["env"][_HEADERS_VAR]
+    if value.startswith(_BEARER):
+        result["env"][_HEADERS_VAR] = _BEARER + MASK
+    else:
+        result["env"][_HEADERS_VAR] = MASK
+    return result

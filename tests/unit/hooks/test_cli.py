@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from omniclaude.cli import hooks as hooks_cli
 from omniclaude.cli.hooks import register
 from omniclaude.hooks.emitter import EmitterLock
 from omniclaude.hooks.fast import LOG_FILE, SPOOL_FILE, encode_record
@@ -188,3 +189,92 @@ def test_status_shows_installs_and_a_never_used_spool(tmp_path: Path) -> None:
     assert "last event:   never" in text
     assert "not running" in text
     assert "event(s)" in text
+
+
+def _env(path: Path) -> dict[str, str]:
+    env: dict[str, str] = json.loads(path.read_text())["env"]
+    return env
+
+
+def test_install_with_telemetry_writes_the_env_block_and_uninstall_removes_only_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--telemetry adds Claude Code's OTel variables with a fresh ingest key (never printed);
+    a second install keeps the key; uninstall removes what install wrote and nothing else."""
+    keys = iter(["ock_first_secret", "ock_second_secret"])
+    monkeypatch.setattr(hooks_cli, "_new_ingest_key", lambda _ctx: next(keys))
+    settings = tmp_path / "p" / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"env": {"MY_VAR": "kept"}}))
+    out = invoke(
+        "hooks", "install", "--project", str(tmp_path / "p"), "--telemetry",
+        "--otlp-endpoint", "http://127.0.0.1:9999",
+    )  # fmt: skip
+    assert "ock_first_secret" not in out
+    env = _env(settings)
+    assert env["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:9999"
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == "Authorization=Bearer ock_first_secret"
+    assert env["MY_VAR"] == "kept"
+    invoke(
+        "hooks", "install", "--project", str(tmp_path / "p"), "--telemetry",
+        "--otlp-endpoint", "http://127.0.0.1:9999",
+    )  # fmt: skip
+    assert _env(settings)["OTEL_EXPORTER_OTLP_HEADERS"].endswith("ock_first_secret")
+    dry = invoke("hooks", "uninstall", "--project", str(tmp_path / "p"), "--dry-run")
+    assert "ock_first_secret" not in dry
+    invoke("hooks", "uninstall", "--project", str(tmp_path / "p"))
+    assert json.loads(settings.read_text()) == {"env": {"MY_VAR": "kept"}}
+
+
+def test_install_with_telemetry_dry_run_creates_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--dry-run shows the env block with the key masked and creates no key."""
+
+    def no_key(ctx: object) -> str:
+        raise AssertionError("a dry run created a key")
+
+    monkeypatch.setattr(hooks_cli, "_new_ingest_key", no_key)
+    out = invoke(
+        "hooks", "install", "--project", str(tmp_path / "p"), "--telemetry", "--dry-run",
+        "--otlp-endpoint", "http://127.0.0.1:9999",
+    )  # fmt: skip
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in out
+    assert "Authorization=Bearer ********" in out
+    assert not (tmp_path / "p" / ".claude" / "settings.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--otlp-endpoint", "http://h:1"], "--otlp-endpoint: only with --telemetry"),
+        (["--telemetry", "--otlp-endpoint", "ftp://h"], "--otlp-endpoint: 'ftp://h' is not"),
+    ],
+)
+def test_install_refuses_a_bad_telemetry_option(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """A wrong option is named, exit 2, nothing written."""
+    result = runner.invoke(app, ["hooks", "install", "--project", str(tmp_path / "p"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "p" / ".claude" / "settings.json").exists()
+
+
+def test_install_refuses_a_telemetry_variable_the_user_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A variable the user set to another value is refused by name (and its value, a possible
+    secret for the headers, not shown)."""
+    monkeypatch.setattr(hooks_cli, "_new_ingest_key", lambda _ctx: "ock_x")
+    settings = tmp_path / "p" / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"env": {"OTEL_EXPORTER_OTLP_HEADERS": "x-key=their-secret"}}))
+    result = runner.invoke(
+        app, ["hooks", "install", "--project", str(tmp_path / "p"), "--telemetry",
+              "--otlp-endpoint", "http://127.0.0.1:9999"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "env.OTEL_EXPORTER_OTLP_HEADERS is already set" in result.output
+    assert "their-secret" not in result.output
