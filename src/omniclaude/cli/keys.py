@@ -21,15 +21,20 @@ T = TypeVar("T")
 def with_key_store(ctx: typer.Context, action: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``action(ApiKeyStore)`` on the configured database (fails with a message when
     it is not set or cannot be reached)."""
+    from omniclaude.stack.locate import locate
     from omniclaude.storage.api_keys import ApiKeyStore
     from omniclaude.storage.pool import connect
 
-    settings = settings_from(ctx)
-    if settings.database_url is None:
-        fail("OMNICLAUDE_DATABASE_URL: not set; keys live in the database", code=2)
+    database_url = locate(settings_from(ctx)).database_url
+    if database_url is None:
+        fail(
+            "OMNICLAUDE_DATABASE_URL: not set and no local stack is running; keys live in the "
+            "database (start one with `omniclaude up` or point the variable at PostgreSQL)",
+            code=2,
+        )
 
     async def main() -> T:
-        conn = await connect(settings.database_dsn())
+        conn = await connect(database_url)
         try:
             return await action(ApiKeyStore(conn))
         finally:

@@ -278,3 +278,34 @@ def test_install_refuses_a_telemetry_variable_the_user_set(
     assert result.exit_code == 1
     assert "env.OTEL_EXPORTER_OTLP_HEADERS is already set" in result.output
     assert "their-secret" not in result.output
+
+
+def test_the_key_store_is_the_running_stacks_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After `omniclaude up`, keys (and --telemetry's key) need no OMNICLAUDE_DATABASE_URL:
+    the stack's database is used; with neither, the message says both ways out."""
+    from omniclaude.cli import keys as keys_cli
+    from omniclaude.stack import locate as locate_mod
+
+    monkeypatch.delenv("OMNICLAUDE_DATABASE_URL", raising=False)
+    result = runner.invoke(app, ["hooks", "install", "--telemetry", "--user"])
+    assert result.exit_code == 2
+    assert "no local stack is running" in result.output
+    assert "omniclaude up" in result.output
+
+    seen: list[str] = []
+
+    class Found:
+        database_url = "postgresql://postgres@127.0.0.1:1/stack"
+
+    async def refuse(url: str) -> None:
+        seen.append(url)
+        raise OSError("not really there")
+
+    monkeypatch.setattr(locate_mod, "locate", lambda *_args, **_kw: Found())
+    monkeypatch.setattr("omniclaude.storage.pool.connect", refuse)
+    ctx = typer.Context(typer.main.get_command(app))
+    with pytest.raises(typer.Exit):
+        keys_cli.with_key_store(ctx, lambda store: store.list())
+    assert seen == [Found.database_url]
