@@ -471,12 +471,16 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
         (midnight - timedelta(hours=3, minutes=10), midnight + timedelta(hours=2, minutes=5)),
         (midnight - timedelta(hours=30), midnight - timedelta(hours=29, minutes=50)),
         (midnight - timedelta(days=1, hours=1), midnight - timedelta(days=1, hours=1)),
+        (midnight - timedelta(days=1, hours=-5), midnight - timedelta(hours=5)),
+        (now - timedelta(days=2, hours=7), now - timedelta(hours=13, minutes=20)),
+        (midnight - timedelta(days=3, hours=11), midnight + timedelta(hours=1)),
         (now - timedelta(days=60), now - timedelta(days=50)),
     ]
     raw_statements = {
         group: usage._statement(group).replace("FROM rollup_llm_hour", f"FROM {_RAW_LLM}")
         for group in usage.UsageGroup
     }
+    reports: dict[usage.UsageGroup, list[dict[str, object]]] = {}
     for since, until in windows:
         for group in (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT,
                       usage.UsageGroup.AGENT):  # fmt: skip
@@ -491,6 +495,14 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
             got = [report.total.model_dump(), *(row.model_dump() for row in report.rows)]
             assert got == [usage.UsageRow.model_validate(e).model_dump() for e in expected], (
                 f"{group} over {since}..{until} differs from the raw calls"
+            )
+            reports[group] = got
+        costs, cost_total = await usage.overview_costs(conn, since=since, until=until, top=1)
+        for group in (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT):
+            assert cost_total.model_dump() == reports[group][0], f"total over {since}..{until}"
+            rows = reports[group][1:] if group is usage.UsageGroup.DAY else reports[group][1:2]
+            assert [row.model_dump() for row in costs[group]] == rows, (
+                f"the overview's {group} over {since}..{until} differs from the raw calls"
             )
     assert report.total.calls == 0
     overview = await queries.fetch_overview(conn, since=now - timedelta(days=7), until=now)

@@ -31,7 +31,7 @@ from omniclaude.storage.queries.rollups import (
     routing_confidence,
     slowest_tools,
 )
-from omniclaude.storage.queries.usage import UsageGroup, UsageQuery, UsageRow, usage_report
+from omniclaude.storage.queries.usage import UsageGroup, UsageRow, overview_costs
 
 __all__ = [
     "ActivityBucket",
@@ -118,11 +118,8 @@ async def fetch_overview(db: Reader, *, since: datetime, until: datetime) -> Ove
 
     as_of = utc_now()
     recent = max(since, until - ACTIVITY_SPAN)
-    async with one_connection(db) as conn:  # thirteen statements: one connection, one reset
-        costs = {
-            group: await usage_report(conn, UsageQuery(since=since, until=until, group_by=group))
-            for group in (UsageGroup.DAY, UsageGroup.MODEL, UsageGroup.PROJECT)
-        }
+    async with one_connection(db) as conn:  # eleven statements: one connection, one reset
+        costs, cost_total = await overview_costs(conn, since=since, until=until)
         return Overview(
             since=since,
             until=until,
@@ -135,10 +132,10 @@ async def fetch_overview(db: Reader, *, since: datetime, until: datetime) -> Ove
             slowest_tools=await slowest_tools(conn, since=since, until=until),
             agents=await agent_usage(conn, since=since, until=until),
             confidence=await routing_confidence(conn, since=since, until=until),
-            cost_by_day=costs[UsageGroup.DAY].rows,
-            cost_by_model=costs[UsageGroup.MODEL].rows[:10],
-            cost_by_project=costs[UsageGroup.PROJECT].rows[:10],
-            cost_total=costs[UsageGroup.DAY].total,
+            cost_by_day=costs[UsageGroup.DAY],
+            cost_by_model=costs[UsageGroup.MODEL],
+            cost_by_project=costs[UsageGroup.PROJECT],
+            cost_total=cost_total,
             activity_by_day=await activity_figures(
                 conn, since=since, until=until, group=ActivityGroup.DAY
             ),
