@@ -241,6 +241,11 @@ async def _report_from_sums(db: Reader, query: UsageQuery) -> list[Any]:
 
 _OVERVIEW_GROUPS: Final = (UsageGroup.DAY, UsageGroup.MODEL, UsageGroup.PROJECT)
 _DAY_KEY, _PROJECT_KEY = _KEYS[UsageGroup.DAY], _KEYS[UsageGroup.PROJECT]
+_IN_WINDOW: Final = (
+    "bucket >= $5 AND bucket < $4 AND hours & CASE WHEN bucket = $5 THEN $6::int ELSE -1 END"
+    " & CASE WHEN bucket = $7 THEN $8::int ELSE -1 END <> 0"
+)
+"""A session-mask row of the window: its days ``[$5, $4)``, the first and last masked."""
 _OVERVIEW_COSTS: Final = (
     "WITH w AS (SELECT * FROM rollup_llm_sums_day WHERE bucket >= $2 AND bucket < $3"  # noqa: S608
     " UNION ALL SELECT * FROM rollup_llm_sums_hour WHERE (bucket >= $1 AND bucket < $2)"
@@ -251,18 +256,16 @@ _OVERVIEW_COSTS: Final = (
     f" coalesce({_DAY_KEY}, model, {_PROJECT_KEY}) AS key, coalesce(sum(calls), 0) AS calls,"
     f" {_SUMS}min(first_at) AS first_at, max(last_at) AS last_at FROM w WHERE calls > 0"
     f" GROUP BY GROUPING SETS (({_DAY_KEY}), (model), ({_PROJECT_KEY}), ())), "
-    "pairs AS (SELECT dimension, CASE dimension"
-    f" WHEN 'all' THEN {_SESSION_KEYS[UsageGroup.DAY]}"
+    "sessions AS (SELECT 'day' AS grp,"
+    f" {_SESSION_KEYS[UsageGroup.DAY]} AS key, count(*) AS sessions"
+    f" FROM rollup_llm_sessions_day WHERE dimension = 'all' AND {_IN_WINDOW} GROUP BY 2"
+    " UNION ALL SELECT 'total', NULL, count(*) FROM (SELECT DISTINCT session_id"
+    f" FROM rollup_llm_sessions_day WHERE dimension = 'all' AND {_IN_WINDOW}) AS d"
+    " UNION ALL SELECT dimension, key, count(*) FROM (SELECT dimension, CASE dimension"
     f" WHEN 'model' THEN {_SESSION_KEYS[UsageGroup.MODEL]}"
     f" ELSE {_SESSION_KEYS[UsageGroup.PROJECT]} END AS key, session_id"
-    " FROM rollup_llm_sessions_day"
-    " WHERE dimension IN ('all', 'model', 'project') AND bucket >= $5 AND bucket < $4"
-    " AND hours & CASE WHEN bucket = $5 THEN $6::int ELSE -1 END"
-    " & CASE WHEN bucket = $7 THEN $8::int ELSE -1 END <> 0 GROUP BY 1, 2, 3), "
-    "sessions AS (SELECT CASE dimension WHEN 'all' THEN 'day' ELSE dimension END AS grp, key,"
-    " count(*) AS sessions FROM pairs GROUP BY 1, 2"
-    " UNION ALL SELECT 'total', NULL, count(*) FROM"
-    " (SELECT DISTINCT session_id FROM pairs WHERE dimension = 'all') AS d), "
+    " FROM rollup_llm_sessions_day WHERE dimension IN ('model', 'project')"
+    f" AND {_IN_WINDOW} GROUP BY 1, 2, 3) AS pairs GROUP BY 1, 2), "
     "ranked AS (SELECT s.*, coalesce(n.sessions, 0) AS sessions, row_number() OVER ("
     "PARTITION BY s.grp ORDER BY s.cost_usd DESC, s.total_tokens DESC, s.key) AS rank"
     " FROM sums s LEFT JOIN sessions n ON n.grp = s.grp AND n.key IS NOT DISTINCT FROM s.key) "
@@ -270,8 +273,10 @@ _OVERVIEW_COSTS: Final = (
     "ORDER BY grp, CASE WHEN grp = 'day' THEN key END, rank"
 )
 """The overview's three reports (by day, model and project) and their total in one statement:
-the sums and the session masks are each read once, and the total's distinct sessions counted
-once (three reports read them three times). The same windows and figures as
+the sums are read once, and the total's distinct sessions counted once (three reports did each
+three times). An ``all`` mask row is one (day, session): the days' counts need no dedupe, so
+only the model and project pairs are deduplicated, and nothing is materialized (a shared pairs
+CTE spilled to disk at 30 d: 121 -> 81 ms at 2M actions). The same windows and figures as
 :func:`_sums_statement`'s; ``$9`` caps the rows by model and by project (costliest first)."""
 
 
