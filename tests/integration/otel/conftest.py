@@ -8,6 +8,7 @@ a thread. ``kafka_sink`` is the publishing tests' (a started KafkaSink on this t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,22 @@ class OtlpApi:
         )
         assert response.status_code == 200, f"GET /traces/{correlation_id}: {response.text}"
         return dict(response.json())
+
+    async def export(self, exporter_class: Any, signal: str, data: Any, *, gzipped: bool) -> Any:
+        """Send ``data`` with one of the SDK's OTLP/HTTP exporters (its blocking ``export`` in
+        a thread) to ``/v1/<signal>`` with the ingest key; return the exporter's result."""
+        from opentelemetry.exporter.otlp.proto.http import Compression
+
+        exporter = exporter_class(
+            endpoint=f"{self.url}/v1/{signal}",
+            headers=self.headers(),
+            compression=Compression.Gzip if gzipped else Compression.NoCompression,
+            timeout=30,
+        )
+        try:
+            return await asyncio.to_thread(exporter.export, data)
+        finally:
+            exporter.shutdown()
 
 
 @pytest.fixture

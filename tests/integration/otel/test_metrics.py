@@ -3,12 +3,10 @@ consumer → ``agent_metric_points``; a resend adds nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 import pytest
-from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import (
@@ -34,16 +32,7 @@ def _reader(temporality: AggregationTemporality) -> InMemoryMetricReader:
 
 
 async def _export(api: OtlpApi, data: MetricsData, *, gzipped: bool = False) -> None:
-    exporter = OTLPMetricExporter(
-        endpoint=f"{api.url}/v1/metrics",
-        headers=api.headers(),
-        compression=Compression.Gzip if gzipped else Compression.NoCompression,
-        timeout=30,
-    )
-    try:
-        result = await asyncio.to_thread(exporter.export, data)
-    finally:
-        exporter.shutdown()
+    result = await api.export(OTLPMetricExporter, "metrics", data, gzipped=gzipped)
     assert result is MetricExportResult.SUCCESS, f"the OTLP metric exporter failed: {result}"
 
 

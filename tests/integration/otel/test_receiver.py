@@ -3,7 +3,6 @@ PostgreSQL, read back from the tables and from GET /traces/{id}."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import time
 import uuid
@@ -13,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry._logs import LogRecord
-from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -42,16 +40,7 @@ def _root(spans: Sequence[ReadableSpan]) -> str:
 
 
 async def _export(api: OtlpApi, spans: Sequence[ReadableSpan], *, gzipped: bool) -> None:
-    exporter = OTLPSpanExporter(
-        endpoint=f"{api.url}/v1/traces",
-        headers=api.headers(),
-        compression=Compression.Gzip if gzipped else Compression.NoCompression,
-        timeout=30,
-    )
-    try:
-        result = await asyncio.to_thread(exporter.export, spans)
-    finally:
-        exporter.shutdown()
+    result = await api.export(OTLPSpanExporter, "traces", spans, gzipped=gzipped)
     assert result is SpanExportResult.SUCCESS, f"the OTLP exporter failed: {result}"
 
 
@@ -254,13 +243,9 @@ async def test_sdk_log_export_is_kept_as_decision_actions(otlp_api: OtlpApi) -> 
         LogRecord(body="compacted", attributes={"session.id": session}, event_name="toy.note")
     )
     provider.shutdown()
-    exporter = OTLPLogExporter(
-        endpoint=f"{otlp_api.url}/v1/logs", headers=otlp_api.headers(), compression=Compression.Gzip
+    result = await otlp_api.export(
+        OTLPLogExporter, "logs", memory.get_finished_logs(), gzipped=True
     )
-    try:
-        result = await asyncio.to_thread(exporter.export, memory.get_finished_logs())
-    finally:
-        exporter.shutdown()
     assert result.name == "SUCCESS", result
     cid = str(session_correlation_id(session))
     [row] = await otlp_api.stack.wait_for_count("agent_actions", cid, 1)
