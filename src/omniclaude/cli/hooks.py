@@ -196,11 +196,13 @@ def _is_http_url(text: str) -> bool:
 
 def _api_url(ctx: typer.Context) -> str:
     """The running stack's API, else the configured host and port."""
-    from omniclaude.stack.control import stack_status
+    from omniclaude.stack.locate import locate
 
     settings = settings_from(ctx)
-    running = stack_status(settings.data_dir).get("api_url")
-    return str(running) if running else f"http://{settings.api.host}:{settings.api.port}"
+    state = locate(settings).state
+    if state is not None and state.api_url:
+        return state.api_url
+    return f"http://{settings.api.host}:{settings.api.port}"
 
 
 def _new_ingest_key(ctx: typer.Context) -> str:
