@@ -80,12 +80,15 @@ ROLLUP_TABLES: Final[tuple[str, ...]] = (
     "rollup_events_minute",
     "rollup_executions_hour",
     "rollup_llm_hour",
+    "rollup_llm_session_cells",
     "rollup_llm_sessions_day",
     "rollup_llm_sums_day",
     "rollup_llm_sums_hour",
     "rollup_routing_hour",
+    "rollup_tools_day",
+    "rollup_tools_hour",
 )
-"""The rollups (migrations 0005 and 0006), each with its UTC ``bucket``."""
+"""The rollups (migrations 0005, 0006, 0007 and 0009), each with its UTC ``bucket``."""
 
 MARK: Final = "omniclaude retention: detached to be dropped"
 """The comment a partition gets just before retention detaches it."""

@@ -7,6 +7,7 @@ batches and LLM calls told twice.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import random
 import uuid
@@ -50,12 +51,14 @@ pytestmark = pytest.mark.covers(
     "table:rollup_llm_sessions_day",
     "table:rollup_tools_hour",
     "table:rollup_tools_day",
+    "table:rollup_llm_session_cells",
     "feature:rollups",
 )
 
 M = importlib.import_module("omniclaude.storage.migrations.versions.0005_rollups")
 M6 = importlib.import_module("omniclaude.storage.migrations.versions.0006_llm_rollups")
 M7 = importlib.import_module("omniclaude.storage.migrations.versions.0007_tool_rollups")
+M9 = importlib.import_module("omniclaude.storage.migrations.versions.0009_session_cells")
 
 EXPECTED = {
     "rollup_actions_hour": (
@@ -89,6 +92,10 @@ EXPECTED = {
     "rollup_llm_sessions_day": (
         M6.SESSIONS_SELECT.format(rows="agent_llm_calls"),
         "bucket, dimension, value, session_id",
+    ),
+    "rollup_llm_session_cells": (
+        M9.cells_select("rollup_llm_sessions_day") + " ORDER BY 1, 2, 3, 4, 5, 6, 7",
+        "dimension, kind, bucket, value, hour, prev_day, prev_hour",
     ),
 }
 """Each rollup recomputed from the raw rows (the migration's own backfill statements)."""
@@ -139,7 +146,8 @@ async def assert_rollups_exact(conn: asyncpg.Connection) -> None:
             + ("events" if table in {"rollup_actions_hour", "rollup_tools_hour",
                                      "rollup_tools_day"} else
                "decisions" if table == "rollup_routing_hour" else
-               "hours" if table == "rollup_llm_sessions_day" else "calls")
+               "hours" if table == "rollup_llm_sessions_day" else
+               "sessions" if table == "rollup_llm_session_cells" else "calls")
             + f" <> 0 ORDER BY {key}"
         )  # fmt: skip
         assert _normal(stored) == _normal(expected), f"{table} drifted from the raw rows"
@@ -514,3 +522,118 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
     assert [r.key for r in overview.cost_by_day] == [r["key"] for r in by_day[1:]]
     assert [r.sessions for r in overview.cost_by_day] == [r["sessions"] for r in by_day[1:]]
     await assert_rollups_exact(conn)
+
+
+def _session_calls(rng: random.Random, now: datetime, n: int) -> list[LlmCall]:
+    """LLM calls of a few sessions spread over five days' hours (gaps of days and hours), in
+    random order: every kind of session cell, and rows arriving before their earlier days."""
+    calls = []
+    for i in range(n):
+        request = f"req_cells_{i}"
+        calls.append(
+            LlmCall(event_id=llm_call_id(request_id=request, message_id=None),
+                    correlation_id=uuid.uuid4(), model=rng.choice(["claude-a", "claude-b"]),
+                    input_tokens=1, output_tokens=1, request_id=request,
+                    session_id=rng.choice(["", *(f"s{k}" for k in range(6))]),
+                    project_name=rng.choice([None, "p1", "p2"]), agent_name=rng.choice([None, "a"]),
+                    cost_usd=0.01, cost_source=CostSource.ESTIMATE, source="transcript",
+                    timestamp=now - timedelta(hours=rng.choice([0, 1, 5, 23, 24, 30, 49, 100]),
+                                              minutes=rng.randint(0, 59)))
+        )  # fmt: skip
+    rng.shuffle(calls)
+    return calls
+
+
+async def test_the_session_cells_stay_exact_whatever_the_order_of_the_calls(
+    database_url: str,
+) -> None:
+    """Calls of the same sessions in small batches, out of order (a day filled in between
+    two days already counted, an hour added to a counted day), redelivered, and written by
+    two connections at once: the session cells always equal their recomputation from the
+    masks, and the session counts the raw calls' (the advisory lock makes concurrent writers
+    of one session take turns)."""
+    from omniclaude.storage.pool import init_connection
+    from omniclaude.storage.queries import usage
+
+    rng = random.Random(9)
+    now = utc_now()
+    calls = _session_calls(rng, now, 240)
+    conns = [await asyncpg.connect(database_url) for _ in range(2)]
+    try:
+        for conn in conns:
+            await init_connection(conn)
+            await enable_copy(conn)
+
+        async def writer(conn: asyncpg.Connection, mine: list[LlmCall]) -> None:
+            at = 0
+            while at < len(mine):
+                size = rng.randint(1, 9)
+                async with conn.transaction():
+                    await write_events(conn, mine[at : at + size])
+                at += size
+
+        await writer(conns[0], calls[:60])
+        await asyncio.gather(writer(conns[0], calls[60::2]), writer(conns[1], calls[61::2]))
+        await writer(conns[1], rng.sample(calls, 40))  # redelivered: nothing changes
+        await assert_rollups_exact(conns[0])
+        raw = usage._statement(usage.UsageGroup.PROJECT).replace(
+            "FROM rollup_llm_hour", f"FROM {_RAW_LLM}"
+        )
+        for since, until in ((now - timedelta(days=5), now + timedelta(hours=1)),
+                             (now - timedelta(hours=30), now - timedelta(hours=2)),
+                             (now - timedelta(hours=3), now)):  # fmt: skip
+            query = usage.UsageQuery(since=since, until=until, group_by=usage.UsageGroup.PROJECT)
+            report = await usage.usage_report(conns[0], query)
+            expected = await conns[0].fetch(raw, since, until, None, None, None)
+            assert [report.total.sessions, *(r.sessions for r in report.rows)] == [
+                r["sessions"] for r in expected
+            ], f"sessions over {since}..{until} differ from the raw calls"
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def test_two_writers_of_one_session_take_turns_on_its_cells(database_url: str) -> None:
+    """Two transactions add two other days of one session at once (no rollup row in
+    common): the second waits for the first (the session's advisory lock), so it counts
+    its day after the first's; without the lock it would not see it and the cells drift."""
+    from omniclaude.storage.partitions import PartitionCache
+    from omniclaude.storage.pool import init_connection
+
+    now = utc_now()
+    calls = [
+        LlmCall(event_id=llm_call_id(request_id=f"req_turns_{days}", message_id=None),
+                correlation_id=uuid.uuid4(), model="claude-a", input_tokens=1, output_tokens=1,
+                request_id=f"req_turns_{days}", session_id="turns", cost_usd=0.01,
+                cost_source=CostSource.ESTIMATE, source="transcript",
+                timestamp=now - timedelta(days=days))
+        for days in (3, 1)
+    ]  # fmt: skip
+    first, second = [await asyncpg.connect(database_url) for _ in range(2)]
+    try:
+        for conn in (first, second):
+            await init_connection(conn)
+        # Those days' partitions made and known to both first (a writer that makes or checks
+        # one holds the table's partition lock to its end: they would take turns anyway).
+        warm = [c.model_copy(update={"event_id": uuid.uuid4(), "session_id": "other"})
+                for c in calls]  # fmt: skip
+        caches = {first: PartitionCache(), second: PartitionCache()}
+        for conn, cache in caches.items():
+            await write_events(conn, warm, partitions=cache)
+        opened = first.transaction()
+        await opened.start()
+        await write_events(first, calls[:1], partitions=caches[first])
+
+        async def later() -> None:
+            async with second.transaction():
+                await write_events(second, calls[1:], partitions=caches[second])
+
+        waiting = asyncio.ensure_future(later())
+        await asyncio.sleep(0.3)  # the second is blocked now (or, without the lock, done)
+        assert not waiting.done(), "the second writer did not wait for the session's lock"
+        await opened.commit()
+        await waiting
+        await assert_rollups_exact(first)
+    finally:
+        await first.close()
+        await second.close()

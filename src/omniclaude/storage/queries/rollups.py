@@ -155,6 +155,16 @@ class HourSpans:
     last_day: datetime
     last_mask: int
 
+    @property
+    def first_hour(self) -> int:
+        """The hour of the day (UTC) the window's first hour starts at."""
+        return self.first.hour
+
+    @property
+    def last_hour(self) -> int:
+        """The hour of the day (UTC) the window's last hour starts at."""
+        return (self.end - timedelta(hours=1)).hour
+
 
 _ALL_HOURS: Final = (1 << 24) - 1
 

@@ -29,7 +29,7 @@ from omniclaude.storage.queries.filters import (
     resolve_window,
     text_or_none,
 )
-from omniclaude.storage.queries.rollups import hour_spans
+from omniclaude.storage.queries.rollups import HourSpans, hour_spans
 from omniclaude.storage.queries.rows import LlmCallRow
 
 __all__ = [
@@ -189,37 +189,88 @@ _SESSION_KEYS: Final[dict[UsageGroup, str]] = {
 """The same keys over ``rollup_llm_sessions_day`` (its bucket a day, its value the dimension's)."""
 
 
+def _cells(dimensions: str, columns: str) -> str:
+    """The rows whose sum counts a window's distinct sessions of ``dimensions`` (an SQL
+    condition on ``dimension``), as ``columns`` of ``rollup_llm_session_cells`` (migration
+    0009): on the first day the cells of rows whose last hour is in the window; on a middle
+    day those whose previous day with a call is before the window (or on its first day
+    before its first hour); on the last day those of rows whose first hour is in the window,
+    on the same condition. A window inside one UTC day counts that day's masks."""
+    first_in_window = "(prev_day < $6 OR (prev_day = $6 AND prev_hour < $7))"
+    cells = f"SELECT {columns}, sessions FROM rollup_llm_session_cells WHERE {dimensions} AND "  # noqa: S608
+    return (
+        f"{cells}kind = 'f' AND bucket = $6 AND hour >= $7 AND $6 < $8"  # noqa: S608
+        f" UNION ALL {cells}kind = 'm' AND bucket > $6 AND bucket < $8 AND {first_in_window}"
+        f" UNION ALL {cells}kind = 'l' AND bucket = $8 AND hour <= $9 AND $6 < $8"
+        f" AND {first_in_window}"
+        f" UNION ALL SELECT {columns}, 1 FROM rollup_llm_sessions_day WHERE {dimensions}"
+        " AND $6 = $8 AND bucket = $6 AND hours & $10 <> 0"
+    )
+
+
+def _day_cells(dimension: str) -> str:
+    """The rows whose sum per ``bucket`` counts each day's sessions in the window
+    (``dimension``: an SQL condition choosing ``all``; a day's sessions are its ``all`` mask
+    rows, so every cell of a middle day counts)."""
+    cells = f"SELECT bucket, sessions FROM rollup_llm_session_cells WHERE {dimension} AND "  # noqa: S608
+    return (
+        f"{cells}kind = 'f' AND bucket = $6 AND hour >= $7 AND $6 < $8"  # noqa: S608
+        f" UNION ALL {cells}kind = 'm' AND bucket > $6 AND bucket < $8"
+        f" UNION ALL {cells}kind = 'l' AND bucket = $8 AND hour <= $9 AND $6 < $8"
+        f" UNION ALL SELECT bucket, 1 FROM rollup_llm_sessions_day WHERE {dimension}"
+        " AND $6 = $8 AND bucket = $6 AND hours & $10 <> 0"
+    )
+
+
+_ALL: Final = "dimension = 'all'"
+_OVERVIEW_DIMENSIONS: Final = "dimension IN ('all', 'model', 'project')"
+
+
+def _session_args(spans: HourSpans) -> tuple[datetime, int, datetime, int, int]:
+    """The session counts' parameters (``$6`` to ``$10``) of a window."""
+    return (
+        spans.first_day, spans.first_hour, spans.last_day, spans.last_hour,
+        spans.first_mask & spans.last_mask,
+    )  # fmt: skip
+
+
+_WINDOW: Final = (
+    "SELECT * FROM rollup_llm_sums_day WHERE bucket >= $2 AND bucket < $3"
+    " UNION ALL SELECT * FROM rollup_llm_sums_hour WHERE (bucket >= $1 AND bucket < $2)"
+    " OR (bucket >= $3 AND bucket < $4)"
+)
+"""A window's session-free sums: whole days (``[$2, $3)``) from the daily rollup, the ragged
+ends (``[$1, $2)``, ``[$3, $4)``) from the hourly one."""
+
+
 def _sums_statement(group: UsageGroup) -> str:
     key, session_key = _SUMS_KEYS[group][0], _SESSION_KEYS[group]
     order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
+    cells = (
+        _day_cells("dimension = $5") if group is UsageGroup.DAY
+        else _cells("dimension = $5", "value")
+    )  # fmt: skip
+    by_key = (
+        f"SELECT {session_key} AS key, sum(sessions) AS sessions, 0 AS is_total"  # noqa: S608
+        f" FROM ({cells}) AS c GROUP BY 1"
+    )
     return (
         f"WITH sums AS (SELECT {key} AS key, coalesce(sum(calls), 0) AS calls, "  # noqa: S608
         f"{_SUMS}"
         "min(first_at) AS first_at, max(last_at) AS last_at, "
-        f"grouping({key}) AS is_total FROM ("
-        " SELECT * FROM rollup_llm_sums_day WHERE bucket >= $2 AND bucket < $3"
-        " UNION ALL"
-        " SELECT * FROM rollup_llm_sums_hour WHERE (bucket >= $1 AND bucket < $2)"
-        " OR (bucket >= $3 AND bucket < $4)"
-        ") AS w WHERE calls > 0 "
+        f"grouping({key}) AS is_total FROM ({_WINDOW}) AS w WHERE calls > 0 "
         f"GROUP BY GROUPING SETS (({key}), ())), "
-        f"pairs AS (SELECT {session_key} AS key, session_id FROM rollup_llm_sessions_day "
-        "WHERE dimension = $5 AND bucket >= $6 AND bucket < $4 "
-        "AND hours & CASE WHEN bucket = $6 THEN $7::int ELSE -1 END"
-        " & CASE WHEN bucket = $8 THEN $9::int ELSE -1 END <> 0 GROUP BY 1, 2), "
-        "sessions AS (SELECT key, count(*) AS sessions, 0 AS is_total FROM pairs GROUP BY key"
-        " UNION ALL SELECT NULL, count(*), 1 FROM (SELECT DISTINCT session_id FROM pairs) AS d) "
+        f"sessions AS ({by_key} UNION ALL SELECT NULL, sum(sessions), 1"
+        f" FROM ({_cells(_ALL, 'value')}) AS t) "
         "SELECT s.*, coalesce(n.sessions, 0) AS sessions FROM sums s LEFT JOIN sessions n"
         " ON n.is_total = s.is_total AND n.key IS NOT DISTINCT FROM s.key "
         f"ORDER BY s.is_total DESC, {order} LIMIT 10001"
     )
 
 
-"""Sums from whole days (``[$2, $3)``) of the daily rollup and the ragged ends (``[$1, $2)``,
-``[$3, $4)``) of the hourly one; sessions from the per-day masks of ``[$6, $4)``, the first
-(``$6``) and last (``$8``) day's masked to the window's hours (``$7``, ``$9``): distinct
-(key, session) pairs first, then counted (hash aggregates: ``count(DISTINCT)`` under
-grouping sets sorted every row, 40k for a busy day's models, and spilled to disk)."""
+"""Sums from whole days of the daily rollup and the ragged ends of the hourly one
+(:data:`_WINDOW`); distinct sessions per key and in all from the session cells
+(:func:`_cells`, :func:`_day_cells`): a few hundred rows for a month, no dedupe."""
 
 
 _SUMS_STATEMENTS: Final = {group: _sums_statement(group) for group in _SUMS_KEYS}
@@ -233,23 +284,15 @@ async def _report_from_sums(db: Reader, query: UsageQuery) -> list[Any]:
     group = query.group_by
     records: list[Any] = await db.fetch(
         _SUMS_STATEMENTS[group], spans.first, spans.days, spans.days_end, spans.end,
-        _SUMS_KEYS[group][1], spans.first_day, spans.first_mask, spans.last_day,
-        spans.last_mask,
+        _SUMS_KEYS[group][1], *_session_args(spans),
     )  # fmt: skip
     return records
 
 
 _OVERVIEW_GROUPS: Final = (UsageGroup.DAY, UsageGroup.MODEL, UsageGroup.PROJECT)
 _DAY_KEY, _PROJECT_KEY = _KEYS[UsageGroup.DAY], _KEYS[UsageGroup.PROJECT]
-_IN_WINDOW: Final = (
-    "bucket >= $5 AND bucket < $4 AND hours & CASE WHEN bucket = $5 THEN $6::int ELSE -1 END"
-    " & CASE WHEN bucket = $7 THEN $8::int ELSE -1 END <> 0"
-)
-"""A session-mask row of the window: its days ``[$5, $4)``, the first and last masked."""
 _OVERVIEW_COSTS: Final = (
-    "WITH w AS (SELECT * FROM rollup_llm_sums_day WHERE bucket >= $2 AND bucket < $3"  # noqa: S608
-    " UNION ALL SELECT * FROM rollup_llm_sums_hour WHERE (bucket >= $1 AND bucket < $2)"
-    " OR (bucket >= $3 AND bucket < $4)), "
+    f"WITH w AS ({_WINDOW}), "  # noqa: S608 - constants only
     f"sums AS (SELECT CASE WHEN grouping({_DAY_KEY}) = 0 THEN 'day'"
     " WHEN grouping(model) = 0 THEN 'model'"
     f" WHEN grouping({_PROJECT_KEY}) = 0 THEN 'project' ELSE 'total' END AS grp,"
@@ -257,27 +300,23 @@ _OVERVIEW_COSTS: Final = (
     f" {_SUMS}min(first_at) AS first_at, max(last_at) AS last_at FROM w WHERE calls > 0"
     f" GROUP BY GROUPING SETS (({_DAY_KEY}), (model), ({_PROJECT_KEY}), ())), "
     "sessions AS (SELECT 'day' AS grp,"
-    f" {_SESSION_KEYS[UsageGroup.DAY]} AS key, count(*) AS sessions"
-    f" FROM rollup_llm_sessions_day WHERE dimension = 'all' AND {_IN_WINDOW} GROUP BY 2"
-    " UNION ALL SELECT 'total', NULL, count(*) FROM (SELECT DISTINCT session_id"
-    f" FROM rollup_llm_sessions_day WHERE dimension = 'all' AND {_IN_WINDOW}) AS d"
-    " UNION ALL SELECT dimension, key, count(*) FROM (SELECT dimension, CASE dimension"
-    f" WHEN 'model' THEN {_SESSION_KEYS[UsageGroup.MODEL]}"
-    f" ELSE {_SESSION_KEYS[UsageGroup.PROJECT]} END AS key, session_id"
-    " FROM rollup_llm_sessions_day WHERE dimension IN ('model', 'project')"
-    f" AND {_IN_WINDOW} GROUP BY 1, 2, 3) AS pairs GROUP BY 1, 2), "
+    f" {_SESSION_KEYS[UsageGroup.DAY]} AS key, sum(sessions) AS sessions"
+    f" FROM ({_day_cells(_ALL)}) AS d GROUP BY 2"
+    " UNION ALL SELECT CASE dimension WHEN 'all' THEN 'total' ELSE dimension END, CASE dimension"
+    f" WHEN 'all' THEN NULL WHEN 'model' THEN {_SESSION_KEYS[UsageGroup.MODEL]}"
+    f" ELSE {_SESSION_KEYS[UsageGroup.PROJECT]} END, sum(sessions)"
+    f" FROM ({_cells(_OVERVIEW_DIMENSIONS, 'dimension, value')}) AS c"
+    " GROUP BY 1, 2), "
     "ranked AS (SELECT s.*, coalesce(n.sessions, 0) AS sessions, row_number() OVER ("
     "PARTITION BY s.grp ORDER BY s.cost_usd DESC, s.total_tokens DESC, s.key) AS rank"
     " FROM sums s LEFT JOIN sessions n ON n.grp = s.grp AND n.key IS NOT DISTINCT FROM s.key) "
-    "SELECT * FROM ranked WHERE grp IN ('day', 'total') OR rank <= $9 "
+    "SELECT * FROM ranked WHERE grp IN ('day', 'total') OR rank <= $5 "
     "ORDER BY grp, CASE WHEN grp = 'day' THEN key END, rank"
 )
 """The overview's three reports (by day, model and project) and their total in one statement:
-the sums are read once, and the total's distinct sessions counted once (three reports did each
-three times). An ``all`` mask row is one (day, session): the days' counts need no dedupe, so
-only the model and project pairs are deduplicated, and nothing is materialized (a shared pairs
-CTE spilled to disk at 30 d: 121 -> 81 ms at 2M actions). The same windows and figures as
-:func:`_sums_statement`'s; ``$9`` caps the rows by model and by project (costliest first)."""
+the sums are read once (:data:`_WINDOW`), the sessions counted from the session cells (a few
+hundred rows for a month). The same windows and figures as :func:`_sums_statement`'s; ``$5``
+caps the rows by model and by project (costliest first)."""
 
 
 async def overview_costs(
@@ -291,8 +330,8 @@ async def overview_costs(
     if spans.end <= spans.first:
         return rows, total
     records = await db.fetch(
-        _OVERVIEW_COSTS, spans.first, spans.days, spans.days_end, spans.end, spans.first_day,
-        spans.first_mask, spans.last_day, spans.last_mask, top,
+        _OVERVIEW_COSTS, spans.first, spans.days, spans.days_end, spans.end, top,
+        *_session_args(spans),
     )  # fmt: skip
     for record in records:
         values = {k: v for k, v in dict(record).items() if k not in {"grp", "rank"}}
