@@ -109,14 +109,20 @@ SESSIONS_MOVE = f"""
        FROM (SELECT DISTINCT hashtext(session_id) AS k FROM new_rows
               WHERE session_id <> '' ORDER BY 1) AS s;
     WITH masks AS ({_R6.SESSIONS_SELECT.format(rows="new_rows")}
+    ), changed AS (
+        INSERT INTO rollup_llm_sessions_day AS r ({_MASK_NAMES})
+        SELECT {_MASK_NAMES} FROM masks ORDER BY 1, 2, 3, 4{_R6._SESSIONS_UPSERT}
+        RETURNING r.dimension, r.value, r.session_id
     ), touched AS (
-        SELECT DISTINCT dimension, value, session_id FROM masks
+        SELECT DISTINCT dimension, value, session_id FROM changed
     ), before AS (
         SELECT d.bucket, d.dimension, d.value, d.session_id, d.hours
           FROM rollup_llm_sessions_day d JOIN touched USING (dimension, value, session_id)
     ), after AS (
         SELECT bucket, dimension, value, session_id, bit_or(hours) AS hours
-          FROM (SELECT * FROM before UNION ALL SELECT {_MASK_NAMES} FROM masks) AS u
+          FROM (SELECT * FROM before UNION ALL
+                SELECT {_MASK_NAMES} FROM masks JOIN touched USING (dimension, value, session_id)
+               ) AS u
          GROUP BY 1, 2, 3, 4
     ), moves AS (
         SELECT {_NAMES}, sum(sessions) AS sessions FROM (
@@ -124,14 +130,12 @@ SESSIONS_MOVE = f"""
             UNION ALL
             {cells_select("after")}
         ) AS d GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(sessions) <> 0
-    ), cells AS (
-        INSERT INTO rollup_llm_session_cells AS r ({_NAMES}, sessions)
-        SELECT * FROM moves ORDER BY 1, 2, 3, 4, 5, 6, 7{_CELLS_UPSERT}
     )
-    INSERT INTO rollup_llm_sessions_day AS r ({_MASK_NAMES})
-    SELECT {_MASK_NAMES} FROM masks ORDER BY 1, 2, 3, 4{_R6._SESSIONS_UPSERT};"""
+    INSERT INTO rollup_llm_session_cells AS r ({_NAMES}, sessions)
+    SELECT * FROM moves ORDER BY 1, 2, 3, 4, 5, 6, 7{_CELLS_UPSERT};"""
 """The session masks' upsert (0006's) and, in the same statement (one snapshot: ``before``
-is the masks as they were), the touched sessions' cells moved from before to after."""
+is the masks as they were), the cells of the sessions whose masks it changed (its
+``RETURNING``: a call in an hour already counted changes none) moved from before to after."""
 
 _SESSIONS_INSERT_0006 = (
     "\n    INSERT INTO rollup_llm_sessions_day AS r (bucket, dimension, value, session_id,"
