@@ -5,28 +5,37 @@ The rollups are kept by statement-level triggers in the writing transaction (mig
 per batch, its own transaction), alternately with the rollup trigger enabled and disabled
 (``ALTER TABLE .. DISABLE TRIGGER``) batch by batch, so both see the same machine load, and
 prints both rates and their ratio; then the same for the fallback path (``INSERT .. ON
-CONFLICT``, what a redelivered batch takes).
+CONFLICT``, what a redelivered batch takes). Last, the session counts' cost (migration 0009:
+the LLM calls' trigger also moves the session cells): a steady stream of LLM calls from
+``--sessions`` active sessions (each on one project, with two agents, calls in time order over
+the last three hours), written in consecutive ``COPY`` batches in one transaction (rolled
+back), alternately with 0006's trigger function and 0009's, four rounds.
 
 Services: as bench/ingest.py (``OMNICLAUDE_DATABASE_URL`` or an embedded PostgreSQL).
 
 Usage: python bench/rollups.py [--batches 40] [--batch-events 2000] [--insert-batches 10]
+                               [--llm-batches 10] [--sessions 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import random
 import statistics
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from ingest import Services, realistic_actions, with_services
 
+from omniclaude.events import CostSource, LlmCall, llm_call_id, utc_now
 from omniclaude.storage.partitions import PartitionCache
 from omniclaude.storage.pool import connect
-from omniclaude.storage.writers import WRITERS, enable_copy, write_events
+from omniclaude.storage.writers import WRITERS, copy_events, enable_copy, write_events
 
 TRIGGER = "agent_actions_rollup"
 
@@ -66,6 +75,51 @@ async def _paired(
     return rows[True] / spent[True], rows[False] / spent[False], ratios
 
 
+def _llm_stream(count: int, sessions: int, seed: int) -> list[LlmCall]:
+    """LLM calls of ``sessions`` active sessions over the last three hours, in time order."""
+    rng = random.Random(seed)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(sessions)]
+    start = utc_now().timestamp() - 3 * 3600
+    calls = []
+    for i in range(count):
+        request = f"req_{rng.getrandbits(64):016x}"
+        n = rng.randrange(sessions)
+        calls.append(
+            LlmCall(event_id=llm_call_id(request_id=request, message_id=None),
+                    correlation_id=uuid.uuid4(), model=rng.choice(["claude-a", "claude-b"]),
+                    input_tokens=10, output_tokens=5, request_id=request, session_id=ids[n],
+                    project_name=f"p{n % 8}", agent_name=f"a{(n + rng.randrange(2)) % 12}",
+                    cost_usd=0.01, cost_source=CostSource.ESTIMATE, source="transcript",
+                    timestamp=datetime.fromtimestamp(start + i * 3 * 3600 / count, tz=UTC))
+        )  # fmt: skip
+    return calls
+
+
+async def _session_cells_cost(
+    conn: Any, args: argparse.Namespace, cache: PartitionCache
+) -> dict[str, float]:
+    """Calls per second of a steady stream with 0006's LLM trigger function and with 0009's."""
+    m9 = importlib.import_module("omniclaude.storage.migrations.versions.0009_session_cells")
+    functions = {"0006 (no session cells)": m9.TRIGGER_0006, "0009 (session cells)": m9.TRIGGER}
+    calls = _llm_stream(args.llm_batches * args.batch_events, args.sessions, 303)
+    took: dict[str, list[float]] = {name: [] for name in functions}
+    try:
+        for round_ in range(4):
+            names = list(functions) if round_ % 2 == 0 else list(functions)[::-1]
+            for name in names:
+                await conn.execute(functions[name])
+                writing = conn.transaction()
+                await writing.start()
+                started = time.perf_counter()
+                for at in range(0, len(calls), args.batch_events):
+                    await copy_events(conn, calls[at : at + args.batch_events], partitions=cache)
+                took[name].append(time.perf_counter() - started)
+                await writing.rollback()
+    finally:
+        await conn.execute(m9.TRIGGER)
+    return {name: len(calls) / statistics.median(spent) for name, spent in took.items()}
+
+
 async def _measure(args: argparse.Namespace, services: Services) -> None:
     writer = WRITERS["agent_actions"]
     conn = await connect(services.database_url)
@@ -92,6 +146,7 @@ async def _measure(args: argparse.Namespace, services: Services) -> None:
 
         insert_with, insert_without, insert_ratios = await _paired(conn, insert_batches, insert)
         rollup_rows = await conn.fetchval("SELECT count(*) FROM rollup_actions_hour")
+        cells = await _session_cells_cost(conn, args, cache)
     finally:
         await conn.close()
     print(f"services: {services.description}")
@@ -114,6 +169,13 @@ async def _measure(args: argparse.Namespace, services: Services) -> None:
         f"(median of pairs {statistics.median(insert_ratios):.2f}x)"
     )
     print(f"rollup_actions_hour rows after the run: {rollup_rows}")
+    print(
+        f"LLM calls, {args.llm_batches} consecutive COPY batches of {args.batch_events} from "
+        f"{args.sessions} active sessions (median of 4 rounds):"
+    )
+    base = next(iter(cells.values()))
+    for name, rate in cells.items():
+        print(f"  {name + ':':<26} {rate:,.0f} calls/s ({rate / base:.2f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=40, help="COPY batches (pairs)")
     parser.add_argument("--batch-events", type=int, default=2000)
     parser.add_argument("--insert-batches", type=int, default=10)
+    parser.add_argument("--llm-batches", type=int, default=10, help="LLM COPY batches a round")
+    parser.add_argument("--sessions", type=int, default=300, help="active sessions (LLM)")
     args = parser.parse_args(argv)
     asyncio.run(with_services(_measure, args))
     return 0
