@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import itertools
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -489,6 +490,26 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
         for group in usage.UsageGroup
     }
     reports: dict[usage.UsageGroup, list[dict[str, object]]] = {}
+    for (since, until), (model, project), group in itertools.product(
+        windows,
+        [(None, None), ("claude-a", None), (None, "omniclaude"), ("claude-b", "other")],
+        (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT,
+         usage.UsageGroup.AGENT),
+    ):  # fmt: skip
+        query = usage.UsageQuery(
+            since=since, until=until, group_by=group, model=model, project=project
+        )
+        report = await usage.usage_report(conn, query)
+        raw = await conn.fetch(raw_statements[group], since, until, model, project, None)
+        expected = [
+            {**{k: v for k, v in dict(r).items() if k != "is_total"},
+             **({"key": "total"} if r["is_total"] else {})}
+            for r in raw
+        ]  # fmt: skip
+        got = [report.total.model_dump(), *(row.model_dump() for row in report.rows)]
+        assert got == [usage.UsageRow.model_validate(e).model_dump() for e in expected], (
+            f"{group} of {model}/{project} over {since}..{until} differs from the raw calls"
+        )
     for since, until in windows:
         for group in (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT,
                       usage.UsageGroup.AGENT):  # fmt: skip

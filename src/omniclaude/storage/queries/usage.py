@@ -244,25 +244,33 @@ _WINDOW: Final = (
 ends (``[$1, $2)``, ``[$3, $4)``) from the hourly one."""
 
 
-def _sums_statement(group: UsageGroup) -> str:
+_FILTERS: Final[dict[str, str]] = {"model": "model", "project": "project"}
+"""The filters the session-free rollups answer: each a dimension of the session cells, and
+the sums' column it compares (``project`` there is the cells' value: ``coalesce(project_name,
+project_path, '')``)."""
+
+
+def _sums_statement(group: UsageGroup, filtered: str | None = None) -> str:
+    """The report by ``group`` from the session-free rollups, optionally of one model or
+    project (``filtered``: its dimension; the value is ``$11``). ``$5`` is the dimension the
+    rows' sessions are counted in (a report by day: ``all``, or the filter's)."""
     key, session_key = _SUMS_KEYS[group][0], _SESSION_KEYS[group]
     order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
-    cells = (
-        _day_cells("dimension = $5") if group is UsageGroup.DAY
-        else _cells("dimension = $5", "value")
-    )  # fmt: skip
+    chosen = "dimension = $5" if filtered is None else "dimension = $5 AND value = $11"
+    cells = _day_cells(chosen) if group is UsageGroup.DAY else _cells(chosen, "value")
     by_key = (
         f"SELECT {session_key} AS key, sum(sessions) AS sessions, 0 AS is_total"  # noqa: S608
         f" FROM ({cells}) AS c GROUP BY 1"
     )
+    where = "calls > 0" if filtered is None else f"calls > 0 AND {_FILTERS[filtered]} = $11"
     return (
         f"WITH sums AS (SELECT {key} AS key, coalesce(sum(calls), 0) AS calls, "  # noqa: S608
         f"{_SUMS}"
         "min(first_at) AS first_at, max(last_at) AS last_at, "
-        f"grouping({key}) AS is_total FROM ({_WINDOW}) AS w WHERE calls > 0 "
+        f"grouping({key}) AS is_total FROM ({_WINDOW}) AS w WHERE {where} "
         f"GROUP BY GROUPING SETS (({key}), ())), "
         f"sessions AS ({by_key} UNION ALL SELECT NULL, sum(sessions), 1"
-        f" FROM ({_cells(_ALL, 'value')}) AS t) "
+        f" FROM ({_cells(_ALL if filtered is None else chosen, 'value')}) AS t) "
         "SELECT s.*, coalesce(n.sessions, 0) AS sessions FROM sums s LEFT JOIN sessions n"
         " ON n.is_total = s.is_total AND n.key IS NOT DISTINCT FROM s.key "
         f"ORDER BY s.is_total DESC, {order} LIMIT 10001"
@@ -274,19 +282,44 @@ def _sums_statement(group: UsageGroup) -> str:
 (:func:`_cells`, :func:`_day_cells`): a few hundred rows for a month, no dedupe."""
 
 
-_SUMS_STATEMENTS: Final = {group: _sums_statement(group) for group in _SUMS_KEYS}
+_SUMS_STATEMENTS: Final = {
+    (group, filtered): _sums_statement(group, filtered)
+    for group in _SUMS_KEYS
+    for filtered in (None, *_FILTERS)
+    if filtered is None or group in {UsageGroup.DAY, UsageGroup(filtered)}
+}
+"""Every report the session-free rollups answer: by any of their groupings without a filter,
+and by day or by the filter's own grouping with one model or project filter (sessions by
+project among one model's are not counted ahead: such a report reads ``rollup_llm_hour``)."""
 
 
-async def _report_from_sums(db: Reader, query: UsageQuery) -> list[Any]:
-    """The rows and total from the session-free rollups (no filter; not by session)."""
+def _sums_plan(query: UsageQuery) -> tuple[str, str | None, str | None] | None:
+    """Which session-free statement answers ``query`` (its statement, the ``$5`` dimension,
+    the filter's value), or None: the report reads ``rollup_llm_hour``."""
+    if query.session is not None:
+        return None
+    filters = [(d, v) for d, v in (("model", query.model), ("project", query.project)) if v]
+    if len(filters) > 1:
+        return None
+    filtered, value = filters[0] if filters else (None, None)
+    statement = _SUMS_STATEMENTS.get((query.group_by, filtered))
+    if statement is None:
+        return None
+    dimension = filtered or _SUMS_KEYS[query.group_by][1]
+    return statement, dimension, value
+
+
+async def _report_from_sums(
+    db: Reader, query: UsageQuery, plan: tuple[str, str | None, str | None]
+) -> list[Any]:
+    """The rows and total from the session-free rollups (:func:`_sums_plan`'s statement)."""
     spans = hour_spans(query.since, query.until)
     if spans.end <= spans.first:
         return []
-    group = query.group_by
-    records: list[Any] = await db.fetch(
-        _SUMS_STATEMENTS[group], spans.first, spans.days, spans.days_end, spans.end,
-        _SUMS_KEYS[group][1], *_session_args(spans),
-    )  # fmt: skip
+    statement, dimension, value = plan
+    args: list[Any] = [spans.first, spans.days, spans.days_end, spans.end, dimension]
+    args += [*_session_args(spans), *([] if value is None else [value])]
+    records: list[Any] = await db.fetch(statement, *args)
     return records
 
 
@@ -354,14 +387,17 @@ def _empty_total() -> UsageRow:
 async def usage_report(db: Reader, query: UsageQuery) -> UsageReport:
     """Return the usage report ``query`` asks for.
 
-    Without filters, by day, model, project or agent, it reads the session-free rollups
-    (whole days from the daily one, the ragged ends from the hourly one) and counts sessions
-    from the per-day session masks: a few thousand rows for a month. A filter or a report by
-    session reads ``rollup_llm_hour`` (keyed by session). Both give the same figures.
+    Without filters, by day, model, project or agent, and with one model or project filter,
+    by day or by that filter's grouping, it reads the session-free rollups (whole days from
+    the daily one, the ragged ends from the hourly one) and sums the sessions from the session
+    cells: a few thousand rows for a month. Any other report (a session filter, both filters,
+    one filter by another grouping, by session) reads ``rollup_llm_hour`` (keyed by session).
+    Both give the same figures.
     """
     records: list[Any]
-    if query.group_by in _SUMS_KEYS and not (query.model or query.project or query.session):
-        records = await _report_from_sums(db, query)
+    plan = _sums_plan(query)
+    if plan is not None:
+        records = await _report_from_sums(db, query, plan)
     else:
         records = await db.fetch(
             _STATEMENTS[query.group_by],
