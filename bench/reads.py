@@ -606,6 +606,9 @@ async def _samples(url: str) -> dict[str, Any]:
             "SELECT agent_name FROM rollup_executions_hour GROUP BY 1 ORDER BY sum(executions)"
             " LIMIT 1"
         )
+        model = await conn.fetchval(
+            "SELECT model FROM rollup_llm_sums_day GROUP BY 1 ORDER BY sum(calls) DESC LIMIT 1"
+        )
         _, key = await ApiKeyStore(conn).create("bench-reads", ["read", "ingest"])
     finally:
         await conn.close()
@@ -615,7 +618,7 @@ async def _samples(url: str) -> dict[str, Any]:
         "recent": [str(r["correlation_id"]) for r in recent],
         "older": [str(r["correlation_id"]) for r in older],
         "sessions": [r["session_id"] for r in sessions if r["session_id"]],
-        "agent": agent, "rare_agent": rare_agent, "key": key,
+        "agent": agent, "rare_agent": rare_agent, "model": model, "key": key,
     }  # fmt: skip
 
 
@@ -657,6 +660,10 @@ def reads(samples: dict[str, Any], cursor: str | None) -> list[Read]:
         Read("GET /usage (24h, by day)", ["/usage"], 150),
         Read("GET /usage?range=30d (by day)", ["/usage?range=30d"], 150),
         Read("GET /usage?range=30d&group_by=model", ["/usage?range=30d&group_by=model"], 150),
+        Read(
+            "GET /usage?range=30d&model=<busiest> (by day)",
+            [f"/usage?range=30d&model={samples['model']}"], 150,
+        ),
         Read("GET /usage?range=7d&group_by=session", ["/usage?range=7d&group_by=session"], 150),
     ]  # fmt: skip
     if cursor:
