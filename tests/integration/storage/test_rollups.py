@@ -489,18 +489,14 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
         group: usage._statement(group).replace("FROM rollup_llm_hour", f"FROM {_RAW_LLM}")
         for group in usage.UsageGroup
     }
-    reports: dict[usage.UsageGroup, list[dict[str, object]]] = {}
-    for (since, until), (model, project), group in itertools.product(
-        windows,
-        [(None, None), ("claude-a", None), (None, "omniclaude"), ("claude-b", "other")],
-        (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT,
-         usage.UsageGroup.AGENT),
-    ):  # fmt: skip
-        query = usage.UsageQuery(
-            since=since, until=until, group_by=group, model=model, project=project
-        )
+
+    async def checked(query: usage.UsageQuery) -> list[dict[str, object]]:
+        """The report's total and rows, checked against the same report of the raw calls."""
         report = await usage.usage_report(conn, query)
-        raw = await conn.fetch(raw_statements[group], since, until, model, project, None)
+        raw = await conn.fetch(
+            raw_statements[query.group_by], query.since, query.until, query.model,
+            query.project, None,
+        )  # fmt: skip
         expected = [
             {**{k: v for k, v in dict(r).items() if k != "is_total"},
              **({"key": "total"} if r["is_total"] else {})}
@@ -508,24 +504,25 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
         ]  # fmt: skip
         got = [report.total.model_dump(), *(row.model_dump() for row in report.rows)]
         assert got == [usage.UsageRow.model_validate(e).model_dump() for e in expected], (
-            f"{group} of {model}/{project} over {since}..{until} differs from the raw calls"
+            f"{query.group_by} of {query.model}/{query.project} over "
+            f"{query.since}..{query.until} differs from the raw calls"
         )
+        return got
+
+    groups = (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT,
+              usage.UsageGroup.AGENT)  # fmt: skip
+    for (since, until), (model, project), group in itertools.product(
+        windows, [("claude-a", None), (None, "omniclaude"), ("claude-b", "other")], groups
+    ):
+        await checked(
+            usage.UsageQuery(since=since, until=until, group_by=group, model=model,
+                             project=project)
+        )  # fmt: skip
     for since, until in windows:
-        for group in (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT,
-                      usage.UsageGroup.AGENT):  # fmt: skip
-            query = usage.UsageQuery(since=since, until=until, group_by=group)
-            report = await usage.usage_report(conn, query)
-            raw = await conn.fetch(raw_statements[group], since, until, None, None, None)
-            expected = [
-                {**{k: v for k, v in dict(r).items() if k != "is_total"},
-                 **({"key": "total"} if r["is_total"] else {})}
-                for r in raw
-            ]  # fmt: skip
-            got = [report.total.model_dump(), *(row.model_dump() for row in report.rows)]
-            assert got == [usage.UsageRow.model_validate(e).model_dump() for e in expected], (
-                f"{group} over {since}..{until} differs from the raw calls"
-            )
-            reports[group] = got
+        reports = {
+            group: await checked(usage.UsageQuery(since=since, until=until, group_by=group))
+            for group in groups
+        }
         costs, cost_total = await usage.overview_costs(conn, since=since, until=until, top=1)
         for group in (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT):
             assert cost_total.model_dump() == reports[group][0], f"total over {since}..{until}"
@@ -533,7 +530,7 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
             assert [row.model_dump() for row in costs[group]] == rows, (
                 f"the overview's {group} over {since}..{until} differs from the raw calls"
             )
-    assert report.total.calls == 0
+    assert reports[usage.UsageGroup.DAY][0]["calls"] == 0  # the last window is empty
     overview = await queries.fetch_overview(conn, since=now - timedelta(days=7), until=now)
     by_day = await conn.fetch(
         raw_statements[usage.UsageGroup.DAY], now - timedelta(days=7), now, None, None, None
