@@ -81,6 +81,7 @@ ROLLUP_TABLES: Final[tuple[str, ...]] = (
     "rollup_executions_hour",
     "rollup_llm_hour",
     "rollup_llm_session_cells",
+    "rollup_llm_session_sums_day",
     "rollup_llm_sessions_day",
     "rollup_llm_sums_day",
     "rollup_llm_sums_hour",
@@ -88,7 +89,7 @@ ROLLUP_TABLES: Final[tuple[str, ...]] = (
     "rollup_tools_day",
     "rollup_tools_hour",
 )
-"""The rollups (migrations 0005, 0006, 0007 and 0009), each with its UTC ``bucket``."""
+"""The rollups (migrations 0005, 0006, 0007, 0009 and 0010), each with its UTC ``bucket``."""
 
 MARK: Final = "omniclaude retention: detached to be dropped"
 """The comment a partition gets just before retention detaches it."""
