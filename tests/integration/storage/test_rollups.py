@@ -50,6 +50,7 @@ pytestmark = pytest.mark.covers(
     "table:rollup_llm_sums_hour",
     "table:rollup_llm_sums_day",
     "table:rollup_llm_sessions_day",
+    "table:rollup_llm_session_sums_day",
     "table:rollup_tools_hour",
     "table:rollup_tools_day",
     "table:rollup_llm_session_cells",
@@ -60,6 +61,7 @@ M = importlib.import_module("omniclaude.storage.migrations.versions.0005_rollups
 M6 = importlib.import_module("omniclaude.storage.migrations.versions.0006_llm_rollups")
 M7 = importlib.import_module("omniclaude.storage.migrations.versions.0007_tool_rollups")
 M9 = importlib.import_module("omniclaude.storage.migrations.versions.0009_session_cells")
+M10 = importlib.import_module("omniclaude.storage.migrations.versions.0010_llm_session_sums")
 
 EXPECTED = {
     "rollup_actions_hour": (
@@ -81,6 +83,10 @@ EXPECTED = {
     "rollup_llm_sums_day": (
         M6.sums_select("day", "agent_llm_calls"),
         "bucket, model, project, agent_name",
+    ),
+    "rollup_llm_session_sums_day": (
+        M10.session_sums_select("agent_llm_calls"),
+        "bucket, session_id",
     ),
     "rollup_tools_hour": (
         M7.tools_select("hour", "agent_actions"),
@@ -278,11 +284,35 @@ async def test_rollups_equal_the_raw_rows_whatever_the_path(database_url: str) -
         await write_events(conn, [_exact(c, rng) for c in calls[: len(calls) // 2]])
         assert await store.write(_items([_exact(c, rng) for c in calls[len(calls) // 2 :]])) == []
         await assert_rollups_exact(conn)
-        for rollup in ("rollup_llm_hour", "rollup_llm_sums_hour", "rollup_llm_sums_day"):
+        for rollup in ("rollup_llm_hour", "rollup_llm_sums_hour", "rollup_llm_sums_day",
+                       "rollup_llm_session_sums_day"):  # fmt: skip
             exact = await conn.fetchval(f"SELECT sum(exact_calls) FROM {rollup}")
             assert exact == len(calls), f"an exact cost did not replace its estimate in {rollup}"
     finally:
         await store.close()
+        await conn.close()
+
+
+async def test_the_session_sums_are_rolled_up_from_the_stored_calls(database_url: str) -> None:
+    """Calls stored (some with a better cost) before the per-day and session rollup exists:
+    its migration rolls them up exactly from ``rollup_llm_hour``; down again, it is gone."""
+    from omniclaude.storage import migrations
+    from omniclaude.storage.pool import init_connection
+
+    rng = random.Random(9)
+    events = _workload(rng, utc_now())
+    calls = [e for e in events if isinstance(e, LlmCall)]
+    conn = await asyncpg.connect(database_url)
+    try:
+        await init_connection(conn)
+        await asyncio.to_thread(migrations.downgrade, database_url, M10.down_revision)
+        assert await conn.fetchval(f"SELECT to_regclass('{M10.TABLE}') IS NULL")
+        await write_events(conn, events)
+        await write_events(conn, [_exact(c, rng) for c in calls[::2]])
+        await asyncio.to_thread(migrations.upgrade, database_url, "head")
+        await assert_rollups_exact(conn)
+        assert await conn.fetchval(f"SELECT sum(calls) FROM {M10.TABLE}") == len(calls)
+    finally:
         await conn.close()
 
 
@@ -445,8 +475,10 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
     postgres_connection: asyncpg.Connection,
 ) -> None:
     """The report and the overview's cost sections, from the session-free rollups (whole
-    days, ragged hours, per-day session masks), equal the same report computed from the raw
-    calls: windows inside one hour, across midnight, of whole days, empty, and a month."""
+    days, ragged hours, per-day session masks), and the report by session or filtered by
+    session, from the per-day and session sums, equal the same report computed from the raw
+    calls (some with a better cost told later): windows inside one hour, across midnight, of
+    whole days, empty, and a month."""
     from omniclaude.storage.queries import usage
 
     conn = postgres_connection
@@ -470,6 +502,8 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
                     timestamp=now - timedelta(minutes=rng.randint(0, 4 * 24 * 60)))
         )  # fmt: skip
     await write_events(conn, events)
+    # Better costs for a third: the update triggers add their difference.
+    await write_events(conn, [_exact(c, rng) for c in events[::3] if isinstance(c, LlmCall)])
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     windows = [
         (now - timedelta(hours=24), now),
@@ -495,7 +529,7 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
         report = await usage.usage_report(conn, query)
         raw = await conn.fetch(
             raw_statements[query.group_by], query.since, query.until, query.model,
-            query.project, None,
+            query.project, query.session,
         )  # fmt: skip
         expected = [
             {**{k: v for k, v in dict(r).items() if k != "is_total"},
@@ -504,7 +538,7 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
         ]  # fmt: skip
         got = [report.total.model_dump(), *(row.model_dump() for row in report.rows)]
         assert got == [usage.UsageRow.model_validate(e).model_dump() for e in expected], (
-            f"{query.group_by} of {query.model}/{query.project} over "
+            f"{query.group_by} of {query.model}/{query.project}/{query.session} over "
             f"{query.since}..{query.until} differs from the raw calls"
         )
         return got
@@ -523,6 +557,17 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
             group: await checked(usage.UsageQuery(since=since, until=until, group_by=group))
             for group in groups
         }
+        # By session (the per-day and session sums), and filtered by a session (by day or
+        # session: the same sums; by another grouping or with a model: rollup_llm_hour).
+        await checked(usage.UsageQuery(since=since, until=until, group_by=usage.UsageGroup.SESSION))
+        for group, session in itertools.product(usage.UsageGroup, ("s3", "absent")):
+            await checked(
+                usage.UsageQuery(since=since, until=until, group_by=group, session=session)
+            )
+        await checked(
+            usage.UsageQuery(since=since, until=until, group_by=usage.UsageGroup.SESSION, session="s3",
+                             model="claude-a")
+        )  # fmt: skip
         costs, cost_total = await usage.overview_costs(conn, since=since, until=until, top=1)
         for group in (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT):
             assert cost_total.model_dump() == reports[group][0], f"total over {since}..{until}"

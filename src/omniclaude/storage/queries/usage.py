@@ -1,14 +1,27 @@
 """The usage report: LLM calls, tokens and cost, per day, session, model, project or agent.
 
-Read from the hourly rollup of LLM calls (``rollup_llm_hour``, kept in the writing
-transaction: a call told twice counts once, a better cost replaces the estimate), never from
-the calls themselves: a month of a busy team is a few thousand rows. One statement per
-grouping (``GROUPING SETS`` gives the groups and the total together); the grouping key is one
-of this module's constant expressions, every value a parameter. The window is the read
-layer's (``since <= created_at < until``; an LLM call's ``created_at`` is when its response
-ended) in whole hours: an hour counts when it starts in ``[floor(since), until)``. Costs add
-up only priced calls; ``unpriced_calls`` says how many are not. Distinct sessions are summed
-from the session cells (migration 0009, :func:`_cells`): exact, a few hundred rows a month.
+Read from the LLM rollups (kept in the writing transaction: a call told twice counts once, a
+better cost replaces the estimate), never from the calls themselves. What reads what:
+
+* by day, model, project or agent without a filter, and with one model or project filter by
+  day or by that filter's grouping (and the overview's cost sections): the session-free
+  rollups, whole UTC days from ``rollup_llm_sums_day``, the ragged ends from
+  ``rollup_llm_sums_hour``; distinct sessions summed from the session cells (migration 0009,
+  :func:`_cells`): exact, a few hundred rows a month;
+* by session without a filter, and by day or session filtered by session only: the per-day
+  and session sums (``rollup_llm_session_sums_day``, migration 0010), each day row whole when
+  all its calls are in the window, the edge days' other sessions by hour from
+  ``rollup_llm_hour``;
+* anything else (both filters, one filter by another grouping, a session filter with another
+  filter or by model, project or agent): ``rollup_llm_hour``, keyed by hour, model, project,
+  agent and session.
+
+Every path gives what the raw statement over ``rollup_llm_hour`` gives, row for row. One
+statement per report (the groups and the total together); the grouping key is one of this
+module's constant expressions, every value a parameter. The window is the read layer's
+(``since <= created_at < until``; an LLM call's ``created_at`` is when its response ended) in
+whole hours: an hour counts when it starts in ``[floor(since), until)``. Costs add up only
+priced calls; ``unpriced_calls`` says how many are not.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -323,6 +336,99 @@ async def _report_from_sums(
     return records
 
 
+_SESSION_SUMS_COLUMNS: Final = (
+    "session_id, bucket, calls, input_tokens, output_tokens, cache_creation_input_tokens, "
+    "cache_read_input_tokens, cost_usd, unpriced_calls, estimated_calls, exact_calls, "
+    "sidechain_calls, first_at, last_at"
+)
+_COUNTS: Final = (
+    "calls", "input_tokens", "output_tokens", "cache_creation_input_tokens",
+    "cache_read_input_tokens", "cost_usd", "unpriced_calls", "estimated_calls", "exact_calls",
+    "sidechain_calls",
+)  # fmt: skip
+
+
+def _figures(of: str) -> str:
+    """:data:`_SUMS`' figures of each group (``of``: ``{}`` or ``coalesce(sum({}), 0)``), as
+    bigints: numerics take three times as long to decode and validate (10,000 rows)."""
+    tokens = "(" + " + ".join(_COUNTS[1:5]) + ")"
+    return (
+        "".join(f"{of.format(name)}::bigint AS {name}, " for name in _COUNTS[:5])
+        + f"{of.format(tokens)}::bigint AS total_tokens, "
+        + f"{of.format('cost_usd')}::float8 AS cost_usd, "
+        + "".join(f"{of.format(name)}::bigint AS {name}, " for name in _COUNTS[6:])
+    )
+
+
+_EDGE = (
+    " UNION ALL SELECT {columns} FROM rollup_llm_hour WHERE bucket >= ${start} AND bucket < ${end}"
+    " AND calls > 0{session} AND session_id IN (SELECT session_id FROM rollup_llm_session_sums_day"
+    " WHERE bucket = ${day}{session} AND (first_at >= $1 AND last_at < $6) IS NOT TRUE)"
+)
+
+
+def _session_sums_statement(group: UsageGroup, *, filtered: bool) -> str:
+    key = _KEYS[group]
+    order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
+    session = " AND session_id = $7" if filtered else ""
+    # By session, a group is one session (or none): the total's distinct sessions add up. By
+    # day, the report is filtered by one session: the total has it when any day has it.
+    sessions = "sum" if group is UsageGroup.SESSION else "max"
+    edge = {"columns": _SESSION_SUMS_COLUMNS, "session": session}
+    return (
+        f"WITH w AS (SELECT {_SESSION_SUMS_COLUMNS} FROM rollup_llm_session_sums_day"  # noqa: S608
+        f" WHERE bucket >= $3 AND bucket < $6 AND first_at >= $1 AND last_at < $6{session}"
+        + _EDGE.format(start=1, end=2, day=3, **edge)
+        + _EDGE.format(start=5, end=6, day=4, **edge)
+        + f"), g AS MATERIALIZED (SELECT {key} AS key, "
+        + "".join(f"sum({name}) AS {name}, " for name in _COUNTS)
+        + "max((session_id <> '')::int) AS sessions, min(first_at) AS first_at,"
+        " max(last_at) AS last_at FROM w WHERE calls > 0 GROUP BY 1) "
+        "SELECT * FROM (SELECT NULL AS key, "
+        + _figures("coalesce(sum({}), 0)")
+        + f"coalesce({sessions}(sessions), 0) AS sessions, min(first_at) AS first_at,"  # noqa: S608 - constants
+        " max(last_at) AS last_at, 1 AS is_total FROM g"
+        f" UNION ALL (SELECT key, {_figures('{}')}"
+        f"sessions, first_at, last_at, 0 FROM g ORDER BY {order} LIMIT 10000)) AS r"
+        f" ORDER BY is_total DESC, {order}"
+    )
+
+
+"""A report by session (or by day of one session: ``$7``) from the per-day and session rollup:
+a day row counts whole when all its calls are in the window's hours ``[$1, $6)`` (its first
+and last call say so: every whole day, and an edge day's sessions that started after the
+window's first hour or ended before its end, as a session of today does); the other sessions
+of the edge days (``$3``, ``$4``) count their hours from ``rollup_llm_hour``, those of the
+window in the first day (``[$1, $2)``) and in the last (``[$5, $6)``). Summed per key once
+(a session, or none; or a day), then the total and the costliest 10,000 rows from those
+groups: a group's ``sessions`` is 1 unless its session is none, as the raw statement's
+``count(DISTINCT nullif(session_id, ''))``, without sorting every row for it."""
+
+_SESSION_SUMS_STATEMENTS: Final = {
+    (group, filtered): _session_sums_statement(group, filtered=filtered)
+    for group in (UsageGroup.DAY, UsageGroup.SESSION)
+    for filtered in (False, True)
+}
+
+
+async def _report_from_session_sums(db: Reader, query: UsageQuery) -> list[Any]:
+    """The rows and total from the per-day and session rollup (by session, or by day or
+    session filtered by session only)."""
+    spans = hour_spans(query.since, query.until)
+    if spans.end <= spans.first:
+        return []
+    first_end = min(spans.first_day + timedelta(days=1), spans.end)
+    args: list[Any] = [
+        spans.first, first_end, spans.first_day, spans.last_day,
+        max(spans.last_day, first_end), spans.end,
+    ]  # fmt: skip
+    if query.session is not None:
+        args.append(query.session)
+    statement = _SESSION_SUMS_STATEMENTS[query.group_by, query.session is not None]
+    records: list[Any] = await db.fetch(statement, *args)
+    return records
+
+
 _OVERVIEW_GROUPS: Final = (UsageGroup.DAY, UsageGroup.MODEL, UsageGroup.PROJECT)
 _DAY_KEY, _PROJECT_KEY = _KEYS[UsageGroup.DAY], _KEYS[UsageGroup.PROJECT]
 _OVERVIEW_COSTS: Final = (
@@ -390,14 +496,22 @@ async def usage_report(db: Reader, query: UsageQuery) -> UsageReport:
     Without filters, by day, model, project or agent, and with one model or project filter,
     by day or by that filter's grouping, it reads the session-free rollups (whole days from
     the daily one, the ragged ends from the hourly one) and sums the sessions from the session
-    cells: a few thousand rows for a month. Any other report (a session filter, both filters,
-    one filter by another grouping, by session) reads ``rollup_llm_hour`` (keyed by session).
-    Both give the same figures.
+    cells: a few thousand rows for a month. By session without a filter, or by day or session
+    filtered by session only, it reads the per-day and session sums (85k rows for a busy
+    month, where ``rollup_llm_hour`` holds 686k). Any other report (both filters, one filter
+    by another grouping, a session filter with another filter or by model, project or agent)
+    reads ``rollup_llm_hour`` (keyed by session). All give the same figures.
     """
     records: list[Any]
     plan = _sums_plan(query)
     if plan is not None:
         records = await _report_from_sums(db, query, plan)
+    elif (
+        (query.group_by, True) in _SESSION_SUMS_STATEMENTS
+        and not (query.model or query.project)
+        and (query.session or query.group_by is UsageGroup.SESSION)
+    ):
+        records = await _report_from_session_sums(db, query)
     else:
         records = await db.fetch(
             _STATEMENTS[query.group_by],

@@ -10,8 +10,9 @@ whole days here and its ragged ends from ``rollup_llm_hour``.
 Kept in the writing transaction by two statement triggers of its own on ``agent_llm_calls``
 (after 0005's, by name: ``agent_llm_calls_rollup_session_sums`` on insert,
 ``agent_llm_calls_rollup_updates_session_sums`` for a better cost's difference), so the
-functions of 0005, 0006 and 0009 stay untouched; rows upserted in key order. Stored calls are rolled
-up from ``rollup_llm_hour`` (exact, and smaller than the raw calls), with a progress bar.
+functions 0005, 0006 and 0009 wrote stay as they are; rows upserted in key order. Stored
+calls are rolled up from ``rollup_llm_hour`` (exact, and smaller than the raw calls), with a
+progress bar.
 
 Revision ID: 0010_llm_session_sums
 Revises: 0009_session_cells
