@@ -565,8 +565,8 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
                 usage.UsageQuery(since=since, until=until, group_by=group, session=session)
             )
         await checked(
-            usage.UsageQuery(since=since, until=until, group_by=usage.UsageGroup.SESSION, session="s3",
-                             model="claude-a")
+            usage.UsageQuery(since=since, until=until, group_by=usage.UsageGroup.SESSION,
+                             session="s3", model="claude-a")
         )  # fmt: skip
         costs, cost_total = await usage.overview_costs(conn, since=since, until=until, top=1)
         for group in (usage.UsageGroup.DAY, usage.UsageGroup.MODEL, usage.UsageGroup.PROJECT):
