@@ -9,7 +9,8 @@ CONFLICT``, what a redelivered batch takes). Last, the session counts' cost (mig
 the LLM calls' trigger also moves the session cells): a steady stream of LLM calls from
 ``--sessions`` active sessions (each on one project, with two agents, calls in time order over
 the last three hours), written in consecutive ``COPY`` batches in one transaction (rolled
-back), alternately with 0006's trigger function and 0009's, four rounds.
+back), alternately with 0006's trigger function and 0009's, four rounds; then the same with
+0010's per-day and session sums' triggers disabled and enabled.
 
 Services: as bench/ingest.py (``OMNICLAUDE_DATABASE_URL`` or an embedded PostgreSQL).
 
@@ -95,19 +96,22 @@ def _llm_stream(count: int, sessions: int, seed: int) -> list[LlmCall]:
     return calls
 
 
-async def _session_cells_cost(
-    conn: Any, args: argparse.Namespace, cache: PartitionCache
+async def _llm_stream_rates(
+    conn: Any,
+    args: argparse.Namespace,
+    cache: PartitionCache,
+    setups: dict[str, str],
+    restore: str,
 ) -> dict[str, float]:
-    """Calls per second of a steady stream with 0006's LLM trigger function and with 0009's."""
-    m9 = importlib.import_module("omniclaude.storage.migrations.versions.0009_session_cells")
-    functions = {"0006 (no session cells)": m9.TRIGGER_0006, "0009 (session cells)": m9.TRIGGER}
+    """Calls per second of a steady stream under each set-up (SQL run before its round),
+    alternating; ``restore`` is run at the end."""
     calls = _llm_stream(args.llm_batches * args.batch_events, args.sessions, 303)
-    took: dict[str, list[float]] = {name: [] for name in functions}
+    took: dict[str, list[float]] = {name: [] for name in setups}
     try:
         for round_ in range(4):
-            names = list(functions) if round_ % 2 == 0 else list(functions)[::-1]
+            names = list(setups) if round_ % 2 == 0 else list(setups)[::-1]
             for name in names:
-                await conn.execute(functions[name])
+                await conn.execute(setups[name])
                 writing = conn.transaction()
                 await writing.start()
                 started = time.perf_counter()
@@ -116,8 +120,26 @@ async def _session_cells_cost(
                 took[name].append(time.perf_counter() - started)
                 await writing.rollback()
     finally:
-        await conn.execute(m9.TRIGGER)
+        await conn.execute(restore)
     return {name: len(calls) / statistics.median(spent) for name, spent in took.items()}
+
+
+def _llm_setups() -> list[tuple[dict[str, str], str]]:
+    """What the LLM stream is written under: 0006's trigger function against 0009's (the
+    session cells); 0010's per-day and session sums' triggers disabled against enabled."""
+    m9 = importlib.import_module("omniclaude.storage.migrations.versions.0009_session_cells")
+    triggers = (
+        "agent_llm_calls_rollup_session_sums",
+        "agent_llm_calls_rollup_updates_session_sums",
+    )
+    switch = "".join(f"ALTER TABLE agent_llm_calls {{}} TRIGGER {t};" for t in triggers)
+    return [
+        ({"0006 (no session cells)": m9.TRIGGER_0006, "0009 (session cells)": m9.TRIGGER},
+         m9.TRIGGER),
+        ({"without 0010's session sums": switch.format("DISABLE", "DISABLE"),
+          "with 0010's session sums": switch.format("ENABLE", "ENABLE")},
+         switch.format("ENABLE", "ENABLE")),
+    ]  # fmt: skip
 
 
 async def _measure(args: argparse.Namespace, services: Services) -> None:
@@ -146,7 +168,10 @@ async def _measure(args: argparse.Namespace, services: Services) -> None:
 
         insert_with, insert_without, insert_ratios = await _paired(conn, insert_batches, insert)
         rollup_rows = await conn.fetchval("SELECT count(*) FROM rollup_actions_hour")
-        cells = await _session_cells_cost(conn, args, cache)
+        streams = [
+            await _llm_stream_rates(conn, args, cache, setups, restore)
+            for setups, restore in _llm_setups()
+        ]
     finally:
         await conn.close()
     print(f"services: {services.description}")
@@ -173,9 +198,10 @@ async def _measure(args: argparse.Namespace, services: Services) -> None:
         f"LLM calls, {args.llm_batches} consecutive COPY batches of {args.batch_events} from "
         f"{args.sessions} active sessions (median of 4 rounds):"
     )
-    base = next(iter(cells.values()))
-    for name, rate in cells.items():
-        print(f"  {name + ':':<26} {rate:,.0f} calls/s ({rate / base:.2f}x)")
+    for rates in streams:
+        base = next(iter(rates.values()))
+        for name, rate in rates.items():
+            print(f"  {name + ':':<29} {rate:,.0f} calls/s ({rate / base:.2f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
