@@ -78,6 +78,7 @@ RETAINED_TABLES: Final[tuple[str, ...]] = (*PARTITIONED_TABLES, SUMMARY_TABLE)
 ROLLUP_TABLES: Final[tuple[str, ...]] = (
     "rollup_actions_hour",
     "rollup_events_minute",
+    "rollup_executions_day",
     "rollup_executions_hour",
     "rollup_llm_hour",
     "rollup_llm_session_cells",
@@ -89,7 +90,7 @@ ROLLUP_TABLES: Final[tuple[str, ...]] = (
     "rollup_tools_day",
     "rollup_tools_hour",
 )
-"""The rollups (migrations 0005, 0006, 0007, 0009 and 0010), each with its UTC ``bucket``."""
+"""The rollups (migrations 0005 to 0007 and 0009 to 0011), each with its UTC ``bucket``."""
 
 MARK: Final = "omniclaude retention: detached to be dropped"
 """The comment a partition gets just before retention detaches it."""

@@ -54,6 +54,7 @@ pytestmark = pytest.mark.covers(
     "table:rollup_tools_hour",
     "table:rollup_tools_day",
     "table:rollup_llm_session_cells",
+    "table:rollup_executions_day",
     "feature:rollups",
 )
 
@@ -168,6 +169,14 @@ async def assert_rollups_exact(conn: asyncpg.Connection) -> None:
     )
     assert _normal(executions) == _normal(await conn.fetch(_EXECUTIONS_RAW)), (
         "the executions rollup drifted from agent_execution_logs"
+    )
+    days = await conn.fetch(
+        "SELECT bucket, agent_name, status, project, is_root, executions, timed, duration_sum_ms"
+        " FROM rollup_executions_day WHERE executions <> 0 ORDER BY 1, 2, 3, 4, 5"
+    )
+    raw_days = _EXECUTIONS_RAW.replace("date_trunc('hour',", "date_trunc('day',")
+    assert _normal(days) == _normal(await conn.fetch(raw_days)), (
+        "the daily executions rollup drifted from agent_execution_logs"
     )
 
 
@@ -700,3 +709,80 @@ async def test_two_writers_of_one_session_take_turns_on_its_cells(database_url: 
     finally:
         await first.close()
         await second.close()
+
+
+_EXECUTIONS_IN_WINDOW = """
+SELECT agent_name, count(*) AS runs, count(*) FILTER (WHERE status = 'success') AS succeeded,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+       sum(duration_ms) / nullif(count(duration_ms), 0) AS avg_ms
+  FROM agent_execution_logs
+ WHERE date_trunc('hour', created_at, 'UTC') >= date_trunc('hour', $1::timestamptz, 'UTC')
+   AND date_trunc('hour', created_at, 'UTC') < $2
+ GROUP BY ROLLUP (agent_name)
+"""
+"""The executions a window's figures count, from the summaries: those whose first event's
+hour starts in ``[floor(since), until)``, by agent and in all."""
+
+
+async def test_the_execution_figures_equal_the_summaries_for_any_window(
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """Execution counts and agents' runs, read from the daily and hourly rollups, equal the
+    summaries' figures for windows inside an hour, across midnight, of whole days, with
+    ragged ends, empty, and a month; executions that finish or fail days later (moved in
+    both rollups) included."""
+    conn = postgres_connection
+    rng = random.Random(10)
+    now = utc_now()
+    events: list[EventBase] = []
+    for n in range(120):
+        cid = uuid.uuid4()
+        start = now - timedelta(minutes=rng.randint(0, 4 * 24 * 60))
+        agent = rng.choice(["alpha", "beta", "gamma"])
+        events.append(ExecutionStarted(correlation_id=cid, agent_name=agent, user_prompt=f"p{n}",
+                                       timestamp=start))  # fmt: skip
+        end = start + timedelta(minutes=rng.choice([1, 90, 26 * 60]))
+        fate = rng.random()
+        if fate < 0.3:
+            events.append(ExecutionFailed(correlation_id=cid, agent_name=agent, error_type="E",
+                                          error_message="e", timestamp=end))  # fmt: skip
+        elif fate < 0.8:
+            events.append(ExecutionCompleted(correlation_id=cid, timestamp=end,
+                                             duration_ms=rng.uniform(1, 9e4)))  # fmt: skip
+    rng.shuffle(events)
+    for at in range(0, len(events), 25):  # lifecycles told in several statements: moves
+        await write_events(conn, events[at : at + 25])
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    windows = [
+        (now - timedelta(hours=24), now),
+        (now - timedelta(days=7), now),
+        (now - timedelta(days=30), now + timedelta(hours=2)),
+        (midnight - timedelta(days=2), midnight),
+        (midnight - timedelta(days=2, minutes=30), midnight + timedelta(minutes=1)),
+        (midnight - timedelta(hours=3, minutes=10), midnight + timedelta(hours=2, minutes=5)),
+        (midnight - timedelta(hours=30), midnight - timedelta(hours=29, minutes=50)),
+        (midnight - timedelta(days=1, hours=1), midnight - timedelta(days=1, hours=1)),
+        (now - timedelta(days=2, hours=7), now - timedelta(hours=13, minutes=20)),
+        (now - timedelta(days=60), now - timedelta(days=50)),
+    ]
+    for since, until in windows:
+        raw = {r["agent_name"]: r for r in await conn.fetch(_EXECUTIONS_IN_WINDOW, since, until)}
+        whole = raw.get(None)
+        counts = await queries.execution_counts(conn, since=since, until=until)
+        assert (counts.executions, counts.success, counts.failed, counts.in_progress,
+                counts.cancelled) == (
+            (whole["runs"], whole["succeeded"], whole["failed"], whole["in_progress"],
+             whole["cancelled"]) if whole else (0, 0, 0, 0, 0)
+        ), f"execution counts over {since}..{until}"  # fmt: skip
+        beta = await queries.execution_counts(conn, since=since, until=until, agent="beta")
+        assert beta.executions == (raw["beta"]["runs"] if "beta" in raw else 0)
+        agents = await queries.agent_usage(conn, since=since, until=until)
+        assert [(a.agent_name, a.runs, a.succeeded, a.failed) for a in agents] == sorted(
+            ((k, r["runs"], r["succeeded"], r["failed"]) for k, r in raw.items() if k),
+            key=lambda t: (-t[1], t[0]),
+        ), f"agents over {since}..{until}"
+        for usage in agents:
+            assert usage.avg_ms == pytest.approx(raw[usage.agent_name]["avg_ms"])
+    await assert_rollups_exact(conn)

@@ -3,8 +3,10 @@
 The rollups (migration ``0005_rollups``) are small tables of aggregates kept exact in the
 writing transaction by triggers: per minute (``rollup_events_minute``) and per hour
 (``rollup_actions_hour``, ``rollup_routing_hour``, ``rollup_executions_hour``,
-``rollup_llm_hour``). Reading them costs a few hundred rows whatever the volume of events,
-and never a scan of raw actions.
+``rollup_llm_hour``); tools and executions also per day (``rollup_tools_day``,
+``rollup_executions_day``: a window reads its whole days there, its ragged ends hourly).
+Reading them costs a few hundred rows whatever the volume of events, and never a scan of
+raw actions.
 
 Windows are the read layer's (``since <= t < until``), widened to whole buckets: a bucket
 counts when it starts in ``[floor(since), until)``, so an hourly figure may include up to an
@@ -216,15 +218,22 @@ SELECT coalesce(sum(events), 0)::bigint AS actions,
        coalesce(sum(events) FILTER (WHERE action_type = 'error'), 0)::bigint AS error_actions
   FROM {_TOOLS_WINDOW}
 """  # noqa: S608 - constants only
-_EXECUTION_COUNTS = """
+_EXECUTIONS_WINDOW = """(
+ SELECT * FROM rollup_executions_day WHERE bucket >= $2 AND bucket < $3
+ UNION ALL
+ SELECT * FROM rollup_executions_hour
+  WHERE (bucket >= $1 AND bucket < $2) OR (bucket >= $3 AND bucket < $4)
+) AS w"""
+"""A window's executions rollup rows: whole days from the daily one (migration 0011), ragged
+ends from the hourly (as :data:`_TOOLS_WINDOW`)."""
+_EXECUTION_COUNTS = f"""
 SELECT coalesce(sum(executions), 0)::bigint AS executions,
        coalesce(sum(executions) FILTER (WHERE status = 'in_progress'), 0)::bigint AS in_progress,
        coalesce(sum(executions) FILTER (WHERE status = 'success'), 0)::bigint AS success,
        coalesce(sum(executions) FILTER (WHERE status = 'failed'), 0)::bigint AS failed,
        coalesce(sum(executions) FILTER (WHERE status = 'cancelled'), 0)::bigint AS cancelled
-  FROM rollup_executions_hour WHERE bucket >= $1 AND bucket < $2
-   AND ($3::text IS NULL OR agent_name = $3)
-"""
+  FROM {_EXECUTIONS_WINDOW} WHERE ($5::text IS NULL OR agent_name = $5)
+"""  # noqa: S608 - constants only
 _HISTOGRAM_SUM = ", ".join(
     f"coalesce(sum(duration_hist[{index}]), 0)" for index in range(1, len(DURATION_BOUNDS_MS) + 2)
 )
@@ -239,15 +248,15 @@ SELECT action_name, sum(events)::bigint AS calls, sum(timed)::bigint AS timed,
 """The tools' figures; their histograms summed bucket by bucket as plain ``sum`` aggregates
 (one per bucket of :data:`DURATION_BOUNDS_MS`, plus the one above the last bound), a single
 pass: ``omniclaude_histogram_sum`` (an SQL function per row) took seconds over a month."""
-_AGENTS = """
+_AGENTS = f"""
 SELECT agent_name, sum(executions)::bigint AS runs,
        coalesce(sum(executions) FILTER (WHERE status = 'success'), 0)::bigint AS succeeded,
        coalesce(sum(executions) FILTER (WHERE status = 'failed'), 0)::bigint AS failed,
        sum(duration_sum_ms) / nullif(sum(timed), 0) AS avg_ms
-  FROM rollup_executions_hour WHERE bucket >= $1 AND bucket < $2
+  FROM {_EXECUTIONS_WINDOW}
  GROUP BY agent_name HAVING sum(executions) > 0
- ORDER BY runs DESC, agent_name LIMIT $3
-"""
+ ORDER BY runs DESC, agent_name LIMIT $5
+"""  # noqa: S608 - constants only
 _CONFIDENCE = """
 SELECT confidence_bucket AS bucket, sum(decisions)::bigint AS decisions,
        sum(fallbacks)::bigint AS fallbacks
@@ -288,7 +297,10 @@ async def execution_counts(
     db: Reader, *, since: datetime, until: datetime, agent: str | None = None
 ) -> ExecutionCounts:
     """Executions first seen in the window (optionally of one agent), by current status."""
-    record = await db.fetchrow(_EXECUTION_COUNTS, _hour(since), until, agent)
+    spans = hour_spans(since, until)
+    record = await db.fetchrow(
+        _EXECUTION_COUNTS, spans.first, spans.days, spans.days_end, spans.end, agent
+    )
     return ExecutionCounts.model_validate(dict(record)) if record else ExecutionCounts()
 
 
@@ -355,7 +367,9 @@ async def agent_usage(
     db: Reader, *, since: datetime, until: datetime, limit: int = 15
 ) -> list[AgentUsage]:
     """Agents by executions, busiest first: runs, successes, failures, mean duration."""
-    return rows_as(AgentUsage, await db.fetch(_AGENTS, _hour(since), until, limit))
+    spans = hour_spans(since, until)
+    args = (spans.first, spans.days, spans.days_end, spans.end, limit)
+    return rows_as(AgentUsage, await db.fetch(_AGENTS, *args))
 
 
 def confidence_buckets(rows: Iterable[Mapping[str, Any]]) -> list[ConfidenceBucket]:
