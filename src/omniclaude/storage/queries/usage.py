@@ -360,6 +360,10 @@ def _figures(of: str) -> str:
     )
 
 
+_GROUP_SUM: Final = "sum({0}::float8)::bigint AS {0}, "
+"""A group's sum of an integer column: float8 adds integers exactly below 2**53 (9e15 tokens,
+far beyond a session's window), and its by-value state makes the per-session hash aggregate a
+third faster than ``sum(bigint)``'s (7 d at 10M actions: 199 -> 137 ms). Costs stay numeric."""
 _EDGE = (
     " UNION ALL SELECT {columns} FROM rollup_llm_hour WHERE bucket >= ${start} AND bucket < ${end}"
     " AND calls > 0{session} AND session_id IN (SELECT session_id FROM rollup_llm_session_sums_day"
@@ -381,7 +385,10 @@ def _session_sums_statement(group: UsageGroup, *, filtered: bool) -> str:
         + _EDGE.format(start=1, end=2, day=3, **edge)
         + _EDGE.format(start=5, end=6, day=4, **edge)
         + f"), g AS MATERIALIZED (SELECT {key} AS key, "
-        + "".join(f"sum({name}) AS {name}, " for name in _COUNTS)
+        + "".join(
+            _GROUP_SUM.format(name) if name != "cost_usd" else "sum(cost_usd) AS cost_usd, "
+            for name in _COUNTS
+        )
         + "max((session_id <> '')::int) AS sessions, min(first_at) AS first_at,"
         " max(last_at) AS last_at FROM w WHERE calls > 0 GROUP BY 1) "
         "SELECT * FROM (SELECT NULL AS key, "
