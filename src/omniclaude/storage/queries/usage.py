@@ -526,12 +526,11 @@ async def usage_report(db: Reader, query: UsageQuery) -> UsageReport:
         )  # fmt: skip
     rows: list[UsageRow] = []
     total = _empty_total()
-    for record in records:
-        values = {k: v for k, v in dict(record).items() if k != "is_total"}
+    for record in records:  # is_total is not a field: validation leaves it out
         if record["is_total"]:
-            total = UsageRow.model_validate({**values, "key": "total"})
+            total = UsageRow.model_validate({**dict(record), "key": "total"})
         else:
-            rows.append(UsageRow.model_validate(values))
+            rows.append(UsageRow.model_validate(dict(record)))
     return UsageReport(
         since=query.since, until=query.until, group_by=query.group_by, rows=rows, total=total
     )
