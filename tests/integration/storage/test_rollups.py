@@ -510,6 +510,15 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
                     cost_usd=cost, cost_source=priced, source="transcript",
                     timestamp=now - timedelta(minutes=rng.randint(0, 4 * 24 * 60)))
         )  # fmt: skip
+    # Token counts beyond 32 bits and odd (sums that float8 would round past 2**53).
+    events += [
+        LlmCall(event_id=llm_call_id(request_id=f"big_{n}", message_id=None),
+                correlation_id=uuid.uuid4(), model="claude-a", input_tokens=2**41 + 2 * n + 1,
+                output_tokens=7, cache_read_input_tokens=2**40 + 3, request_id=f"big_{n}",
+                session_id="s3", cost_usd=0.1, cost_source=CostSource.ESTIMATE,
+                source="transcript", timestamp=now - timedelta(hours=n * 11))
+        for n in range(6)
+    ]  # fmt: skip
     await write_events(conn, events)
     # Better costs for a third: the update triggers add their difference.
     await write_events(conn, [_exact(c, rng) for c in events[::3] if isinstance(c, LlmCall)])
