@@ -55,6 +55,7 @@ pytestmark = pytest.mark.covers(
     "table:rollup_tools_day",
     "table:rollup_llm_session_cells",
     "table:rollup_executions_day",
+    "table:rollup_llm_session_totals",
     "feature:rollups",
 )
 
@@ -62,6 +63,7 @@ M = importlib.import_module("omniclaude.storage.migrations.versions.0005_rollups
 M6 = importlib.import_module("omniclaude.storage.migrations.versions.0006_llm_rollups")
 M7 = importlib.import_module("omniclaude.storage.migrations.versions.0007_tool_rollups")
 M9 = importlib.import_module("omniclaude.storage.migrations.versions.0009_session_cells")
+M12 = importlib.import_module("omniclaude.storage.migrations.versions.0012_session_totals")
 M10 = importlib.import_module("omniclaude.storage.migrations.versions.0010_llm_session_sums")
 
 EXPECTED = {
@@ -100,6 +102,10 @@ EXPECTED = {
     "rollup_llm_sessions_day": (
         M6.SESSIONS_SELECT.format(rows="agent_llm_calls"),
         "bucket, dimension, value, session_id",
+    ),
+    "rollup_llm_session_totals": (
+        M12.totals_select("agent_llm_calls"),
+        "session_id",
     ),
     "rollup_llm_session_cells": (
         M9.cells_select("rollup_llm_sessions_day") + " ORDER BY 1, 2, 3, 4, 5, 6, 7",
@@ -657,18 +663,26 @@ async def test_the_session_cells_stay_exact_whatever_the_order_of_the_calls(
         await asyncio.gather(writer(conns[0], calls[60::2]), writer(conns[1], calls[61::2]))
         await writer(conns[1], rng.sample(calls, 40))  # redelivered: nothing changes
         await assert_rollups_exact(conns[0])
-        raw = usage._statement(usage.UsageGroup.PROJECT).replace(
-            "FROM rollup_llm_hour", f"FROM {_RAW_LLM}"
-        )
-        for since, until in ((now - timedelta(days=5), now + timedelta(hours=1)),
-                             (now - timedelta(hours=30), now - timedelta(hours=2)),
-                             (now - timedelta(hours=3), now)):  # fmt: skip
-            query = usage.UsageQuery(since=since, until=until, group_by=usage.UsageGroup.PROJECT)
+        windows = [
+            (now - timedelta(days=5), now + timedelta(hours=1)),
+            (now - timedelta(hours=30), now - timedelta(hours=2)),
+            (now - timedelta(hours=3), now),
+            (now - timedelta(hours=25), now),
+            (now - timedelta(hours=50), now - timedelta(hours=23, minutes=30)),
+        ]
+        for (since, until), group in itertools.product(
+            windows, (usage.UsageGroup.PROJECT, usage.UsageGroup.SESSION)
+        ):
+            raw = usage._statement(group).replace("FROM rollup_llm_hour", f"FROM {_RAW_LLM}")
+            query = usage.UsageQuery(since=since, until=until, group_by=group)
             report = await usage.usage_report(conns[0], query)
             expected = await conns[0].fetch(raw, since, until, None, None, None)
-            assert [report.total.sessions, *(r.sessions for r in report.rows)] == [
-                r["sessions"] for r in expected
-            ], f"sessions over {since}..{until} differ from the raw calls"
+            got = [report.total, *report.rows]
+            assert [(r.key, r.calls, r.sessions, r.first_at, r.last_at) for r in got] == [
+                ("total" if r["is_total"] else r["key"], r["calls"], r["sessions"],
+                 r["first_at"], r["last_at"])
+                for r in expected
+            ], f"{group} over {since}..{until} differs from the raw calls"  # fmt: skip
     finally:
         for conn in conns:
             await conn.close()
@@ -795,3 +809,42 @@ async def test_the_execution_figures_equal_the_summaries_for_any_window(
         for usage in agents:
             assert usage.avg_ms == pytest.approx(raw[usage.agent_name]["avg_ms"])
     await assert_rollups_exact(conn)
+
+
+async def test_a_report_by_session_counts_only_the_calls_inside_the_window(
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """Sessions that began before the window (in the hour before it, and a day before),
+    end after it, lie wholly inside, or span it: each row holds only its calls inside the
+    window's hours, as the raw calls say (whole sessions from their totals, the others by
+    their days and hours)."""
+    from omniclaude.storage.queries import usage
+
+    conn = postgres_connection
+    now = utc_now().replace(minute=30, second=0, microsecond=0)
+    since, until = now - timedelta(hours=30), now - timedelta(hours=2)
+    shapes = {
+        "early-hour": (-1, 3), "early-day": (-25, 5), "late": (27.9, 28.5), "edge": (-0.5, 2),
+        "inside": (1, 20), "spanning": (-3, 12, 29), "after": (28.6, 29),
+    }  # hours after since  # fmt: skip
+    calls = [
+        LlmCall(event_id=llm_call_id(request_id=f"req_{name}_{i}", message_id=None),
+                correlation_id=uuid.uuid4(), model="claude-a", input_tokens=100 + i,
+                output_tokens=1, request_id=f"req_{name}_{i}", session_id=name, cost_usd=0.01,
+                cost_source=CostSource.ESTIMATE, source="transcript",
+                timestamp=since + timedelta(hours=at))
+        for name, span in shapes.items()
+        for i, at in enumerate(span)
+    ]  # fmt: skip
+    await write_events(conn, calls)
+    raw = usage._statement(usage.UsageGroup.SESSION).replace(
+        "FROM rollup_llm_hour", f"FROM {_RAW_LLM}"
+    )
+    report = await usage.usage_report(
+        conn, usage.UsageQuery(since=since, until=until, group_by=usage.UsageGroup.SESSION)
+    )
+    expected = await conn.fetch(raw, since, until, None, None, None)
+    assert [(r.key, r.calls, r.input_tokens) for r in [report.total, *report.rows]] == [
+        ("total" if r["is_total"] else r["key"], r["calls"], r["input_tokens"]) for r in expected
+    ]
+    assert {r.key for r in report.rows} == set(shapes) - {"after"}

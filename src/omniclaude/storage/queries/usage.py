@@ -371,10 +371,35 @@ _EDGE = (
 )
 
 
+_TOTALS_COLUMNS: Final = _SESSION_SUMS_COLUMNS.replace("bucket, ", "")
+_INSIDE: Final = (
+    f"SELECT {_TOTALS_COLUMNS} FROM rollup_llm_session_totals"  # noqa: S608 - constants
+    " WHERE first_at >= $1 AND last_at < $6 AND calls > 0"
+)
+"""The sessions wholly inside the window's hours ``[$1, $6)`` (migration 0012): their sums
+over all their calls are the window's."""
+_CROSSING: Final = (
+    " AND session_id IN (SELECT session_id FROM rollup_llm_session_totals"
+    " WHERE last_at >= $1 AND first_at < $1"
+    " UNION SELECT session_id FROM rollup_llm_session_totals WHERE last_at >= $6 AND first_at < $6)"
+)
+"""The sessions with calls in the window and outside it (before its start or after its end):
+the few whose window sums need their days and hours."""
+
+
 def _session_sums_statement(group: UsageGroup, *, filtered: bool) -> str:
     key = _KEYS[group]
     order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
     session = " AND session_id = $7" if filtered else ""
+    whole = ""
+    if group is UsageGroup.SESSION and not filtered:
+        # Sessions wholly inside from their totals; only the crossing ones by days and hours.
+        session = _CROSSING
+        whole = (
+            f" UNION ALL SELECT {key}, "  # noqa: S608 - constants only
+            + "".join(f"{name}, " for name in _COUNTS)
+            + f"(session_id <> '')::int, first_at, last_at FROM ({_INSIDE}) AS t"
+        )
     # By session, a group is one session (or none): the total's distinct sessions add up. By
     # day, the report is filtered by one session: the total has it when any day has it.
     sessions = "sum" if group is UsageGroup.SESSION else "max"
@@ -389,8 +414,8 @@ def _session_sums_statement(group: UsageGroup, *, filtered: bool) -> str:
             _GROUP_SUM.format(name) if name != "cost_usd" else "sum(cost_usd) AS cost_usd, "
             for name in _COUNTS
         )
-        + "max((session_id <> '')::int) AS sessions, min(first_at) AS first_at,"
-        " max(last_at) AS last_at FROM w WHERE calls > 0 GROUP BY 1) "
+        + "max((session_id <> '')::int) AS sessions, min(first_at) AS first_at,"  # noqa: S608
+        f" max(last_at) AS last_at FROM w WHERE calls > 0 GROUP BY 1{whole}) "
         "SELECT * FROM (SELECT NULL AS key, "
         + _figures("coalesce(sum({}), 0)")
         + f"coalesce({sessions}(sessions), 0) AS sessions, min(first_at) AS first_at,"  # noqa: S608 - constants
