@@ -30,6 +30,8 @@ from omniclaude.storage.queries import (
 )
 from omniclaude.storage.queries.filters import Cursor, TimeRange, resolve_window
 from omniclaude.storage.queries.ids import AmbiguousIdError, resolve_correlation_id
+from omniclaude.storage.queries.usage import DEFAULT_ROWS as DEFAULT_USAGE_ROWS
+from omniclaude.storage.queries.usage import MAX_ROWS as MAX_USAGE_ROWS
 
 __all__ = [
     "ID_PATTERN",
@@ -158,12 +160,21 @@ def usage_params(
     model: Annotated[QueryAgent | None, Query(description="Only this model.")] = None,
     project: Annotated[QuerySearch | None, Query(description="Only this project.")] = None,
     session_id: Annotated[QueryId | None, Query(description="Only this session.")] = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_USAGE_ROWS,
+            description="At most this many rows (days oldest first, other groups costliest "
+            "first); `groups` says how many the window has, `total` covers them all.",
+        ),
+    ] = DEFAULT_USAGE_ROWS,
 ) -> UsageQuery:
     """The usage report a request asks for."""
     try:
         return UsageQuery.build(
             range_=range_, since=since, until=until, group_by=group_by,
-            model=model, project=project, session=session_id,
+            model=model, project=project, session=session_id, limit=limit,
         )  # fmt: skip
     except InvalidFilterError as exc:
         raise _filter_error(exc) from exc

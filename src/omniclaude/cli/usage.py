@@ -135,6 +135,14 @@ def usage(
     ] = None,
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
     project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=10_000,
+            help="At most this many rows (days oldest first, others costliest first).",
+        ),
+    ] = 1_000,
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per group).")] = False,
@@ -156,7 +164,7 @@ def usage(
     try:
         query = UsageQuery.build(
             range_=range_ or (None if start else "30d"), since=start, until=end,
-            group_by=_GROUPS[group], model=model, project=project,
+            group_by=_GROUPS[group], model=model, project=project, limit=limit,
         )  # fmt: skip
     except InvalidFilterError as exc:
         fail(f"--{exc.field}: {str(exc).partition(': ')[2]}", code=2)
@@ -170,7 +178,10 @@ def usage(
         return
     console.print(_table(report))
     window = f"{query.since:%Y-%m-%d %H:%M} to {query.until:%Y-%m-%d %H:%M} UTC"
-    console.print(f"[dim]{len(report.rows)} {report.group_by.value}(s), {window}; "
+    shown = f"{len(report.rows)}" + (
+        f" of {report.groups:,} (--limit)" if report.groups > len(report.rows) else ""
+    )
+    console.print(f"[dim]{shown} {report.group_by.value}(s), {window}; "
                   "* estimated from the price table[/]", highlight=False)  # fmt: skip
 
 

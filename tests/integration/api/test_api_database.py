@@ -219,3 +219,6 @@ async def test_short_ids_and_the_figures_routes(
     assert usage.status_code == 200
     assert usage.json()["total"]["key"] == "total"
     assert (await http.get("/usage?group_by=week", headers=auth)).status_code == 422
+    refused = await http.get("/usage?limit=0", headers=auth)
+    assert refused.status_code == 422
+    assert "limit" in refused.text

@@ -848,3 +848,12 @@ async def test_a_report_by_session_counts_only_the_calls_inside_the_window(
         ("total" if r["is_total"] else r["key"], r["calls"], r["input_tokens"]) for r in expected
     ]
     assert {r.key for r in report.rows} == set(shapes) - {"after"}
+    assert report.groups == len(report.rows) == len(shapes) - 1
+    for group in (usage.UsageGroup.SESSION, usage.UsageGroup.DAY):  # in SQL, and in Python
+        query = usage.UsageQuery(since=since, until=until, group_by=group)
+        whole = await usage.usage_report(conn, query)
+        cut = await usage.usage_report(conn, query.model_copy(update={"limit": 2}))
+        assert cut.rows == whole.rows[:2], f"a limit keeps the first rows ({group})"
+        assert (cut.groups, cut.total) == (len(whole.rows), whole.total), (
+            f"a limit keeps the total and says how many rows there are ({group})"
+        )

@@ -178,3 +178,8 @@ def test_the_usage_query_resolves_its_window_like_every_list() -> None:
     assert (query.since, query.until) == (NOW - timedelta(hours=24), NOW)
     with pytest.raises(queries.InvalidFilterError, match=r"^group_by: "):
         queries.UsageQuery.build(group_by="week")
+    assert queries.UsageQuery.build(now=NOW).limit == 1_000
+    assert queries.UsageQuery.build(now=NOW, limit=10_000).limit == 10_000
+    for wrong in (0, -1, 10_001):
+        with pytest.raises(queries.InvalidFilterError, match=r"^limit: must be 1 to 10,000"):
+            queries.UsageQuery.build(now=NOW, limit=wrong)

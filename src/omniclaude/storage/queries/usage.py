@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 from omniclaude.storage.queries._base import Reader, Row
 from omniclaude.storage.queries.filters import (
     EVERYWHEN,
+    InvalidFilterError,
     Window,
     choice,
     resolve_window,
@@ -100,8 +101,14 @@ class UsageRow(Row):
     last_at: datetime | None = None
 
 
+DEFAULT_ROWS: Final = 1_000
+"""A usage report's rows unless asked for more (days oldest first, other groups costliest)."""
+MAX_ROWS: Final = 10_000
+"""The most rows one usage report gives (its total always covers every row)."""
+
+
 class UsageQuery(BaseModel):
-    """Which LLM calls a usage report covers, and how it groups them."""
+    """Which LLM calls a usage report covers, how it groups them, and how many rows it gives."""
 
     model_config = {"frozen": True}
 
@@ -111,6 +118,7 @@ class UsageQuery(BaseModel):
     model: str | None = None
     project: str | None = None
     session: str | None = None
+    limit: int = Field(default=DEFAULT_ROWS, ge=1, le=MAX_ROWS)
 
     @classmethod
     def build(
@@ -123,6 +131,7 @@ class UsageQuery(BaseModel):
         model: str | None = None,
         project: str | None = None,
         session: str | None = None,
+        limit: int | None = None,
         now: datetime | None = None,
     ) -> UsageQuery:
         """Resolve the window (as every list does) and check the parameters.
@@ -131,11 +140,13 @@ class UsageQuery(BaseModel):
             InvalidFilterError: a parameter is invalid (the message names it).
         """
         start, end = resolve_window(range_=range_, since=since, until=until, now=now)
+        if limit is not None and not 1 <= limit <= MAX_ROWS:
+            raise InvalidFilterError("limit", f"must be 1 to {MAX_ROWS:,}, not {limit}")
         return cls(
             since=start, until=end,
             group_by=choice(UsageGroup, group_by, "group_by") or UsageGroup.DAY,
             model=text_or_none(model), project=text_or_none(project),
-            session=text_or_none(session),
+            session=text_or_none(session), limit=DEFAULT_ROWS if limit is None else limit,
         )  # fmt: skip
 
 
@@ -145,8 +156,13 @@ class UsageReport(BaseModel):
     since: datetime
     until: datetime
     group_by: UsageGroup
-    rows: list[UsageRow] = Field(description="Days oldest first; other groups costliest first.")
-    total: UsageRow
+    rows: list[UsageRow] = Field(
+        description="Days oldest first; other groups costliest first; at most the query's limit."
+    )
+    groups: int = Field(
+        default=0, description="How many rows the window has (rows: the first limit of them)."
+    )
+    total: UsageRow = Field(description="Every call of the window, whatever the limit.")
 
 
 _SUMS: Final = (
@@ -391,6 +407,7 @@ def _session_sums_statement(group: UsageGroup, *, filtered: bool) -> str:
     key = _KEYS[group]
     order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
     session = " AND session_id = $7" if filtered else ""
+    limit = "$8" if filtered else "$7"
     whole = ""
     if group is UsageGroup.SESSION and not filtered:
         # Sessions wholly inside from their totals; only the crossing ones by days and hours.
@@ -419,9 +436,9 @@ def _session_sums_statement(group: UsageGroup, *, filtered: bool) -> str:
         "SELECT * FROM (SELECT NULL AS key, "
         + _figures("coalesce(sum({}), 0)")
         + f"coalesce({sessions}(sessions), 0) AS sessions, min(first_at) AS first_at,"  # noqa: S608 - constants
-        " max(last_at) AS last_at, 1 AS is_total FROM g"
+        " max(last_at) AS last_at, 1 AS is_total, (SELECT count(*) FROM g) AS groups FROM g"
         f" UNION ALL (SELECT key, {_figures('{}')}"
-        f"sessions, first_at, last_at, 0 FROM g ORDER BY {order} LIMIT 10000)) AS r"
+        f"sessions, first_at, last_at, 0, 0 FROM g ORDER BY {order} LIMIT {limit})) AS r"
         f" ORDER BY is_total DESC, {order}"
     )
 
@@ -456,6 +473,7 @@ async def _report_from_session_sums(db: Reader, query: UsageQuery) -> list[Any]:
     ]  # fmt: skip
     if query.session is not None:
         args.append(query.session)
+    args.append(query.limit)
     statement = _SESSION_SUMS_STATEMENTS[query.group_by, query.session is not None]
     records: list[Any] = await db.fetch(statement, *args)
     return records
@@ -550,15 +568,18 @@ async def usage_report(db: Reader, query: UsageQuery) -> UsageReport:
             query.since, query.until, query.model, query.project, query.session,
         )  # fmt: skip
     rows: list[UsageRow] = []
-    total = _empty_total()
+    total, groups = _empty_total(), 0
     for record in records:  # is_total is not a field: validation leaves it out
         if record["is_total"]:
             total = UsageRow.model_validate({**dict(record), "key": "total"})
-        else:
+            groups = record.get("groups") or 0
+        elif len(rows) < query.limit:
             rows.append(UsageRow.model_validate(dict(record)))
+    groups = max(groups, len(records) - 1 if records else 0)
     return UsageReport(
-        since=query.since, until=query.until, group_by=query.group_by, rows=rows, total=total
-    )
+        since=query.since, until=query.until, group_by=query.group_by, rows=rows,
+        groups=groups, total=total,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ per execution
