@@ -94,6 +94,32 @@ async def test_an_exact_cost_replaces_the_estimate_and_never_the_reverse(
 
 
 @pytest.mark.covers("table:agent_llm_calls")
+async def test_both_tellings_in_one_batch_keep_the_exact_cost_in_either_order(
+    postgres_connection: asyncpg.Connection,
+) -> None:
+    """A batch telling one call twice is written row by row, in order (one statement could
+    not merge them); a batch of distinct calls in one statement: the same rows either way."""
+    for first_exact in (False, True):
+        cid = uuid.uuid4()
+        estimate = _call(cid)
+        exact = _call(
+            cid, event_id=estimate.event_id, message_id=None, tool_use_ids=[],
+            stop_reason=None, cost_usd=0.0125, cost_source=CostSource.EXACT, source="otel",
+        )  # fmt: skip
+        other = _call(cid, event_id=uuid.uuid4(), cost_usd=0.0033)
+        batch = [exact, estimate, other] if first_exact else [estimate, exact, other]
+        await write_events(postgres_connection, batch)
+        row = await _row(postgres_connection, estimate.event_id)
+        assert (row["cost_source"], row["cost_usd"]) == ("exact", Decimal("0.0125"))
+        assert (await _row(postgres_connection, other.event_id))["cost_usd"] == Decimal("0.0033")
+    distinct = [_call(uuid.uuid4(), event_id=uuid.uuid4(), cost_usd=0.1 + n / 7) for n in range(5)]
+    await write_events(postgres_connection, distinct)
+    for call in distinct:
+        stored = await _row(postgres_connection, call.event_id)
+        assert stored["cost_usd"] == Decimal(str(call.cost_usd)).quantize(Decimal("1e-10"))
+
+
+@pytest.mark.covers("table:agent_llm_calls")
 async def test_otel_first_then_the_transcript_fills_the_missing_ids(
     postgres_connection: asyncpg.Connection,
 ) -> None:
