@@ -138,6 +138,27 @@ SELECT date_trunc('hour', created_at, 'UTC') AS bucket, agent_name, status,
 """
 
 
+def window_shapes(now: datetime) -> list[tuple[datetime, datetime]]:
+    """Windows of every shape a rollup read must get right: the last day, week and month;
+    whole days; across midnight; inside one hour; empty; ragged at both ends; before all
+    the data (the last one: empty)."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [
+        (now - timedelta(hours=24), now),
+        (now - timedelta(days=7), now),
+        (now - timedelta(days=30), now + timedelta(hours=2)),
+        (midnight - timedelta(days=2), midnight),
+        (midnight - timedelta(days=2, minutes=30), midnight + timedelta(minutes=1)),
+        (midnight - timedelta(hours=3, minutes=10), midnight + timedelta(hours=2, minutes=5)),
+        (midnight - timedelta(hours=30), midnight - timedelta(hours=29, minutes=50)),
+        (midnight - timedelta(days=1, hours=1), midnight - timedelta(days=1, hours=1)),
+        (midnight - timedelta(days=1, hours=-5), midnight - timedelta(hours=5)),
+        (now - timedelta(days=2, hours=7), now - timedelta(hours=13, minutes=20)),
+        (midnight - timedelta(days=3, hours=11), midnight + timedelta(hours=1)),
+        (now - timedelta(days=60), now - timedelta(days=50)),
+    ]
+
+
 def _normal(rows: list[Any]) -> list[tuple[Any, ...]]:
     out = []
     for row in rows:
@@ -528,21 +549,7 @@ async def test_the_usage_report_equals_the_raw_calls_for_any_window(
     await write_events(conn, events)
     # Better costs for a third: the update triggers add their difference.
     await write_events(conn, [_exact(c, rng) for c in events[::3] if isinstance(c, LlmCall)])
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    windows = [
-        (now - timedelta(hours=24), now),
-        (now - timedelta(days=7), now),
-        (now - timedelta(days=30), now + timedelta(hours=2)),
-        (midnight - timedelta(days=2), midnight),
-        (midnight - timedelta(days=2, minutes=30), midnight + timedelta(minutes=1)),
-        (midnight - timedelta(hours=3, minutes=10), midnight + timedelta(hours=2, minutes=5)),
-        (midnight - timedelta(hours=30), midnight - timedelta(hours=29, minutes=50)),
-        (midnight - timedelta(days=1, hours=1), midnight - timedelta(days=1, hours=1)),
-        (midnight - timedelta(days=1, hours=-5), midnight - timedelta(hours=5)),
-        (now - timedelta(days=2, hours=7), now - timedelta(hours=13, minutes=20)),
-        (midnight - timedelta(days=3, hours=11), midnight + timedelta(hours=1)),
-        (now - timedelta(days=60), now - timedelta(days=50)),
-    ]
+    windows = window_shapes(now)
     raw_statements = {
         group: usage._statement(group).replace("FROM rollup_llm_hour", f"FROM {_RAW_LLM}")
         for group in usage.UsageGroup
@@ -777,19 +784,7 @@ async def test_the_execution_figures_equal_the_summaries_for_any_window(
     rng.shuffle(events)
     for at in range(0, len(events), 25):  # lifecycles told in several statements: moves
         await write_events(conn, events[at : at + 25])
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    windows = [
-        (now - timedelta(hours=24), now),
-        (now - timedelta(days=7), now),
-        (now - timedelta(days=30), now + timedelta(hours=2)),
-        (midnight - timedelta(days=2), midnight),
-        (midnight - timedelta(days=2, minutes=30), midnight + timedelta(minutes=1)),
-        (midnight - timedelta(hours=3, minutes=10), midnight + timedelta(hours=2, minutes=5)),
-        (midnight - timedelta(hours=30), midnight - timedelta(hours=29, minutes=50)),
-        (midnight - timedelta(days=1, hours=1), midnight - timedelta(days=1, hours=1)),
-        (now - timedelta(days=2, hours=7), now - timedelta(hours=13, minutes=20)),
-        (now - timedelta(days=60), now - timedelta(days=50)),
-    ]
+    windows = window_shapes(now)
     for since, until in windows:
         raw = {r["agent_name"]: r for r in await conn.fetch(_EXECUTIONS_IN_WINDOW, since, until)}
         whole = raw.get(None)

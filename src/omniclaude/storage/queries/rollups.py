@@ -205,27 +205,28 @@ SELECT date_trunc($3, bucket, 'UTC') AS start,
   FROM rollup_events_minute WHERE bucket >= $1 AND bucket < $2 AND errors > 0
  GROUP BY 1 ORDER BY 1
 """
-_TOOLS_WINDOW = """(
- SELECT * FROM rollup_tools_day WHERE bucket >= $2 AND bucket < $3
- UNION ALL
- SELECT * FROM rollup_tools_hour
-  WHERE (bucket >= $1 AND bucket < $2) OR (bucket >= $3 AND bucket < $4)
-) AS w"""
-"""A window's per-action rows: whole days from the daily rollup, ragged ends from the hourly
-(:func:`hour_spans`'s ``first, days, days_end, end``)."""
+
+
+def _days_and_hours(rollup: str) -> str:
+    """A window's rows of a rollup kept per day and per hour (``{rollup}_day``,
+    ``{rollup}_hour``): whole days from the daily one, the ragged ends from the hourly
+    (:func:`hour_spans`'s ``first, days, days_end, end`` as ``$1`` to ``$4``)."""
+    return (
+        f"(SELECT * FROM {rollup}_day WHERE bucket >= $2 AND bucket < $3"  # noqa: S608
+        f" UNION ALL SELECT * FROM {rollup}_hour"
+        " WHERE (bucket >= $1 AND bucket < $2) OR (bucket >= $3 AND bucket < $4)) AS w"
+    )
+
+
+_TOOLS_WINDOW = _days_and_hours("rollup_tools")
+"""A window's per-action rows (migration 0007)."""
 _ACTION_TOTALS = f"""
 SELECT coalesce(sum(events), 0)::bigint AS actions,
        coalesce(sum(events) FILTER (WHERE action_type = 'error'), 0)::bigint AS error_actions
   FROM {_TOOLS_WINDOW}
 """  # noqa: S608 - constants only
-_EXECUTIONS_WINDOW = """(
- SELECT * FROM rollup_executions_day WHERE bucket >= $2 AND bucket < $3
- UNION ALL
- SELECT * FROM rollup_executions_hour
-  WHERE (bucket >= $1 AND bucket < $2) OR (bucket >= $3 AND bucket < $4)
-) AS w"""
-"""A window's executions rollup rows: whole days from the daily one (migration 0011), ragged
-ends from the hourly (as :data:`_TOOLS_WINDOW`)."""
+_EXECUTIONS_WINDOW = _days_and_hours("rollup_executions")
+"""A window's executions rollup rows (the daily one: migration 0011)."""
 _EXECUTION_COUNTS = f"""
 SELECT coalesce(sum(executions), 0)::bigint AS executions,
        coalesce(sum(executions) FILTER (WHERE status = 'in_progress'), 0)::bigint AS in_progress,
