@@ -317,3 +317,26 @@ async def test_the_overview_labels_its_axes_and_values(view: Viewer, data: dict[
     for text in ("events / min", "minute (UTC)", "confidence (from)", "decisions", "as of"):
         assert text in page.text, text
     assert page.text.count('class="tick y-tick"') == 6, "each chart has three y ticks"
+
+
+@pytest.mark.parametrize(
+    ("query", "selected"),
+    [
+        ("range=30d", '<option value="30d" selected>Last 30d</option>'),
+        ("range=6h", '<option value="6h" selected>Last 6h</option>'),
+        ("", '<option value="24h" selected>Last 24h</option>'),
+        (
+            "since=2026-11-01T00:00:00Z&until=2026-11-03T12:00:00Z",
+            '<option value="" selected disabled>2026-11-01 00:00 to 2026-11-03 12:00 UTC</option>',
+        ),
+    ],
+)
+async def test_the_overview_selector_shows_the_window_of_its_figures(
+    view: Viewer, data: dict[str, Any], query: str, selected: str
+) -> None:
+    """Whatever the window (a range it offers, one it does not, since/until), the selector
+    shows that window, never its first choice by default."""
+    page = await view.client.get(f"/viewer/overview?{query}", headers=_auth())
+    assert page.status_code == 200
+    assert selected in page.text
+    assert page.text.count(" selected") == 1

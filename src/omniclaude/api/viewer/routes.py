@@ -55,7 +55,7 @@ NO_STORE = {"Cache-Control": "no-store", **SECURITY_HEADERS}
 STATUSES = tuple(s.value for s in ExecutionStatus)
 FORM_FIELDS = ("q", "agent", "status", "range", "since", "until", "top_level")
 """The executions page's filter form (shown with the values in use)."""
-OVERVIEW_RANGES = ("1h", "24h", "7d")
+OVERVIEW_RANGES = ("1h", "24h", "7d", "30d")
 MAX_LOGIN_BYTES = 4096
 
 
@@ -215,21 +215,24 @@ async def trace_page(db: Pool, reader: ReadKey, correlation_id: IdText) -> HTMLR
 
 @router.get("/overview")
 async def overview_page(
-    request: Request, state: State, db: Pool, reader: ReadKey, window: WindowQuery
+    state: State, db: Pool, reader: ReadKey, window: WindowQuery
 ) -> HTMLResponse:
     found = await overview(state, db, window)
     errors = [redacted(e.model_dump()) for e in found.recent_errors]
     span = window.until - window.since
-    name = next((k for k, v in RANGES.items() if v == span), "") or request.query_params.get(
-        "range", "24h"
-    )
+    name = next((k for k, v in RANGES.items() if v == span), "")
+    # The selector shows the window the figures are of: a named range it does not offer is
+    # added to it, a window of since/until is shown as such (not as the first choice).
+    windows = [*([name] if name and name not in OVERVIEW_RANGES else []), *OVERVIEW_RANGES]
     return html(
         render(
             "overview.html",
             page="overview",
             reader=reader,
-            windows=list(OVERVIEW_RANGES),
+            windows=windows,
             window=name,
+            since=window.since,
+            until=window.until,
             o=found,
             recent_errors=errors,
             **overview_charts(found),
