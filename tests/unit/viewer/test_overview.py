@@ -94,7 +94,8 @@ def test_overview_renders_every_panel() -> None:
     ]  # fmt: skip
     assert overview.activity_peak == 1
     html = render(
-        "partials/overview.html", window="24h", o=overview, recent_errors=errors,
+        "partials/overview.html", window="24h", window_text="last 24h",
+        window_query="range=24h", o=overview, recent_errors=errors,
         **overview_charts(overview),
     )  # fmt: skip
     for text in ("grep", "code-analyzer", "Routing confidence", "&lt;b&gt;bad&lt;/b&gt;"):
@@ -103,7 +104,8 @@ def test_overview_renders_every_panel() -> None:
     assert "No event stored in the last day" in html
     fresh = overview.model_copy(update={"data_as_of": now - timedelta(seconds=3)})
     html = render(
-        "partials/overview.html", window="24h", o=fresh, recent_errors=errors,
+        "partials/overview.html", window="24h", window_text="last 24h",
+        window_query="range=24h", o=fresh, recent_errors=errors,
         **overview_charts(fresh),
     )  # fmt: skip
     assert "Data as of" in html, "the overview must say how fresh its figures are"
@@ -132,3 +134,11 @@ def test_percentiles_are_interpolated_within_their_bucket_and_capped() -> None:
     slowest = [0] * len(hist)
     slowest[-1] = 1  # 10 minutes or more
     assert rollups.estimate_percentile(slowest, 0.5, max_ms=900_000.0) == pytest.approx(750_000.0)
+
+
+def test_counts_are_shown_with_thousands_separators() -> None:
+    """The overview's counters read 9,992,867, not 9992867 (and an unknown one a dash)."""
+    from omniclaude.api.viewer.render import environment
+
+    template = environment().from_string("{{ a|count }} {{ b|count }}")
+    assert template.render(a=9_992_867, b=None) == "9,992,867 —"

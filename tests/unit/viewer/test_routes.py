@@ -340,3 +340,6 @@ async def test_the_overview_selector_shows_the_window_of_its_figures(
     assert page.status_code == 200
     assert selected in page.text
     assert page.text.count(" selected") == 1
+    if query.startswith("since"):  # the panels say which window, not "last 24h"
+        assert "2026-11-01 00:00 to 2026-11-03 12:00 UTC" in page.text.split("</select>")[1]
+        assert "last 24h" not in page.text.split("</select>")[1]

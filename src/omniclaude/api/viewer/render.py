@@ -157,6 +157,10 @@ def _score(value: Any) -> str:
     return "—" if value is None else f"{float(value):.2f}"
 
 
+def _count(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
 def _pct(value: Any) -> str:
     return f"{max(0.0, min(float(value or 0), 100.0)):.2f}%"
 
@@ -178,6 +182,7 @@ def environment() -> jinja2.Environment:
         when=_when,
         score=_score,
         pct=_pct,
+        count=_count,
         pretty=pretty_json,
         short=shorten,
         redact=lambda v: redacted(str(v)) if v is not None else "",

@@ -224,6 +224,7 @@ async def overview_page(
     # The selector shows the window the figures are of: a named range it does not offer is
     # added to it, a window of since/until is shown as such (not as the first choice).
     windows = [*([name] if name and name not in OVERVIEW_RANGES else []), *OVERVIEW_RANGES]
+    bounds = {"since": window.since.isoformat(), "until": window.until.isoformat()}
     return html(
         render(
             "overview.html",
@@ -231,6 +232,10 @@ async def overview_page(
             reader=reader,
             windows=windows,
             window=name,
+            window_text=f"last {name}"
+            if name
+            else (f"{window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC"),
+            window_query=urlencode({"range": name} if name else bounds),
             since=window.since,
             until=window.until,
             o=found,
