@@ -136,13 +136,12 @@ def usage(
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
     project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
     limit: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=1,
-            max=10_000,
-            help="At most this many rows (days oldest first, others costliest first).",
+            help="At most this many rows, 1 to 10,000 (default 1,000; days oldest first, "
+            "others costliest first)."
         ),
-    ] = 1_000,
+    ] = None,
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per group).")] = False,

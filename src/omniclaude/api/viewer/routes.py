@@ -236,8 +236,6 @@ async def overview_page(
             if name
             else (f"{window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC"),
             window_query=urlencode({"range": name} if name else bounds),
-            since=window.since,
-            until=window.until,
             o=found,
             recent_errors=errors,
             **overview_charts(found),

@@ -219,35 +219,26 @@ _SESSION_KEYS: Final[dict[UsageGroup, str]] = {
 """The same keys over ``rollup_llm_sessions_day`` (its bucket a day, its value the dimension's)."""
 
 
-def _cells(dimensions: str, columns: str) -> str:
+def _cells(dimensions: str, columns: str, *, per_day: bool = False) -> str:
     """The rows whose sum counts a window's distinct sessions of ``dimensions`` (an SQL
     condition on ``dimension``), as ``columns`` of ``rollup_llm_session_cells`` (migration
     0009): on the first day the cells of rows whose last hour is in the window; on a middle
     day those whose previous day with a call is before the window (or on its first day
     before its first hour); on the last day those of rows whose first hour is in the window,
-    on the same condition. A window inside one UTC day counts that day's masks."""
-    first_in_window = "(prev_day < $6 OR (prev_day = $6 AND prev_hour < $7))"
+    on the same condition. A window inside one UTC day counts that day's masks.
+
+    ``per_day``: each day's sessions instead (summed per ``bucket``): a day's rows are its
+    sessions, so the previous day does not matter."""
+    first_in_window = (
+        "" if per_day else " AND (prev_day < $6 OR (prev_day = $6 AND prev_hour < $7))"
+    )
     cells = f"SELECT {columns}, sessions FROM rollup_llm_session_cells WHERE {dimensions} AND "  # noqa: S608
     return (
         f"{cells}kind = 'f' AND bucket = $6 AND hour >= $7 AND $6 < $8"  # noqa: S608
-        f" UNION ALL {cells}kind = 'm' AND bucket > $6 AND bucket < $8 AND {first_in_window}"
+        f" UNION ALL {cells}kind = 'm' AND bucket > $6 AND bucket < $8{first_in_window}"
         f" UNION ALL {cells}kind = 'l' AND bucket = $8 AND hour <= $9 AND $6 < $8"
-        f" AND {first_in_window}"
+        f"{first_in_window}"
         f" UNION ALL SELECT {columns}, 1 FROM rollup_llm_sessions_day WHERE {dimensions}"
-        " AND $6 = $8 AND bucket = $6 AND hours & $10 <> 0"
-    )
-
-
-def _day_cells(dimension: str) -> str:
-    """The rows whose sum per ``bucket`` counts each day's sessions in the window
-    (``dimension``: an SQL condition choosing ``all``; a day's sessions are its ``all`` mask
-    rows, so every cell of a middle day counts)."""
-    cells = f"SELECT bucket, sessions FROM rollup_llm_session_cells WHERE {dimension} AND "  # noqa: S608
-    return (
-        f"{cells}kind = 'f' AND bucket = $6 AND hour >= $7 AND $6 < $8"  # noqa: S608
-        f" UNION ALL {cells}kind = 'm' AND bucket > $6 AND bucket < $8"
-        f" UNION ALL {cells}kind = 'l' AND bucket = $8 AND hour <= $9 AND $6 < $8"
-        f" UNION ALL SELECT bucket, 1 FROM rollup_llm_sessions_day WHERE {dimension}"
         " AND $6 = $8 AND bucket = $6 AND hours & $10 <> 0"
     )
 
@@ -286,7 +277,10 @@ def _sums_statement(group: UsageGroup, filtered: str | None = None) -> str:
     key, session_key = _SUMS_KEYS[group][0], _SESSION_KEYS[group]
     order = "key" if group is UsageGroup.DAY else "cost_usd DESC, total_tokens DESC, key"
     chosen = "dimension = $5" if filtered is None else "dimension = $5 AND value = $11"
-    cells = _day_cells(chosen) if group is UsageGroup.DAY else _cells(chosen, "value")
+    cells = (
+        _cells(chosen, "bucket", per_day=True) if group is UsageGroup.DAY
+        else _cells(chosen, "value")
+    )  # fmt: skip
     by_key = (
         f"SELECT {session_key} AS key, sum(sessions) AS sessions, 0 AS is_total"  # noqa: S608
         f" FROM ({cells}) AS c GROUP BY 1"
@@ -308,7 +302,7 @@ def _sums_statement(group: UsageGroup, filtered: str | None = None) -> str:
 
 """Sums from whole days of the daily rollup and the ragged ends of the hourly one
 (:data:`_WINDOW`); distinct sessions per key and in all from the session cells
-(:func:`_cells`, :func:`_day_cells`): a few hundred rows for a month, no dedupe."""
+(:func:`_cells`): a few hundred rows for a month, no dedupe."""
 
 
 _SUMS_STATEMENTS: Final = {
@@ -491,7 +485,7 @@ _OVERVIEW_COSTS: Final = (
     f" GROUP BY GROUPING SETS (({_DAY_KEY}), (model), ({_PROJECT_KEY}), ())), "
     "sessions AS (SELECT 'day' AS grp,"
     f" {_SESSION_KEYS[UsageGroup.DAY]} AS key, sum(sessions) AS sessions"
-    f" FROM ({_day_cells(_ALL)}) AS d GROUP BY 2"
+    f" FROM ({_cells(_ALL, 'bucket', per_day=True)}) AS d GROUP BY 2"
     " UNION ALL SELECT CASE dimension WHEN 'all' THEN 'total' ELSE dimension END, CASE dimension"
     f" WHEN 'all' THEN NULL WHEN 'model' THEN {_SESSION_KEYS[UsageGroup.MODEL]}"
     f" ELSE {_SESSION_KEYS[UsageGroup.PROJECT]} END, sum(sessions)"
@@ -572,10 +566,12 @@ async def usage_report(db: Reader, query: UsageQuery) -> UsageReport:
     for record in records:  # is_total is not a field: validation leaves it out
         if record["is_total"]:
             total = UsageRow.model_validate({**dict(record), "key": "total"})
-            groups = record.get("groups") or 0
-        elif len(rows) < query.limit:
-            rows.append(UsageRow.model_validate(dict(record)))
-    groups = max(groups, len(records) - 1 if records else 0)
+            # The per-day and session statement limits its rows in SQL and counts them there.
+            groups = record.get("groups", groups)
+        else:
+            groups += "groups" not in record
+            if len(rows) < query.limit:
+                rows.append(UsageRow.model_validate(dict(record)))
     return UsageReport(
         since=query.since, until=query.until, group_by=query.group_by, rows=rows,
         groups=groups, total=total,
